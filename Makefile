@@ -1,0 +1,29 @@
+# The two commands of the README:
+#   make test   installs what is missing, builds, and runs every test (unit, mpi, integration)
+#   make demo   installs what is missing, builds, and runs the Fashion-MNIST pipeline
+# Everything else here is a step of those two.
+BUILD ?= build
+JOBS ?= $(shell nproc)
+TLEG_VENV ?= $(HOME)/.cache/tleg/venv
+export TLEG_VENV
+
+.PHONY: setup configure build test bench clean
+
+setup:
+	@setup/install-deps.sh
+
+configure: setup
+	@cmake -S . -B $(BUILD) -G Ninja -DCMAKE_BUILD_TYPE=Release \
+	  -DTLEG_PYTHON=$(TLEG_VENV)/bin/python --log-level=WARNING >/dev/null
+
+build: configure
+	@cmake --build $(BUILD) -j$(JOBS)
+
+test: build
+	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+bench: build
+	@bench/run_all.sh $(BUILD)
+
+clean:
+	rm -rf $(BUILD)

@@ -1,0 +1,32 @@
+// ViTs on disk: tleg's own weights file (kind "vit") and the timm-compatible .pt export.
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "expansion/weights_file.h"
+#include "model/vit.h"
+
+namespace tleg {
+
+WeightsFile vit_weights(const ViT& model, std::map<std::string, std::string> metadata);
+// Loads a "vit" weights file into a new ViT (float32 or float64, as stored).
+std::shared_ptr<ViT> load_vit(const WeightsFile& weights);
+std::shared_ptr<ViT> load_vit(const std::string& path);
+
+// Writes name -> tensor as a file that Python's torch.load(path, weights_only=True) returns as
+// a dict (the torch.save container).
+void save_torch_dict(const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                     const std::string& path);
+
+// Writes the model's state dict as a .pt file that Python's torch.load reads (weights_only
+// too) and timm's VisionTransformer(class_token=False, global_pool='avg', ...) loads with
+// strict=True. Tensors are written as float32.
+void export_timm(const VitBase& model, const std::string& path);
+// The timm.create_model / VisionTransformer arguments that match the model, as Python text.
+std::string timm_constructor(const VitConfig& config);
+
+}  // namespace tleg

@@ -1,0 +1,27 @@
+// A subcommand of `tleg`: its name, one-line summary, options and body. Options come from the
+// command line and from INI files given with --config (the command line wins).
+#pragma once
+
+#include <boost/program_options.hpp>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace tleg {
+
+namespace po = boost::program_options;
+
+struct Command {
+  std::string name;
+  std::string summary;
+  std::string usage;  // positional arguments, e.g. "FILE"
+  std::function<void(po::options_description&, po::positional_options_description&)> add_options;
+  std::function<int(const po::variables_map&)> run;
+  bool distributed = false;  // starts MPI (the process world) before running
+};
+
+// The commands, in the order `tleg --help` lists them.
+std::vector<Command> model_commands();
+
+}  // namespace tleg

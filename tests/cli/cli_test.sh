@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# The command line's contract: help lists every command and option with defaults; a wrong option
+# or a missing file gives one line on stderr and a non-zero exit, never a stack trace.
+set -u
+tleg=$1
+failures=0
+check() {  # check NAME EXPECTED_STATUS REGEX -- COMMAND...
+  local name=$1 want=$2 regex=$3; shift 4
+  local output status
+  output=$("$@" 2>&1); status=$?
+  if [ "$status" != "$want" ] || ! grep -Eq -- "$regex" <<<"$output"; then
+    echo "FAIL $name: status $status (want $want), output:"; echo "$output"; failures=$((failures + 1))
+  else
+    echo "ok   $name"
+  fi
+}
+one_line() {  # one_line NAME -- COMMAND...: fails with exactly one line of output
+  local name=$1; shift 2
+  local lines
+  lines=$("$@" 2>&1 | wc -l)
+  if [ "$lines" != 1 ]; then echo "FAIL $name: $lines lines"; "$@"; failures=$((failures + 1)); else echo "ok   $name"; fi
+}
+
+check overview 0 "inspect .*" -- "$tleg" --help
+check overview-lists-expand 0 "expand " -- "$tleg" --help
+check no-command 2 "usage: tleg" -- "$tleg"
+check expand-help 0 "--learngene" -- "$tleg" expand --help
+check expand-help-depth 0 "--depth" -- "$tleg" expand --help
+check unknown-command 2 "unknown command 'frobnicate'" -- "$tleg" frobnicate
+check unknown-option 2 "unrecognised option '--bogus'|unrecognized option '--bogus'" -- "$tleg" inspect --bogus x
+check missing-required 2 "learngene" -- "$tleg" expand --depth 3 --out x.h5
+check missing-file 1 "/nonexistent/lg.h5" -- "$tleg" inspect /nonexistent/lg.h5
+check bad-config 1 "cannot read config file /nonexistent.ini" -- "$tleg" inspect --config /nonexistent.ini x
+one_line unknown-option-one-line -- "$tleg" inspect --bogus x
+one_line missing-file-one-line -- "$tleg" inspect /nonexistent/lg.h5
+
+echo "$((12 - failures)) passed, $failures failed"
+[ "$failures" = 0 ]

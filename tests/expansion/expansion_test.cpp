@@ -1,0 +1,267 @@
+// The learngene file (round trip and every way it can be broken), expansion to depth d, the
+// initialisers, and the timm export checked against timm itself through the venv's Python.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+
+#include "expansion/initializer.h"
+#include "expansion/learngene.h"
+#include "expansion/model_io.h"
+#include "temp_dir.h"
+
+namespace tleg {
+namespace {
+
+using testing::TempDir;
+
+VitConfig small_config(std::int64_t depth = 12) {
+  return {.image_size = 16, .patch_size = 4, .channels = 3, .classes = 7, .dim = 24, .heads = 3,
+          .depth = depth};
+}
+
+WeightsFile trained_learngene(std::uint64_t seed = 5) {
+  AuxViT aux(small_config());
+  initialise(aux, seed);
+  at::NoGradGuard no_grad;
+  aux.theta_A->norm1->weight.normal_();  // make θ_A's norms non-zero, as after training
+  return extract_learngene(aux, {{"dataset", "unit-test"}, {"command", "tleg distill"}});
+}
+
+template <typename Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::exception& error) {
+    return error.what();
+  }
+  return "";
+}
+
+TEST(WeightsFile, RoundTripKeepsTensorsArchitectureAndMetadata) {
+  TempDir dir;
+  const WeightsFile learngene = trained_learngene();
+  save_weights(learngene, dir.file("lg.h5"));
+  const WeightsFile loaded = load_learngene(dir.file("lg.h5"));
+  EXPECT_EQ(loaded.kind, "learngene");
+  EXPECT_TRUE(loaded.config.same_architecture(learngene.config));
+  EXPECT_EQ(loaded.config.depth, 12);
+  EXPECT_EQ(loaded.metadata.at("dataset"), "unit-test");
+  ASSERT_EQ(loaded.tensors.size(), learngene.tensors.size());
+  for (const auto& [name, tensor] : learngene.tensors)
+    EXPECT_TRUE(loaded.tensor(name).equal(tensor)) << name;
+  EXPECT_EQ(loaded.parameter_count(), learngene_parameter_count(small_config()));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("lg.h5.partial")));
+}
+
+TEST(WeightsFile, TruncatedFileFailsNamingTheFile) {
+  TempDir dir;
+  const std::string path = dir.file("lg.h5");
+  save_weights(trained_learngene(), path);
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+  const std::string message = error_of([&] { load_learngene(path); });
+  EXPECT_NE(message.find(path), std::string::npos) << message;
+  EXPECT_NE(message.find("regenerate"), std::string::npos) << message;
+}
+
+TEST(WeightsFile, CorruptedBytesFailTheChecksum) {
+  TempDir dir;
+  const std::string path = dir.file("lg.h5");
+  WeightsFile learngene = trained_learngene();
+  // A recognisable tensor, so the test can find its bytes in the file and flip one.
+  learngene.tensors.front().second.fill_(1.2345f);
+  save_weights(learngene, path);
+  std::string bytes;
+  {
+    std::ifstream in(path, std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  const float marker = 1.2345f;
+  const auto at = bytes.find(std::string(reinterpret_cast<const char*>(&marker), 4));
+  ASSERT_NE(at, std::string::npos);
+  bytes[at + 1] ^= 0x10;
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << bytes;
+  }
+  const std::string message = error_of([&] { load_learngene(path); });
+  EXPECT_NE(message.find(path), std::string::npos) << message;
+  EXPECT_NE(message.find("checksum"), std::string::npos) << message;
+}
+
+TEST(WeightsFile, WrongShapeFailsNamingTheTensor) {
+  TempDir dir;
+  WeightsFile learngene = trained_learngene();
+  for (auto& [name, tensor] : learngene.tensors)
+    if (name == "theta_A.attn.qkv.weight") tensor = at::zeros({10, 24});
+  save_weights(learngene, dir.file("bad.h5"));
+  const std::string message = error_of([&] { load_learngene(dir.file("bad.h5")); });
+  EXPECT_NE(message.find("theta_A.attn.qkv.weight"), std::string::npos) << message;
+  EXPECT_NE(message.find("[10, 24]"), std::string::npos) << message;
+  EXPECT_NE(message.find(dir.file("bad.h5")), std::string::npos) << message;
+}
+
+TEST(WeightsFile, NotAWeightsFileAndWrongKindAreExplained) {
+  TempDir dir;
+  {
+    std::ofstream out(dir.file("text.h5"));
+    out << "not hdf5";
+  }
+  EXPECT_NE(error_of([&] { load_learngene(dir.file("text.h5")); }).find("not a readable"),
+            std::string::npos);
+  ViT vit(small_config(3));
+  initialise(vit, 1);
+  save_weights(vit_weights(vit, {}), dir.file("vit.h5"));
+  EXPECT_NE(error_of([&] { load_learngene(dir.file("vit.h5")); }).find("'vit' file"),
+            std::string::npos);
+}
+
+TEST(Expansion, BlockIOfDepthDIsBasePlusIOverDTimesSlope) {
+  const WeightsFile learngene = trained_learngene();
+  for (const std::int64_t depth : {1, 3, 5, 12}) {
+    auto vit = expand(learngene, depth);
+    ASSERT_EQ(vit->depth(), depth);
+    for (std::int64_t i = 0; i < depth; ++i) {
+      for (const std::string name : {"attn.qkv.weight", "norm1.weight", "mlp.fc2.bias"}) {
+        const at::Tensor expected =
+            learngene.tensor("theta_B." + name) +
+            learngene.tensor("theta_A." + name) * (static_cast<double>(i) / depth);
+        const at::Tensor actual =
+            vit->named_parameters()["blocks." + std::to_string(i) + "." + name];
+        // W_B + t W_A rounds once in float32 either way; t is a float in at::add's alpha.
+        EXPECT_TRUE(actual.allclose(expected, 1e-6, 1e-7)) << name << " block " << i;
+      }
+    }
+    EXPECT_TRUE(vit->pos_embed.equal(learngene.tensor("pos_embed")));
+    EXPECT_TRUE(vit->head->weight.equal(learngene.tensor("head.weight")));
+  }
+}
+
+TEST(Expansion, DifferentClassCountKeepsAFreshHead) {
+  const WeightsFile learngene = trained_learngene();
+  VitConfig config = small_config(4);
+  config.classes = 3;
+  ViT vit(config);
+  initialise(vit, 2);
+  expand_into(learngene, vit);
+  EXPECT_EQ(vit.head->weight.size(0), 3);
+  EXPECT_TRUE(vit.pos_embed.equal(learngene.tensor("pos_embed")));
+  config.dim = 48, config.heads = 4;
+  ViT other(config);
+  EXPECT_NE(error_of([&] { expand_into(learngene, other); }).find("cannot be expanded"),
+            std::string::npos);
+}
+
+TEST(Initializers, ChosenByNameWithStoredParameterCounts) {
+  TempDir dir;
+  save_weights(trained_learngene(), dir.file("lg.h5"));
+  ViT deep(small_config(8));
+  initialise(deep, 9);
+  save_weights(vit_weights(deep, {}), dir.file("deep.h5"));
+
+  ViT model(small_config(4));
+  auto tleg_init = make_initializer({.method = "tleg", .source = dir.file("lg.h5")});
+  tleg_init->initialise(model);
+  EXPECT_EQ(tleg_init->stored_parameters(), learngene_parameter_count(small_config()));
+
+  auto scratch = make_initializer({.method = "scratch", .seed = 3});
+  scratch->initialise(model);
+  const at::Tensor first = model.block(0)->attn->qkv->weight.clone();
+  scratch->initialise(model);
+  EXPECT_TRUE(model.block(0)->attn->qkv->weight.equal(first));
+  EXPECT_EQ(scratch->stored_parameters(), 0);
+
+  auto spread = make_initializer(
+      {.method = "subset", .source = dir.file("deep.h5"), .subset_layers = "spread"});
+  spread->initialise(model);
+  EXPECT_TRUE(model.block(3)->mlp->fc1->weight.equal(deep.block(7)->mlp->fc1->weight));
+  EXPECT_TRUE(model.block(1)->mlp->fc1->weight.equal(deep.block(2)->mlp->fc1->weight));
+  auto first_layers = make_initializer({.method = "subset", .source = dir.file("deep.h5")});
+  first_layers->initialise(model);
+  EXPECT_TRUE(model.block(3)->mlp->fc1->weight.equal(deep.block(3)->mlp->fc1->weight));
+  EXPECT_EQ(first_layers->stored_parameters(), vit_parameter_count(small_config(8)));
+
+  auto prefin = make_initializer({.method = "prefin", .source = dir.file("deep.h5")});
+  EXPECT_NE(error_of([&] { prefin->initialise(model); }).find("depth 4"), std::string::npos);
+  EXPECT_NE(error_of([&] { make_initializer({.method = "sws"}); }).find("unknown --init"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] { make_initializer({.method = "tleg"}); }).find("--learngene"),
+            std::string::npos);
+}
+
+TEST(Export, TimmLoadsTheModelAndComputesTheSameLogits) {
+  TempDir dir;
+  for (const VitConfig& config :
+       {VitConfig{.image_size = 32, .patch_size = 8, .channels = 3, .classes = 10, .dim = 48,
+                  .heads = 3, .depth = 5},
+        VitConfig{.image_size = 28, .patch_size = 4, .channels = 1, .classes = 10, .dim = 96,
+                  .heads = 3, .depth = 3}}) {
+    auto vit = std::make_shared<ViT>(config);
+    initialise(*vit, 21);
+    {
+      at::NoGradGuard no_grad;
+      for (auto& item : vit->named_parameters()) item.value().add_(at::randn_like(item.value()), 0.1);
+    }
+    vit->eval();
+    const at::Tensor images = at::randn({4, config.channels, config.image_size, config.image_size});
+    const at::Tensor logits = vit->forward(images).detach();
+    export_timm(*vit, dir.file("model.pt"));
+    save_torch_dict({{"images", images},
+                     {"logits", logits},
+                     {"flops", at::tensor({forward_flops(config)}, at::kLong)}},
+                    dir.file("probe.pt"));
+
+    const std::string command = std::string(TLEG_PYTHON) + " " + TLEG_SOURCE_DIR +
+                                "/tests/python/timm_parity.py --model " + dir.file("model.pt") +
+                                " --probe " + dir.file("probe.pt") + " --timm \"" +
+                                timm_constructor(config) + "\"";
+    EXPECT_EQ(std::system(command.c_str()), 0) << command;
+  }
+}
+
+std::string run(const std::string& command) {
+  std::string output;
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  char buffer[4096];
+  while (pipe != nullptr && std::fgets(buffer, sizeof buffer, pipe) != nullptr) output += buffer;
+  const int status = pipe != nullptr ? pclose(pipe) : -1;
+  return std::to_string(WEXITSTATUS(status)) + ":" + output;
+}
+
+TEST(Launcher, InspectExpandExportFromTheCommandLine) {
+  TempDir dir;
+  save_weights(trained_learngene(), dir.file("lg.h5"));
+  const std::string tleg = TLEG_BINARY;
+  const std::string inspected = run(tleg + " inspect " + dir.file("lg.h5"));
+  EXPECT_EQ(inspected.rfind("0:", 0), 0u) << inspected;
+  EXPECT_NE(inspected.find("kind:         learngene"), std::string::npos) << inspected;
+  EXPECT_NE(inspected.find("aux depth:    12"), std::string::npos) << inspected;
+
+  const std::string expanded = run(tleg + " expand --learngene " + dir.file("lg.h5") +
+                                   " --depth 6 --out " + dir.file("d6.h5"));
+  EXPECT_EQ(expanded.rfind("0:", 0), 0u) << expanded;
+  auto model = load_vit(dir.file("d6.h5"));
+  EXPECT_EQ(model->depth(), 6);
+  const std::string model_info = run(tleg + " inspect " + dir.file("d6.h5"));
+  EXPECT_NE(model_info.find("kind:         vit"), std::string::npos) << model_info;
+
+  const std::string exported =
+      run(tleg + " export --model " + dir.file("d6.h5") + " --out " + dir.file("d6.pt"));
+  EXPECT_EQ(exported.rfind("0:", 0), 0u) << exported;
+  EXPECT_NE(exported.find("class_token=False"), std::string::npos) << exported;
+  EXPECT_TRUE(std::filesystem::exists(dir.file("d6.pt")));
+
+  const std::string missing = run(tleg + " inspect " + dir.file("absent.h5"));
+  EXPECT_EQ(missing.rfind("1:", 0), 0u) << missing;
+  EXPECT_NE(missing.find(dir.file("absent.h5")), std::string::npos) << missing;
+  EXPECT_EQ(std::count(missing.begin(), missing.end(), '\n'), 1) << missing;
+}
+
+}  // namespace
+}  // namespace tleg
