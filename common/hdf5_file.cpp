@@ -155,28 +155,38 @@ void File::write(const std::string& name, const Shape& shape, const T* data) {
 }
 
 template <typename T>
-void File::create_1d(const std::string& name, std::uint64_t size) {
-  const hsize_t dims[1] = {size};
-  Handle space(H5Screate_simple(1, dims, nullptr));
+void File::create_extendible_1d(const std::string& name, std::uint64_t chunk) {
+  const hsize_t dims[1] = {0};
+  const hsize_t max_dims[1] = {H5S_UNLIMITED};
+  const hsize_t chunk_dims[1] = {chunk};
+  Handle space(H5Screate_simple(1, dims, max_dims));
+  Handle properties(H5Pcreate(H5P_DATASET_CREATE));
+  H5Pset_chunk(properties.get(), 1, chunk_dims);
   Handle dataset(H5Dcreate2(id_, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT,
-                            H5P_DEFAULT, H5P_DEFAULT));
+                            properties.get(), H5P_DEFAULT));
   if (!dataset.ok()) fail(path_, ": cannot create dataset '", name, "': ", hdf5_reason());
 }
 
 template <typename T>
-void File::write_range(const std::string& name, std::uint64_t offset, std::uint64_t count,
-                       const T* data) {
+void File::append(const std::string& name, const T* data, std::uint64_t count) {
+  if (count == 0) return;
   Handle dataset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT));
   if (!dataset.ok()) fail(path_, ": no dataset '", name, "': ", hdf5_reason());
+  hsize_t size[1];
+  {
+    Handle space(H5Dget_space(dataset.get()));
+    H5Sget_simple_extent_dims(space.get(), size, nullptr);
+  }
+  const hsize_t grown[1] = {size[0] + count};
+  if (H5Dset_extent(dataset.get(), grown) < 0)
+    fail(path_, ": cannot grow dataset '", name, "': ", hdf5_reason());
   Handle file_space(H5Dget_space(dataset.get()));
-  const hsize_t start[1] = {offset};
   const hsize_t n[1] = {count};
-  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr);
+  H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, size, nullptr, n, nullptr);
   Handle memory_space(H5Screate_simple(1, n, nullptr));
   if (H5Dwrite(dataset.get(), native_type<T>(), memory_space.get(), file_space.get(), H5P_DEFAULT,
                data) < 0)
-    fail(path_, ": cannot write ", count, " elements at ", offset, " of '", name,
-         "': ", hdf5_reason());
+    fail(path_, ": cannot append to '", name, "': ", hdf5_reason(), " (disk full?)");
 }
 
 Shape File::shape(const std::string& name) const {
@@ -355,9 +365,8 @@ void File::flush() {
 
 #define TLEG_H5_INSTANTIATE(T)                                                              \
   template void File::write<T>(const std::string&, const Shape&, const T*);                 \
-  template void File::create_1d<T>(const std::string&, std::uint64_t);                     \
-  template void File::write_range<T>(const std::string&, std::uint64_t, std::uint64_t,      \
-                                     const T*);                                             \
+  template void File::create_extendible_1d<T>(const std::string&, std::uint64_t);          \
+  template void File::append<T>(const std::string&, const T*, std::uint64_t);              \
   template void File::read<T>(const std::string&, T*, std::uint64_t) const;                 \
   template std::vector<T> File::read_all<T>(const std::string&) const;                      \
   template void File::read_range<T>(const std::string&, std::uint64_t, std::uint64_t, T*) const;

@@ -33,12 +33,13 @@ class File {
   // Writes a whole dataset of `shape` (row-major) from `data`.
   template <typename T>
   void write(const std::string& name, const Shape& shape, const T* data);
-  // Creates a 1-D dataset of `size` elements that `write_range` fills piece by piece.
+
+  // A 1-D dataset that grows by `append`, stored in chunks of `chunk` elements (no
+  // compression: JPEG bytes do not compress and deflate would cost every read).
   template <typename T>
-  void create_1d(const std::string& name, std::uint64_t size);
+  void create_extendible_1d(const std::string& name, std::uint64_t chunk);
   template <typename T>
-  void write_range(const std::string& name, std::uint64_t offset, std::uint64_t count,
-                   const T* data);
+  void append(const std::string& name, const T* data, std::uint64_t count);
 
   Shape shape(const std::string& name) const;
   // The element size in bytes and whether it is a floating-point type.

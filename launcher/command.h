@@ -22,6 +22,7 @@ struct Command {
 };
 
 // The commands, in the order `tleg --help` lists them.
+std::vector<Command> data_commands();
 std::vector<Command> model_commands();
 
 }  // namespace tleg

@@ -15,7 +15,8 @@ using tleg::Command;
 namespace po = boost::program_options;
 
 std::vector<Command> all_commands() {
-  std::vector<Command> commands = tleg::model_commands();
+  std::vector<Command> commands = tleg::data_commands();
+  for (auto& command : tleg::model_commands()) commands.push_back(std::move(command));
   return commands;
 }
 

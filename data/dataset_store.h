@@ -1,0 +1,106 @@
+// The HDF5 dataset store (format in data/FORMAT.md): images as JPEG bytes or raw uint8, labels,
+// class names, splits, a content fingerprint and a format version. Each split's images are
+// grouped in shards; a shard's bytes are contiguous in one blob, so a rank reads its share
+// with a few large reads. No torch here. Not thread-safe (HDF5 is not): one reader per thread.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/checksum.h"
+#include "common/hdf5_file.h"
+
+namespace tleg {
+
+inline constexpr std::int64_t kDatasetFormatVersion = 1;
+
+enum class ImageEncoding { kJpeg, kRaw };
+
+struct DatasetInfo {
+  std::string name;                  // e.g. "fashion-mnist", "imagenet-1k"
+  ImageEncoding encoding = ImageEncoding::kJpeg;
+  // Raw images all have this shape (height, width, channels, HWC uint8). For JPEG: channels
+  // of the decoded images; height/width 0 (they vary).
+  std::int64_t height = 0, width = 0, channels = 3;
+  std::vector<std::string> class_names;
+  std::string source;                // where it was imported from
+};
+
+// Writes a store split by split through `PATH.partial`, renamed by finish(): an interrupted
+// import never leaves a file that looks complete.
+class DatasetWriter {
+ public:
+  DatasetWriter(std::string path, DatasetInfo info, std::int64_t images_per_shard);
+  ~DatasetWriter();  // without finish(): removes the partial file
+
+  void begin_split(const std::string& split);
+  void add(const std::uint8_t* bytes, std::size_t size, std::int32_t label);
+  void end_split();
+  // Writes the fingerprint and renames the file into place; returns the fingerprint.
+  std::string finish();
+
+ private:
+  void flush_shard();
+
+  std::string path_, partial_;
+  DatasetInfo info_;
+  std::int64_t images_per_shard_;
+  std::unique_ptr<h5::File> file_;
+  std::string split_;
+  std::vector<std::uint8_t> shard_bytes_;
+  std::vector<std::uint64_t> offsets_, lengths_, shard_starts_;
+  std::vector<std::int32_t> labels_;
+  std::uint64_t written_bytes_ = 0;
+  Crc32 fingerprint_;
+  std::vector<std::string> splits_;
+  bool finished_ = false;
+};
+
+// The index of one split, held in memory (16 bytes + 4 per image: 20 MB for ImageNet train).
+struct SplitIndex {
+  std::vector<std::uint64_t> offsets, lengths;
+  std::vector<std::int32_t> labels;
+  std::vector<std::uint64_t> shard_starts;  // shard s = samples [starts[s], starts[s+1])
+  std::uint64_t blob_size = 0;
+
+  std::size_t size() const { return labels.size(); }
+  std::size_t shards() const { return shard_starts.empty() ? 0 : shard_starts.size() - 1; }
+};
+
+// Encoded images [first, first + count) read with one large read.
+struct ImageRun {
+  std::uint64_t first = 0;
+  std::vector<std::uint8_t> bytes;
+  std::vector<std::uint64_t> offsets;  // into bytes
+  std::vector<std::uint64_t> lengths;
+  const std::uint8_t* image(std::uint64_t sample) const { return bytes.data() + offsets.at(sample - first); }
+  std::uint64_t length(std::uint64_t sample) const { return lengths.at(sample - first); }
+};
+
+class DatasetReader {
+ public:
+  // Opens and validates: format, version, and every split's index (monotone offsets inside
+  // the blob, labels inside the class range); errors name the file and say what to do.
+  explicit DatasetReader(const std::string& path);
+
+  const std::string& path() const { return path_; }
+  const DatasetInfo& info() const { return info_; }
+  const std::string& fingerprint() const { return fingerprint_; }
+  std::vector<std::string> splits() const;
+  const SplitIndex& index(const std::string& split) const;
+  // One HDF5 read of the contiguous bytes of samples [first, first + count).
+  ImageRun read_run(const std::string& split, std::uint64_t first, std::uint64_t count) const;
+
+ private:
+  std::string path_;
+  h5::File file_;
+  DatasetInfo info_;
+  std::string fingerprint_;
+  std::vector<std::pair<std::string, SplitIndex>> indexes_;
+};
+
+std::string encoding_name(ImageEncoding encoding);
+
+}  // namespace tleg

@@ -1,0 +1,236 @@
+// The dataset store (round trip, shards, broken files), the IDX reader on the real
+// Fashion-MNIST files, and the distributed sampler (coverage, determinism, resume).
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <set>
+
+#include "common/hdf5_file.h"
+#include "data/dataset_store.h"
+#include "data/idx_file.h"
+#include "data/importers.h"
+#include "data/sampler.h"
+#include "temp_dir.h"
+
+namespace tleg {
+namespace {
+
+using testing::TempDir;
+
+template <typename Fn>
+std::string error_of(Fn&& fn) {
+  try {
+    fn();
+  } catch (const std::exception& error) {
+    return error.what();
+  }
+  return "";
+}
+
+// Images of varying length with recognisable contents: image i is i%251 repeated 10+i%17 times.
+std::vector<std::uint8_t> fake_image(int i) {
+  return std::vector<std::uint8_t>(10 + i % 17, static_cast<std::uint8_t>(i % 251));
+}
+
+DatasetInfo jpeg_like_info() {
+  DatasetInfo info;
+  info.name = "unit";
+  info.class_names = {"a", "b", "c"};
+  info.source = "test";
+  return info;
+}
+
+TEST(DatasetStore, RoundTripKeepsImagesLabelsAndShards) {
+  TempDir dir;
+  const std::string path = dir.file("d.h5");
+  DatasetWriter writer(path, jpeg_like_info(), /*images_per_shard=*/7);
+  writer.begin_split("train");
+  for (int i = 0; i < 50; ++i) {
+    const auto image = fake_image(i);
+    writer.add(image.data(), image.size(), i % 3);
+  }
+  writer.end_split();
+  writer.begin_split("val");
+  for (int i = 0; i < 5; ++i) {
+    const auto image = fake_image(100 + i);
+    writer.add(image.data(), image.size(), 2);
+  }
+  const std::string fingerprint = writer.finish();
+  EXPECT_FALSE(std::filesystem::exists(path + ".partial"));
+
+  DatasetReader reader(path);
+  EXPECT_EQ(reader.fingerprint(), fingerprint);
+  EXPECT_EQ(reader.info().class_names, (std::vector<std::string>{"a", "b", "c"}));
+  const SplitIndex& train = reader.index("train");
+  ASSERT_EQ(train.size(), 50u);
+  EXPECT_EQ(train.shards(), 8u);  // 7 full shards of 7 and one of 1
+  const ImageRun run = reader.read_run("train", 0, 50);
+  for (int i = 0; i < 50; ++i) {
+    const auto expected = fake_image(i);
+    ASSERT_EQ(run.length(i), expected.size());
+    EXPECT_TRUE(std::equal(expected.begin(), expected.end(), run.image(i))) << i;
+    EXPECT_EQ(train.labels[i], i % 3);
+  }
+  const ImageRun tail = reader.read_run("val", 3, 2);
+  const auto last = fake_image(104);
+  EXPECT_TRUE(std::equal(last.begin(), last.end(), tail.image(4)));
+  EXPECT_NE(error_of([&] { reader.index("test"); }).find("it has: train, val"), std::string::npos);
+}
+
+TEST(DatasetStore, SameContentSameFingerprintOtherContentOther) {
+  TempDir dir;
+  auto write = [&](const std::string& name, int flip) {
+    DatasetWriter writer(dir.file(name), jpeg_like_info(), 4);
+    writer.begin_split("train");
+    for (int i = 0; i < 10; ++i) {
+      auto image = fake_image(i);
+      if (i == flip) image[0] ^= 1;
+      writer.add(image.data(), image.size(), i % 3);
+    }
+    return writer.finish();
+  };
+  EXPECT_EQ(write("a.h5", -1), write("b.h5", -1));
+  EXPECT_NE(write("a.h5", -1), write("c.h5", 3));
+}
+
+TEST(DatasetStore, InterruptedWriteLeavesNoFile) {
+  TempDir dir;
+  {
+    DatasetWriter writer(dir.file("d.h5"), jpeg_like_info(), 4);
+    writer.begin_split("train");
+    const auto image = fake_image(1);
+    writer.add(image.data(), image.size(), 0);
+  }  // destroyed without finish(), as when an exception unwinds
+  EXPECT_FALSE(std::filesystem::exists(dir.file("d.h5")));
+  EXPECT_FALSE(std::filesystem::exists(dir.file("d.h5.partial")));
+}
+
+TEST(DatasetStore, WrongVersionTruncatedAndBrokenIndexAreExplained) {
+  TempDir dir;
+  {
+    h5::File file = h5::File::create(dir.file("v9.h5"));
+    file.set_attribute("/", "format", std::string("tleg-dataset"));
+    file.set_attribute("/", "format_version", std::int64_t{9});
+  }
+  const std::string version = error_of([&] { DatasetReader reader(dir.file("v9.h5")); });
+  EXPECT_NE(version.find("version 9"), std::string::npos) << version;
+  EXPECT_NE(version.find("tleg prepare"), std::string::npos) << version;
+
+  DatasetWriter writer(dir.file("ok.h5"), jpeg_like_info(), 4);
+  writer.begin_split("train");
+  for (int i = 0; i < 9; ++i) writer.add(fake_image(i).data(), fake_image(i).size(), 0);
+  writer.finish();
+  std::filesystem::copy_file(dir.file("ok.h5"), dir.file("cut.h5"));
+  std::filesystem::resize_file(dir.file("cut.h5"), std::filesystem::file_size(dir.file("ok.h5")) / 2);
+  const std::string cut = error_of([&] { DatasetReader reader(dir.file("cut.h5")); });
+  EXPECT_NE(cut.find(dir.file("cut.h5")), std::string::npos) << cut;
+
+  // A store whose offsets skip bytes: built by hand in the store's layout.
+  {
+    h5::File file = h5::File::create(dir.file("broken.h5"));
+    for (const auto& [key, value] : {std::pair{"format", "tleg-dataset"}, {"name", "x"},
+                                     {"encoding", "jpeg"}, {"source", "x"}, {"fingerprint", "x"}})
+      file.set_attribute("/", key, std::string(value));
+    file.set_attribute("/", "format_version", std::int64_t{1});
+    for (const char* key : {"height", "width", "channels"}) file.set_attribute("/", key, std::int64_t{0});
+    const std::string names = "a\n";
+    file.write("/class_names", {names.size()}, reinterpret_cast<const std::uint8_t*>(names.data()));
+    file.create_group("/splits");
+    file.create_group("/splits/train");
+    const std::vector<std::uint8_t> blob(30, 1);
+    const std::vector<std::uint64_t> offsets = {0, 12}, lengths = {10, 10}, starts = {0, 2};
+    const std::vector<std::int32_t> labels = {0, 0};
+    file.write("/splits/train/images", {30}, blob.data());
+    file.write("/splits/train/offsets", {2}, offsets.data());
+    file.write("/splits/train/lengths", {2}, lengths.data());
+    file.write("/splits/train/labels", {2}, labels.data());
+    file.write("/splits/train/shard_starts", {2}, starts.data());
+  }
+  const std::string broken = error_of([&] { DatasetReader reader(dir.file("broken.h5")); });
+  EXPECT_NE(broken.find("broken index"), std::string::npos) << broken;
+  EXPECT_NE(broken.find("sample 1"), std::string::npos) << broken;
+}
+
+TEST(FashionMnist, IdxReaderOnTheRealFiles) {
+  const IdxArray images = read_idx(std::string(kFashionMnistDir) + "/train-images-idx3-ubyte.gz");
+  const IdxArray labels = read_idx(std::string(kFashionMnistDir) + "/train-labels-idx1-ubyte.gz");
+  EXPECT_EQ(images.shape, (std::vector<std::int64_t>{60000, 28, 28}));
+  ASSERT_EQ(labels.shape, (std::vector<std::int64_t>{60000}));
+  std::map<int, int> counts;
+  for (const auto label : labels.values) ++counts[label];
+  EXPECT_EQ(counts.size(), 10u);
+  for (const auto& [label, count] : counts) EXPECT_EQ(count, 6000) << label;
+  double sum = 0;
+  for (const auto value : images.values) sum += value;
+  EXPECT_NEAR(sum / images.values.size() / 255.0, 0.2860, 1e-3);  // the known mean pixel
+  const IdxArray test = read_idx(std::string(kFashionMnistDir) + "/t10k-labels-idx1-ubyte.gz");
+  EXPECT_EQ(test.shape, (std::vector<std::int64_t>{10000}));
+}
+
+TEST(FashionMnist, PrepareWritesBothSplits) {
+  TempDir dir;
+  const ImportSummary summary = prepare_fashion_mnist(kFashionMnistDir, dir.file("f.h5"), 4096);
+  EXPECT_EQ(summary.train, 60000u);
+  EXPECT_EQ(summary.val, 10000u);
+  DatasetReader reader(dir.file("f.h5"));
+  EXPECT_EQ(reader.info().encoding, ImageEncoding::kRaw);
+  EXPECT_EQ(reader.index("train").shards(), 15u);  // 60,000 / 4,096 rounded up
+  const IdxArray images = read_idx(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz");
+  const ImageRun run = reader.read_run("val", 9990, 10);
+  EXPECT_TRUE(std::equal(run.bytes.begin(), run.bytes.end(), images.values.end() - 7840));
+  EXPECT_NE(error_of([&] { prepare_fashion_mnist(dir.path().string(), dir.file("g.h5"), 64); })
+                .find("dataset-fashion-mnist"),
+            std::string::npos);
+}
+
+TEST(Sampler, EverySampleOncePerEpochAcrossRanks) {
+  for (const std::int64_t ranks : {1, 2, 3}) {
+    std::multiset<std::uint64_t> seen;
+    for (std::int64_t rank = 0; rank < ranks; ++rank) {
+      DistributedSampler sampler(102, ranks, rank, {.seed = 4});
+      const auto mine = sampler.epoch_indices(2);
+      EXPECT_EQ(mine.size(), sampler.per_rank());
+      seen.insert(mine.begin(), mine.end());
+    }
+    for (std::uint64_t i = 0; i < 102; ++i) EXPECT_EQ(seen.count(i), 1u) << ranks << " ranks, " << i;
+  }
+  // 100 over 3 ranks: padded to 102 (two samples twice), or dropped to 99.
+  std::set<std::uint64_t> padded;
+  std::size_t total = 0;
+  for (std::int64_t rank = 0; rank < 3; ++rank) {
+    const auto mine = DistributedSampler(100, 3, rank, {.seed = 4}).epoch_indices(0);
+    padded.insert(mine.begin(), mine.end());
+    total += mine.size();
+    EXPECT_EQ(DistributedSampler(100, 3, rank, {.seed = 4, .drop_last = true}).epoch_indices(0).size(), 33u);
+  }
+  EXPECT_EQ(padded.size(), 100u);
+  EXPECT_EQ(total, 102u);
+}
+
+TEST(Sampler, DeterministicPerEpochAndResumable) {
+  DistributedSampler sampler(1000, 2, 1, {.seed = 9});
+  const auto first = sampler.epoch_indices(5);
+  EXPECT_EQ(first, DistributedSampler(1000, 2, 1, {.seed = 9}).epoch_indices(5));
+  EXPECT_NE(first, sampler.epoch_indices(6));
+  EXPECT_NE(first, DistributedSampler(1000, 2, 1, {.seed = 10}).epoch_indices(5));
+  // A run resumed at step 7 with batch 16 continues with exactly the remaining samples.
+  const auto resumed = DistributedSampler(1000, 2, 1, {.seed = 9}).epoch_indices(5);
+  EXPECT_TRUE(std::equal(resumed.begin() + 7 * 16, resumed.end(), first.begin() + 7 * 16));
+  EXPECT_EQ(permutation(5, 1), permutation(5, 1));
+}
+
+TEST(Sampler, RepeatedAugmentationSpreadsCopiesOverRanks) {
+  std::map<std::uint64_t, int> copies;
+  for (std::int64_t rank = 0; rank < 3; ++rank) {
+    for (const auto i : DistributedSampler(300, 3, rank, {.seed = 1, .repeats = 3}).epoch_indices(0))
+      ++copies[i];
+  }
+  EXPECT_EQ(copies.size(), 100u);  // 300 slots per epoch hold 100 distinct samples, 3 each
+  for (const auto& [sample, count] : copies) EXPECT_EQ(count, 3) << sample;
+}
+
+}  // namespace
+}  // namespace tleg
