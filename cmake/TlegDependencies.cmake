@@ -80,6 +80,22 @@ find_package(MPI REQUIRED COMPONENTS C)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(ZLIB REQUIRED)
+# libjpeg-turbo's TurboJPEG API and OpenCV's imgproc (resampling). Debian ships OpenCV's CMake
+# package only with the full libopencv-dev (200+ packages), so core and imgproc are found
+# directly.
+find_path(TURBOJPEG_INCLUDE_DIR turbojpeg.h REQUIRED)
+find_library(TURBOJPEG_LIBRARY turbojpeg REQUIRED)
+add_library(tleg_turbojpeg INTERFACE)
+target_include_directories(tleg_turbojpeg INTERFACE ${TURBOJPEG_INCLUDE_DIR})
+target_link_libraries(tleg_turbojpeg INTERFACE ${TURBOJPEG_LIBRARY})
+add_library(tleg::turbojpeg ALIAS tleg_turbojpeg)
+find_path(OPENCV_INCLUDE_DIR opencv2/imgproc.hpp PATH_SUFFIXES opencv4 REQUIRED)
+find_library(OPENCV_CORE_LIBRARY opencv_core REQUIRED)
+find_library(OPENCV_IMGPROC_LIBRARY opencv_imgproc REQUIRED)
+add_library(tleg_opencv INTERFACE)
+target_include_directories(tleg_opencv SYSTEM INTERFACE ${OPENCV_INCLUDE_DIR})
+target_link_libraries(tleg_opencv INTERFACE ${OPENCV_IMGPROC_LIBRARY} ${OPENCV_CORE_LIBRARY})
+add_library(tleg::opencv ALIAS tleg_opencv)
 
 if(TLEG_BUILD_TESTS)
   find_package(GTest REQUIRED)
