@@ -1,0 +1,100 @@
+// The training loop's parts: schedule values, losses against their definitions, parameter
+// groups, and checkpoints that survive corruption.
+#include <ATen/ATen.h>
+#include <gtest/gtest.h>
+#include <torch/serialize/input-archive.h>
+#include <torch/serialize/output-archive.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "model/vit.h"
+#include "temp_dir.h"
+#include "train/checkpoint.h"
+#include "train/losses.h"
+#include "train/optimizer.h"
+#include "train/schedule.h"
+
+namespace tleg {
+namespace {
+
+TEST(CosineSchedule, WarmupCosineAndFloorPerEpoch) {
+  CosineSchedule schedule{.base_lr = 1e-3, .min_lr = 1e-5, .warmup_lr = 1e-6, .warmup_epochs = 5,
+                          .epochs = 105, .steps_per_epoch = 10};
+  EXPECT_DOUBLE_EQ(schedule.at(0), 1e-6);
+  EXPECT_DOUBLE_EQ(schedule.at(9), 1e-6);  // per epoch: constant within an epoch
+  EXPECT_NEAR(schedule.at(10), 1e-6 + (1e-3 - 1e-6) / 5, 1e-15);
+  EXPECT_DOUBLE_EQ(schedule.at(50), 1e-3);   // end of warm-up: the peak
+  EXPECT_NEAR(schedule.at(550), 1e-5 + 0.5 * (1e-3 - 1e-5), 1e-12);  // half way: the mean
+  EXPECT_NEAR(schedule.at(1050), 1e-5, 1e-15);
+  schedule.per_step = true;
+  EXPECT_GT(schedule.at(5), schedule.at(0));
+  EXPECT_DOUBLE_EQ(scaled_lr(5e-4, 1024), 1e-3);
+}
+
+TEST(Losses, SoftCrossEntropyAndDistillationMatchTheirDefinitions) {
+  const at::Tensor logits = at::randn({4, 6}, at::kDouble);
+  const at::Tensor labels = at::tensor({1, 0, 5, 2}, at::kLong);
+  const at::Tensor one_hot = at::one_hot(labels, 6).to(at::kDouble);
+  EXPECT_NEAR(soft_target_cross_entropy(logits, one_hot).item<double>(),
+              at::cross_entropy_loss(logits, labels).item<double>(), 1e-12);
+
+  const at::Tensor teacher = at::randn({4, 6}, at::kDouble);
+  const double tau = 2.0;
+  // KL(p_t || p_s) per row, averaged, times tau^2.
+  const at::Tensor pt = at::softmax(teacher / tau, -1), ps = at::softmax(logits / tau, -1);
+  const double kl = (pt * (pt.log() - ps.log())).sum(-1).mean().item<double>();
+  EXPECT_NEAR(distillation_loss(logits, teacher, one_hot, tau, 1.0).item<double>(), kl * 4, 1e-12);
+  const double ce = soft_target_cross_entropy(logits, one_hot).item<double>();
+  EXPECT_NEAR(distillation_loss(logits, teacher, one_hot, tau, 0.25).item<double>(),
+              0.75 * ce + 0.25 * 4 * kl, 1e-12);
+  EXPECT_NEAR(distillation_loss(teacher, teacher, one_hot, 1.0, 1.0).item<double>(), 0.0, 1e-12);
+}
+
+TEST(AdamW, NoDecayOnBiasesNormsAndPositionEmbedding) {
+  ViT vit({.image_size = 8, .patch_size = 4, .channels = 1, .classes = 3, .dim = 6, .heads = 2,
+           .depth = 1});
+  std::int64_t decayed = 0;
+  for (const auto& item : vit.named_parameters())
+    decayed += uses_weight_decay(item.key(), item.value());
+  EXPECT_EQ(decayed, 6);  // patch conv, qkv, proj, fc1, fc2, head weights
+  auto optimizer = make_adamw(vit, {.lr = 0.1});
+  ASSERT_EQ(optimizer->param_groups().size(), 2u);
+  EXPECT_EQ(optimizer->param_groups()[0].params().size(), 6u);
+  set_learning_rate(*optimizer, 0.25);
+  EXPECT_DOUBLE_EQ(static_cast<torch::optim::AdamWOptions&>(optimizer->param_groups()[1].options()).lr(), 0.25);
+}
+
+TEST(CheckpointStore, KeepsTheNewestAndSkipsACorruptOne) {
+  testing::TempDir dir;
+  CheckpointStore store(dir.file("ckpt"), 2);
+  for (const std::int64_t step : {10, 20, 30}) {
+    store.save(step, [&](torch::serialize::OutputArchive& archive) {
+      archive.write("value", at::full({3}, static_cast<double>(step), at::kDouble));
+    });
+  }
+  ASSERT_EQ(store.checkpoints().size(), 2u);  // step 10 pruned
+  // Corrupt the newest: resume falls back to step 20 with a warning.
+  const std::string newest = store.checkpoints().back();
+  {
+    std::fstream file(newest, std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(100);
+    file.put('\x7f');
+  }
+  std::vector<std::string> warnings;
+  at::Tensor value;
+  const auto step = store.load_latest(
+      [&](torch::serialize::InputArchive& archive) { archive.read("value", value); },
+      [&](const std::string& message) { warnings.push_back(message); });
+  ASSERT_TRUE(step.has_value());
+  EXPECT_EQ(*step, 20);
+  EXPECT_DOUBLE_EQ(value[0].item<double>(), 20.0);
+  ASSERT_EQ(warnings.size(), 1u);
+  EXPECT_NE(warnings[0].find(newest), std::string::npos);
+  EXPECT_FALSE(CheckpointStore(dir.file("empty"), 1)
+                   .load_latest([](auto&) {}, [](const std::string&) {})
+                   .has_value());
+}
+
+}  // namespace
+}  // namespace tleg
