@@ -13,6 +13,7 @@
 #include "train/checkpoint.h"
 #include "train/losses.h"
 #include "train/optimizer.h"
+#include "train/run_record.h"
 #include "train/schedule.h"
 
 namespace tleg {
@@ -94,6 +95,31 @@ TEST(CheckpointStore, KeepsTheNewestAndSkipsACorruptOne) {
   EXPECT_FALSE(CheckpointStore(dir.file("empty"), 1)
                    .load_latest([](auto&) {}, [](const std::string&) {})
                    .has_value());
+}
+
+TEST(RunLedger, RoundTripAndClearErrors) {
+  testing::TempDir dir;
+  RunLedger ledger{.method = "tleg", .init = "tleg expansion of lg.h5", .depth = 6, .epochs = 3,
+                   .images = 180000, .flops = 1.5e12, .ranks = 2, .device = "cpu",
+                   .parameters_stored = 1234, .top1 = 0.875, .dataset = "fashion-mnist",
+                   .classes = 10};
+  ledger.extra["seed"] = "1";
+  write_run_ledger(ledger, dir.file("run.json"));
+  const RunLedger back = read_run_ledger(dir.file("run.json"));
+  EXPECT_EQ(back.method, "tleg");
+  EXPECT_EQ(back.depth, 6);
+  EXPECT_DOUBLE_EQ(back.flops, 1.5e12);
+  EXPECT_DOUBLE_EQ(back.top1, 0.875);
+  EXPECT_EQ(back.extra.at("seed"), "1");
+  std::ofstream(dir.file("bad.json")) << "{\"format\": \"tleg-run\", \"method\": \"x\"}";
+  try {
+    read_run_ledger(dir.file("bad.json"));
+    FAIL() << "an incomplete record must not load";
+  } catch (const std::exception& error) {
+    EXPECT_NE(std::string(error.what()).find(dir.file("bad.json")), std::string::npos);
+  }
+  EXPECT_EQ(format_duration(3725), "1h02m");
+  EXPECT_EQ(format_duration(65), "1m05s");
 }
 
 }  // namespace

@@ -1,0 +1,124 @@
+#include "train/run_record.h"
+
+#include <nlohmann/json.hpp>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+
+#include "common/error.h"
+
+namespace tleg {
+
+using nlohmann::json;
+
+void write_run_ledger(const RunLedger& r, const std::string& path) {
+  const json record = {{"format", "tleg-run"},
+                       {"version", 1},
+                       {"method", r.method},
+                       {"init", r.init},
+                       {"depth", r.depth},
+                       {"epochs", r.epochs},
+                       {"steps", r.steps},
+                       {"images", r.images},
+                       {"flops", r.flops},
+                       {"wall_seconds", r.wall_seconds},
+                       {"device_seconds", r.device_seconds},
+                       {"ranks", r.ranks},
+                       {"device", r.device},
+                       {"parameters_trained", r.parameters_trained},
+                       {"parameters_stored", r.parameters_stored},
+                       {"top1", r.top1},
+                       {"top5", r.top5},
+                       {"dataset", r.dataset},
+                       {"dataset_fingerprint", r.dataset_fingerprint},
+                       {"classes", r.classes},
+                       {"teacher_mode", r.teacher_mode},
+                       {"command", r.command},
+                       {"config", r.config},
+                       {"extra", r.extra}};
+  const std::string temporary = path + ".partial";
+  {
+    std::ofstream out(temporary);
+    out << record.dump(2) << "\n";
+    if (!out) fail(path, ": cannot write the run record");
+  }
+  std::filesystem::rename(temporary, path);
+}
+
+RunLedger read_run_ledger(const std::string& path) {
+  std::ifstream in(path);
+  if (!in) fail(path, ": cannot read the run record");
+  json record;
+  try {
+    record = json::parse(in);
+  } catch (const json::exception& error) {
+    fail(path, ": not a valid run record (", error.what(), ")");
+  }
+  RunLedger r;
+  try {
+    if (record.at("format") != "tleg-run") fail(path, ": not a tleg run record");
+    r.method = record.at("method");
+    r.init = record.at("init");
+    r.depth = record.at("depth");
+    r.epochs = record.at("epochs");
+    r.steps = record.at("steps");
+    r.images = record.at("images");
+    r.flops = record.at("flops");
+    r.wall_seconds = record.at("wall_seconds");
+    r.device_seconds = record.at("device_seconds");
+    r.ranks = record.at("ranks");
+    r.device = record.at("device");
+    r.parameters_trained = record.at("parameters_trained");
+    r.parameters_stored = record.at("parameters_stored");
+    r.top1 = record.at("top1");
+    r.top5 = record.at("top5");
+    r.dataset = record.at("dataset");
+    r.dataset_fingerprint = record.at("dataset_fingerprint");
+    r.classes = record.at("classes");
+    r.teacher_mode = record.at("teacher_mode");
+    r.command = record.at("command");
+    r.config = record.at("config");
+    r.extra = record.at("extra").get<std::map<std::string, std::string>>();
+  } catch (const json::exception& error) {
+    fail(path, ": incomplete run record (", error.what(), "); rerun that stage");
+  }
+  return r;
+}
+
+MetricsLog::MetricsLog(const std::string& path, bool enabled) : enabled_(enabled) {
+  if (!enabled_) return;
+  out_.open(path, std::ios::app);
+  if (!out_) fail(path, ": cannot open the metrics log");
+}
+
+void MetricsLog::write(const std::map<std::string, double>& values, const std::string& phase) {
+  if (!enabled_) return;
+  json line(values);
+  line["phase"] = phase;
+  out_ << line.dump() << std::endl;  // flushed: a killed run keeps its log
+}
+
+std::string format_duration(double seconds) {
+  const auto total = static_cast<std::int64_t>(seconds + 0.5);
+  char text[32];
+  if (total >= 3600) std::snprintf(text, sizeof text, "%lldh%02lldm", static_cast<long long>(total / 3600), static_cast<long long>(total % 3600 / 60));
+  else std::snprintf(text, sizeof text, "%lldm%02llds", static_cast<long long>(total / 60), static_cast<long long>(total % 60));
+  return text;
+}
+
+void ProgressLine::update(const std::string& label, std::int64_t done, std::int64_t total,
+                          double images_per_second, const std::string& details) {
+  if (!enabled_) return;
+  const double elapsed =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
+  std::cerr << label << " " << done << "/" << total << "  " << details << "  "
+            << static_cast<std::int64_t>(images_per_second) << " img/s";
+  if (done > first_ && done < total)
+    std::cerr << "  ETA "
+              << format_duration(elapsed * static_cast<double>(total - done) /
+                                 static_cast<double>(done - first_));
+  std::cerr << std::endl;
+}
+
+}  // namespace tleg

@@ -1,0 +1,68 @@
+// What a run leaves behind for people and for the cost report: one JSON line per log interval
+// (metrics.jsonl), a progress line on rank 0, and run.json, the cost ledger of the run.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <fstream>
+#include <map>
+#include <string>
+
+namespace tleg {
+
+// The cost ledger (architecture.md): enough to compare methods by accuracy, training cost
+// and stored parameters without rerunning anything.
+struct RunLedger {
+  std::string method;        // "aux" (stage 1), "tleg", "scratch", "prefin-pretrain", "prefin", "subset", "teacher"
+  std::string init;          // how the model was initialised (describe() of the initialiser)
+  std::int64_t depth = 0;
+  std::int64_t epochs = 0;
+  std::int64_t steps = 0;
+  std::int64_t images = 0;          // training images processed, all ranks
+  double flops = 0;                 // training FLOPs (3 x forward per image)
+  double wall_seconds = 0;
+  double device_seconds = 0;        // wall x ranks (each rank holds one device or core)
+  std::int64_t ranks = 1;
+  std::string device;               // "cpu" or "cuda"
+  std::int64_t parameters_trained = 0;
+  std::int64_t parameters_stored = 0;   // kept on disk to initialise this model
+  double top1 = 0, top5 = 0;
+  std::string dataset, dataset_fingerprint;
+  std::int64_t classes = 0;
+  std::string teacher_mode;         // "stored-logits", "live", or "" when no teacher
+  std::string command, config;
+  std::map<std::string, std::string> extra;
+};
+
+void write_run_ledger(const RunLedger& ledger, const std::string& path);
+RunLedger read_run_ledger(const std::string& path);  // errors name the file and the field
+
+// One JSON object per line, flushed per line so a killed run keeps what it logged.
+class MetricsLog {
+ public:
+  MetricsLog(const std::string& path, bool enabled);
+  void write(const std::map<std::string, double>& values, const std::string& phase);
+
+ private:
+  std::ofstream out_;
+  bool enabled_;
+};
+
+// "step 120/4680  loss 2.3012  lr 1.2e-04  812 img/s  ETA 5m12s" on rank 0.
+class ProgressLine {
+ public:
+  // `done` counts from `first` (a resumed run) so the ETA reflects this process's speed.
+  ProgressLine(bool enabled, std::int64_t first)
+      : enabled_(enabled), first_(first), start_(std::chrono::steady_clock::now()) {}
+  void update(const std::string& label, std::int64_t done, std::int64_t total,
+              double images_per_second, const std::string& details);
+
+ private:
+  bool enabled_;
+  std::int64_t first_;
+  std::chrono::steady_clock::time_point start_;
+};
+
+std::string format_duration(double seconds);
+
+}  // namespace tleg
