@@ -1,0 +1,109 @@
+// MPI start-up and shut-down, the node layout read from MPI, the GPU of the local rank, and the
+// one place where an error on one rank ends the whole job.
+#include "dist/world.h"
+
+#include <mpi.h>
+
+#include <cstdio>
+#include <exception>
+#include <iostream>
+
+#include "common/error.h"
+
+#ifdef TLEG_HAVE_CUDA
+#include <c10/cuda/CUDAFunctions.h>
+#endif
+
+namespace tleg::dist {
+namespace {
+
+void check_mpi(int code, const char* what) {
+  if (code == MPI_SUCCESS) return;
+  char text[MPI_MAX_ERROR_STRING];
+  int length = 0;
+  MPI_Error_string(code, text, &length);
+  fail(what, " failed during MPI start-up: ", std::string(text, length));
+}
+
+}  // namespace
+
+World::World(int* argc, char*** argv) {
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  if (!initialised) {
+    // FUNNELED is what the collectives need (they are called from the thread that runs backward,
+    // which is the main thread for CPU tensors); SERIALIZED is asked for so that a caller on
+    // another thread, one at a time, stays legal too.
+    check_mpi(MPI_Init_thread(argc, argv, MPI_THREAD_SERIALIZED, &thread_level_),
+              "MPI_Init_thread");
+    owns_mpi_ = true;
+  } else {
+    MPI_Query_thread(&thread_level_);
+  }
+  if (thread_level_ < MPI_THREAD_FUNNELED)
+    fail("MPI provides thread level ", thread_level_,
+         " but tleg needs MPI_THREAD_FUNNELED or higher; use an MPI built with thread support");
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank_);
+  MPI_Comm_size(MPI_COMM_WORLD, &size_);
+
+  // The processes that share memory with this one are the ones on its node.
+  MPI_Comm local = MPI_COMM_NULL;
+  check_mpi(MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, rank_, MPI_INFO_NULL, &local),
+            "MPI_Comm_split_type");
+  MPI_Comm_rank(local, &local_rank_);
+  MPI_Comm_size(local, &local_size_);
+  // Nodes are numbered by the order of their first ranks: the local leaders form one
+  // communicator, and each leader tells its node its number.
+  MPI_Comm leaders = MPI_COMM_NULL;
+  check_mpi(MPI_Comm_split(MPI_COMM_WORLD, local_rank_ == 0 ? 0 : MPI_UNDEFINED, rank_, &leaders),
+            "MPI_Comm_split");
+  if (leaders != MPI_COMM_NULL) {
+    MPI_Comm_rank(leaders, &node_);
+    MPI_Comm_size(leaders, &node_count_);
+    MPI_Comm_free(&leaders);
+  }
+  int layout[2] = {node_, node_count_};
+  check_mpi(MPI_Bcast(layout, 2, MPI_INT, 0, local), "MPI_Bcast");
+  node_ = layout[0];
+  node_count_ = layout[1];
+  MPI_Comm_free(&local);
+
+#ifdef TLEG_HAVE_CUDA
+  // A CUDA build also runs on machines without a GPU (CI, login nodes): pick one only when the
+  // runtime sees some.
+  if (const int gpus = c10::cuda::device_count(); gpus > 0) {
+    const auto index = static_cast<c10::DeviceIndex>(local_rank_ % gpus);
+    c10::cuda::set_device(index);
+    device_ = c10::Device(c10::kCUDA, index);
+  }
+#endif
+}
+
+World::~World() {
+  if (!owns_mpi_) return;
+  int finalised = 0;
+  MPI_Finalized(&finalised);
+  if (!finalised) MPI_Finalize();
+}
+
+void abort_job(const std::string& message, int exit_code) {
+  std::fprintf(stderr, "%s\n", message.c_str());
+  std::fflush(stderr);
+  int initialised = 0, finalised = 0;
+  MPI_Initialized(&initialised);
+  MPI_Finalized(&finalised);
+  if (initialised && !finalised) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::_Exit(exit_code);  // MPI_Abort does not return; this keeps [[noreturn]] honest
+}
+
+int run_or_abort(const World& world, const std::function<int()>& body) {
+  try {
+    return body();
+  } catch (const std::exception& error) {
+    abort_job(concat("rank ", world.rank(), ": error: ", error.what()));
+  } catch (...) {
+    abort_job(concat("rank ", world.rank(), ": error: unknown exception"));
+  }
+}
+
+}  // namespace tleg::dist

@@ -1,0 +1,53 @@
+// The process world of a tleg job: MPI start-up and shut-down, where this process sits (rank,
+// node, local rank) and which device it computes on. One World per process, made in main().
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <functional>
+#include <string>
+
+namespace tleg::dist {
+
+class World {
+ public:
+  // Initialises MPI (MPI_Init_thread, at least MPI_THREAD_FUNNELED) unless it already is; a
+  // process started without a launcher is a world of one (MPI singleton). Under a CUDA build with
+  // a GPU visible at run time, selects the GPU of the local rank.
+  World(int* argc, char*** argv);
+  ~World();  // MPI_Finalize, if this World initialised MPI
+  World(const World&) = delete;
+  World& operator=(const World&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  // Position among the processes that share this node (MPI_COMM_TYPE_SHARED), from MPI itself
+  // so it holds under mpirun and srun --mpi=pmix alike.
+  int local_rank() const { return local_rank_; }
+  int local_size() const { return local_size_; }
+  int node() const { return node_; }
+  int node_count() const { return node_count_; }
+  bool is_root() const { return rank_ == 0; }
+  // The thread support level MPI granted (an MPI_THREAD_* value).
+  int thread_level() const { return thread_level_; }
+  // cuda:<local rank mod GPUs> when CUDA is usable at run time, else cpu.
+  c10::Device device() const { return device_; }
+
+ private:
+  bool owns_mpi_ = false;
+  int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1, node_ = 0, node_count_ = 1;
+  int thread_level_ = 0;
+  c10::Device device_{c10::kCPU};
+};
+
+// Writes `message` to stderr and ends every rank of the job at once (MPI_Abort): the way out of
+// an error that the other ranks cannot learn about by themselves, or of a collective that will
+// never complete (MPI cannot cancel one).
+[[noreturn]] void abort_job(const std::string& message, int exit_code = 1);
+
+// Runs `body` and returns its exit code. An exception on any rank is printed as
+// "rank R: error: <what>" and ends the whole job (MPI_Abort), so that the other ranks do not
+// wait forever in their next collective.
+int run_or_abort(const World& world, const std::function<int()>& body);
+
+}  // namespace tleg::dist
