@@ -9,7 +9,8 @@
 
 namespace tleg {
 
-// An 8-bit image, rows of width * channels bytes (HWC; channels 1 = grey, 3 = RGB).
+// An 8-bit image, rows of width * channels bytes (HWC; channels 1 = grey, 3 = RGB, 4 = CMYK,
+// which only encode_jpeg accepts: it exists to make the CMYK files ImageNet contains).
 struct Image {
   int height = 0, width = 0, channels = 0;
   std::vector<std::uint8_t> pixels;
@@ -32,6 +33,8 @@ int jpeg_scale_eighths(JpegSize size, int min_width, int min_height);
 
 // Decodes to `channels` (1 or 3) at scale eighths/8. `strict` turns libjpeg warnings (a
 // truncated file, corrupt data that libjpeg would paper over) into errors: used when importing.
+// CMYK/YCCK JPEGs (a few in ImageNet) are converted to RGB with libjpeg-turbo's convention
+// that stored CMYK is inverted (Adobe), as Pillow does for the same files.
 Image decode_jpeg(const std::uint8_t* data, std::size_t size, int channels, int eighths = 8,
                   bool strict = false);
 
