@@ -87,9 +87,20 @@ File File::open_read(const std::string& path, const std::string& what) {
   return File(id, path);
 }
 
+// Objects are created without modification times, which HDF5 records by default: the same
+// content then gives the same file bytes, whenever it is written.
+namespace {
+Handle untimed(hid_t property_class) {
+  Handle properties(H5Pcreate(property_class));
+  H5Pset_obj_track_times(properties.get(), false);
+  return properties;
+}
+}  // namespace
+
 File File::create(const std::string& path) {
   silence_hdf5_error_printing();
-  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  const Handle file_properties = untimed(H5P_FILE_CREATE);
+  const hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, file_properties.get(), H5P_DEFAULT);
   if (id < 0) fail(path, ": cannot create the file: ", hdf5_reason());
   return File(id, path);
 }
@@ -126,7 +137,8 @@ bool File::exists(const std::string& name) const {
 }
 
 void File::create_group(const std::string& name) {
-  Handle group(H5Gcreate2(id_, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  const Handle properties = untimed(H5P_GROUP_CREATE);
+  Handle group(H5Gcreate2(id_, name.c_str(), H5P_DEFAULT, properties.get(), H5P_DEFAULT));
   if (!group.ok()) fail(path_, ": cannot create group '", name, "': ", hdf5_reason());
 }
 
@@ -147,8 +159,9 @@ template <typename T>
 void File::write(const std::string& name, const Shape& shape, const T* data) {
   std::vector<hsize_t> dims(shape.begin(), shape.end());
   Handle space(H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
+  const Handle properties = untimed(H5P_DATASET_CREATE);
   Handle dataset(H5Dcreate2(id_, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT,
-                            H5P_DEFAULT, H5P_DEFAULT));
+                            properties.get(), H5P_DEFAULT));
   if (!dataset.ok()) fail(path_, ": cannot create dataset '", name, "': ", hdf5_reason());
   if (H5Dwrite(dataset.get(), native_type<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)
     fail(path_, ": cannot write dataset '", name, "': ", hdf5_reason());
@@ -160,7 +173,7 @@ void File::create_extendible_1d(const std::string& name, std::uint64_t chunk) {
   const hsize_t max_dims[1] = {H5S_UNLIMITED};
   const hsize_t chunk_dims[1] = {chunk};
   Handle space(H5Screate_simple(1, dims, max_dims));
-  Handle properties(H5Pcreate(H5P_DATASET_CREATE));
+  Handle properties = untimed(H5P_DATASET_CREATE);
   H5Pset_chunk(properties.get(), 1, chunk_dims);
   Handle dataset(H5Dcreate2(id_, name.c_str(), native_type<T>(), space.get(), H5P_DEFAULT,
                             properties.get(), H5P_DEFAULT));
