@@ -9,7 +9,38 @@ namespace tleg {
 struct ImportSummary {
   std::string path, fingerprint;
   std::uint64_t train = 0, val = 0, bad = 0;
+  std::string report;    // the bad-input report (JPEG importers), empty when none is written
+  double seconds = 0;    // wall time of the image processing
 };
+
+// Options of the JPEG importers (ImageNet and class folders).
+struct ImageImportOptions {
+  int shorter_side = 256;  // images are shrunk so the shorter side is at most this; 0 keeps them
+  int quality = 90;        // JPEG quality of the stored images
+  int threads = 0;         // decode/resize/encode threads; 0: one per core
+  double max_bad_fraction = 0.01;  // fail when more of the inputs than this are bad
+  std::int64_t images_per_shard = 4096;
+  bool show_progress = true;  // a progress line on stderr
+  // Folder importer without train/ and val/: hold out this fraction of each class as "val".
+  double val_fraction = 0;
+  // ImageNet: LOC_val_solution.csv and LOC_synset_mapping.txt when they are not in or above
+  // the source folder (Kaggle puts them three levels above ILSVRC/Data/CLS-LOC).
+  std::string val_labels, synset_mapping;
+};
+
+// Where the bad-input report of the store `out` goes: a TSV of split, file and reason.
+std::string report_path(const std::string& out);
+
+// ImageNet-1K: train/<wnid>/*.JPEG, and val either as val/<wnid>/ folders or flat val/*.JPEG
+// labelled by LOC_val_solution.csv. Class order and names from LOC_synset_mapping.txt when
+// found (the standard sorted-wnid order), else the sorted train folder names.
+ImportSummary prepare_imagenet(const std::string& source_dir, const std::string& out,
+                               const ImageImportOptions& options);
+
+// Any class-per-folder tree: DIR/<class>/**/*.jpg, or DIR/train/<class>/ and DIR/val/<class>/.
+// Only JPEG is decoded; other files (PNG, ...) in class folders are reported as bad.
+ImportSummary prepare_folder(const std::string& source_dir, const std::string& out,
+                             const ImageImportOptions& options);
 
 // Fashion-MNIST from its four IDX files (gzip or plain), as Debian's dataset-fashion-mnist
 // installs them: raw 28x28x1 images, splits "train" (60,000) and "val" (10,000).

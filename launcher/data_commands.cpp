@@ -12,13 +12,38 @@ int prepare(const po::variables_map& options) {
   const std::string kind = options["kind"].as<std::string>();
   const std::string out = options["out"].as<std::string>();
   const auto shard = options["shard-size"].as<std::int64_t>();
-  if (kind != "fashion-mnist")
-    fail("unknown dataset kind '", kind, "': this tleg prepares fashion-mnist");
+  if (kind != "fashion-mnist" && kind != "imagenet" && kind != "folder")
+    fail("unknown dataset kind '", kind, "': this tleg prepares fashion-mnist, imagenet, folder");
+  if (kind != "fashion-mnist" && !options.count("src"))
+    fail("tleg prepare ", kind, " needs --src, the folder to import");
   const std::string source =
       options.count("src") ? options["src"].as<std::string>() : std::string(kFashionMnistDir);
-  const ImportSummary summary = prepare_fashion_mnist(source, out, shard);
+  ImportSummary summary;
+  if (kind == "fashion-mnist") {
+    summary = prepare_fashion_mnist(source, out, shard);
+  } else {
+    ImageImportOptions import;
+    import.shorter_side = options["shorter-side"].as<int>();
+    import.quality = options["quality"].as<int>();
+    import.threads = options["threads"].as<int>();
+    import.max_bad_fraction = options["max-bad-fraction"].as<double>();
+    import.images_per_shard = shard;
+    import.show_progress = !options.count("quiet");
+    import.val_fraction = options["val-fraction"].as<double>();
+    if (options.count("val-labels")) import.val_labels = options["val-labels"].as<std::string>();
+    if (options.count("synset-mapping"))
+      import.synset_mapping = options["synset-mapping"].as<std::string>();
+    summary = kind == "imagenet" ? prepare_imagenet(source, out, import)
+                                 : prepare_folder(source, out, import);
+  }
   std::cout << "wrote " << summary.path << ": " << summary.train << " train + " << summary.val
-            << " val images, fingerprint " << summary.fingerprint << "\n";
+            << " val images";
+  if (!summary.report.empty())
+    std::cout << ", " << summary.bad << " bad (listed in " << summary.report << ")";
+  if (summary.seconds > 0)
+    std::cout << ", " << static_cast<long>((summary.train + summary.val) / summary.seconds)
+              << " images/s";
+  std::cout << ", fingerprint " << summary.fingerprint << "\n";
   return 0;
 }
 
@@ -26,14 +51,42 @@ int prepare(const po::variables_map& options) {
 
 std::vector<Command> data_commands() {
   return {
-      {"prepare", "import a dataset into an HDF5 dataset store", "KIND (fashion-mnist)",
+      {"prepare", "import a dataset into an HDF5 dataset store",
+       "KIND (fashion-mnist | imagenet | folder)",
        [](po::options_description& o, po::positional_options_description& p) {
-         o.add_options()("kind", po::value<std::string>()->required(), "dataset kind: fashion-mnist")(
+         o.add_options()("kind", po::value<std::string>()->required(),
+                         "dataset kind: fashion-mnist (IDX files, stored raw); imagenet "
+                         "(train/<wnid>/*.JPEG, val/<wnid>/ or flat val/ with "
+                         "LOC_val_solution.csv, names from LOC_synset_mapping.txt); folder "
+                         "(DIR/<class>/*.jpg, or DIR/train/<class>/ and DIR/val/<class>/). "
+                         "imagenet and folder decode JPEG only: PNG and other files are "
+                         "reported as bad")(
              "src", po::value<std::string>(),
              "source folder (fashion-mnist default: /usr/share/datasets/fashion-mnist)")(
-             "out", po::value<std::string>()->required(), "output dataset store (.h5)")(
+             "out", po::value<std::string>()->required(),
+             "output dataset store (.h5); bad inputs are listed in OUT.report.tsv")(
              "shard-size", po::value<std::int64_t>()->default_value(4096),
-             "images per shard (a shard is read with one large read)");
+             "images per shard (a shard is read with one large read)")(
+             "shorter-side", po::value<int>()->default_value(256),
+             "imagenet/folder: shrink images so the shorter side is at most this (0 keeps "
+             "the size)")(
+             "quality", po::value<int>()->default_value(90),
+             "imagenet/folder: JPEG quality of the stored images (all are re-encoded)")(
+             "threads", po::value<int>()->default_value(0),
+             "imagenet/folder: decode/resize/encode threads (0: one per core)")(
+             "max-bad-fraction", po::value<double>()->default_value(0.01, "0.01"),
+             "imagenet/folder: fail when more than this fraction of the inputs is bad "
+             "(unreadable, truncated, empty, not JPEG, unlabelled, empty class folder)")(
+             "val-fraction", po::value<double>()->default_value(0, "0"),
+             "folder without train/ and val/: hold out this fraction of each class as "
+             "split val (chosen by a hash of the file name)")(
+             "val-labels", po::value<std::string>(),
+             "imagenet: LOC_val_solution.csv for a flat val/ (default: looked up in --src "
+             "and up to three folders above)")(
+             "synset-mapping", po::value<std::string>(),
+             "imagenet: LOC_synset_mapping.txt (default: looked up like --val-labels; "
+             "without it the classes are the sorted train/ folder names)")(
+             "quiet", "imagenet/folder: no progress line on stderr");
          p.add("kind", 1);
        },
        prepare},
