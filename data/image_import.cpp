@@ -6,21 +6,16 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
-#include <condition_variable>
 #include <cstdio>
 #include <cstring>
-#include <exception>
 #include <fstream>
-#include <iostream>
-#include <mutex>
 #include <opencv2/imgproc.hpp>
-#include <optional>
 #include <thread>
 
 #include "data/jpeg_codec.h"
+#include "data/ordered_pool.h"
 
 namespace tleg {
 namespace {
@@ -150,80 +145,6 @@ Processed process(const ImageSource& source, const ImageImportOptions& options) 
   return result;
 }
 
-// Results come back in any order from the workers and leave in plan order. Workers may run at
-// most `window` images ahead of the writer, which bounds the memory held by finished images.
-class OrderedPipeline {
- public:
-  OrderedPipeline(const std::vector<const ImageSource*>& sources, const ImageImportOptions& options,
-                  int threads)
-      : sources_(sources),
-        options_(options),
-        window_(static_cast<std::size_t>(std::max(64, 32 * threads))),
-        slots_(window_) {
-    for (int t = 0; t < threads; ++t) workers_.emplace_back([this] { work(); });
-  }
-  // Stops and joins the workers, also when the writer leaves with an exception.
-  ~OrderedPipeline() {
-    {
-      std::lock_guard lock(mutex_);
-      stopping_ = true;
-    }
-    space_.notify_all();
-    for (auto& worker : workers_) worker.join();
-  }
-
-  // The result of source i; called for i = 0, 1, 2, ... Rethrows a worker's error.
-  Processed take(std::size_t i) {
-    std::unique_lock lock(mutex_);
-    ready_.wait(lock, [&] { return failure_ || slots_[i % window_].has_value(); });
-    if (failure_) std::rethrow_exception(failure_);
-    Processed result = std::move(*slots_[i % window_]);
-    slots_[i % window_].reset();
-    next_to_write_ = i + 1;
-    lock.unlock();
-    space_.notify_all();
-    return result;
-  }
-
- private:
-  void work() {
-    for (;;) {
-      std::size_t i;
-      {
-        std::unique_lock lock(mutex_);
-        space_.wait(lock, [&] {
-          return stopping_ || next_to_claim_ >= sources_.size() ||
-                 next_to_claim_ < next_to_write_ + window_;
-        });
-        if (stopping_ || next_to_claim_ >= sources_.size()) return;
-        i = next_to_claim_++;
-      }
-      try {
-        Processed result = process(*sources_[i], options_);
-        std::lock_guard lock(mutex_);
-        slots_[i % window_] = std::move(result);
-      } catch (...) {
-        // Not a bad image but a real failure (out of memory, an encoder error): end the import.
-        std::lock_guard lock(mutex_);
-        if (!failure_) failure_ = std::current_exception();
-        stopping_ = true;
-      }
-      ready_.notify_all();
-    }
-  }
-
-  const std::vector<const ImageSource*>& sources_;
-  const ImageImportOptions& options_;
-  const std::size_t window_;
-  std::mutex mutex_;
-  std::condition_variable ready_, space_;
-  std::vector<std::optional<Processed>> slots_;
-  std::size_t next_to_claim_ = 0, next_to_write_ = 0;
-  bool stopping_ = false;
-  std::exception_ptr failure_;
-  std::vector<std::thread> workers_;
-};
-
 std::string percent(double fraction) {
   char text[32];
   std::snprintf(text, sizeof text, "%.3g%%", 100 * fraction);
@@ -315,7 +236,10 @@ ImportSummary run_image_import(const ImportPlan& plan, const std::string& out,
   ProgressLine progress(sources.size(), options.show_progress);
   const auto start = Clock::now();
   {
-    OrderedPipeline pipeline(sources, options, threads);
+    // 32 images per thread (a few MB) keep every worker busy while the writer flushes a shard.
+    const std::size_t window = std::max<std::size_t>(64, 32 * static_cast<std::size_t>(threads));
+    OrderedPool<Processed> pipeline(sources.size(), threads, window,
+                                    [&](std::size_t i) { return process(*sources[i], options); });
     std::size_t next = 0;
     for (const auto& [split, images] : plan.splits) {
       writer.begin_split(split);
