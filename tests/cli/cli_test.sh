@@ -33,6 +33,11 @@ check missing-file 1 "/nonexistent/lg.h5" -- "$tleg" inspect /nonexistent/lg.h5
 check bad-config 1 "cannot read config file /nonexistent.ini" -- "$tleg" inspect --config /nonexistent.ini x
 one_line unknown-option-one-line -- "$tleg" inspect --bogus x
 one_line missing-file-one-line -- "$tleg" inspect /nonexistent/lg.h5
+check prepare-help 0 "--max-bad-fraction arg \(=0.01\)" -- "$tleg" prepare --help
+check prepare-needs-src 1 "prepare imagenet needs --src" -- "$tleg" prepare imagenet --out x.h5
+check prepare-missing-src 1 "/nonexistent/imagenet: no such folder \(pass --src" -- \
+  "$tleg" prepare imagenet --src /nonexistent/imagenet --out /nonexistent/x.h5
+one_line prepare-missing-src-one-line -- "$tleg" prepare folder --src /nonexistent/f --out x.h5
 
-echo "$((12 - failures)) passed, $failures failed"
+echo "$((16 - failures)) passed, $failures failed"
 [ "$failures" = 0 ]
