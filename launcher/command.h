@@ -18,11 +18,11 @@ struct Command {
   std::string usage;  // positional arguments, e.g. "FILE"
   std::function<void(po::options_description&, po::positional_options_description&)> add_options;
   std::function<int(const po::variables_map&)> run;
-  bool distributed = false;  // starts MPI (the process world) before running
 };
 
 // The commands, in the order `tleg --help` lists them.
 std::vector<Command> data_commands();
 std::vector<Command> model_commands();
+std::vector<Command> train_commands();
 
 }  // namespace tleg

@@ -1,0 +1,358 @@
+// The training commands: teacher (a model to distil from), distill (stage 1: the auxiliary net
+// and its learngene) and finetune (stage 2: a descendant or a baseline). All run data-parallel
+// under mpirun/srun and share one set of options, from the command line or INI files.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <chrono>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+
+#include "common/error.h"
+#include "data/dataset_store.h"
+#include "data/loader.h"
+#include "dist/communicator.h"
+#include "dist/world.h"
+#include "expansion/initializer.h"
+#include "expansion/learngene.h"
+#include "expansion/model_io.h"
+#include "launcher/command.h"
+#include "train/run_record.h"
+#include "train/teacher.h"
+#include "train/trainer.h"
+
+namespace tleg {
+namespace {
+
+template <typename T>
+T get(const po::variables_map& o, const char* key) {
+  return o[key].as<T>();
+}
+
+void add_training_options(po::options_description& o, const std::string& stage) {
+  auto value_s = [](const char* v) { return po::value<std::string>()->default_value(v); };
+  auto value_i = [](std::int64_t v) { return po::value<std::int64_t>()->default_value(v); };
+  auto value_d = [](double v) { return po::value<double>()->default_value(v); };
+  const bool distill = stage == "distill";
+  o.add_options()
+      ("data.store", po::value<std::string>()->required(), "dataset store (.h5, from tleg prepare)")
+      ("data.train-split", value_s("train"), "split to train on")
+      ("data.val-split", value_s("val"), "split to evaluate on ('' to skip evaluation)")
+      ("data.threads", value_i(2), "decode/augment threads per rank")
+      ("data.mean", value_s("0.485,0.456,0.406"), "normalisation mean per channel")
+      ("data.std", value_s("0.229,0.224,0.225"), "normalisation std per channel")
+      ("aug.recipe", value_s("deit"), "deit (RandomResizedCrop, flip, RandAugment, erasing) or basic (crop and flip)")
+      ("aug.scale-min", value_d(0.08), "RandomResizedCrop minimum area fraction")
+      ("aug.erase", value_d(0.25), "random-erasing probability (deit recipe)")
+      ("aug.mixup", value_d(0.8), "Mixup alpha (0: off)")
+      ("aug.cutmix", value_d(1.0), "CutMix alpha (0: off)")
+      ("aug.mix-prob", value_d(1.0), "probability of mixing a batch")
+      ("aug.smoothing", value_d(0.1), "label smoothing")
+      ("aug.repeats", value_i(1), "repeated augmentation (3 in the DeiT recipe)")
+      ("model.size", value_s("Ti"), "Ti, S or B: sets dim and heads")
+      ("model.dim", value_i(0), "embedding dim (0: from model.size)")
+      ("model.heads", value_i(0), "attention heads (0: from model.size)")
+      ("model.depth", value_i(12), distill ? "auxiliary depth L" : "depth (finetune: --depth wins)")
+      ("model.patch", value_i(16), "patch size")
+      ("model.image", value_i(224), "input image size")
+      ("model.drop-path", value_d(distill ? 0.0 : 0.1), "drop-path rate of the last block")
+      ("optim.epochs", value_i(distill ? 150 : 35), "epochs")
+      ("optim.steps-per-epoch", value_i(0), "cap on steps per epoch (0: whole epochs)")
+      ("optim.batch", value_i(128), "batch per rank")
+      ("optim.lr", value_d(5e-4), "learning rate per 512 images (scaled by the global batch)")
+      ("optim.min-lr", value_d(1e-5), "cosine floor")
+      ("optim.warmup-lr", value_d(1e-6), "warm-up start")
+      ("optim.warmup-epochs", value_i(distill ? 5 : 0), "warm-up epochs")
+      ("optim.lr-per-step", po::value<bool>()->default_value(false), "update the rate every step (default: every epoch, as the recipes)")
+      ("optim.weight-decay", value_d(0.05), "AdamW weight decay (none on biases, norms, pos_embed)")
+      ("optim.clip-grad", value_d(0.0), "max gradient norm (0: no clipping)")
+      ("run.dir", po::value<std::string>()->required(), "run folder: checkpoints, metrics.jsonl, run.json, outputs")
+      ("run.seed", value_i(0), "seed of every random choice")
+      ("run.method", value_s(""), "method label written to run.json (default from the stage and --init)")
+      ("run.log-interval", value_i(50), "steps between log lines")
+      ("run.checkpoint-every", value_i(0), "steps between checkpoints (0: at epoch ends)")
+      ("run.keep", value_i(3), "checkpoints kept")
+      ("run.threads", value_i(1), "compute threads per rank (CPU)")
+      ("run.stop-after-steps", value_i(0), "stop (with a checkpoint) after this many steps of this process")
+      ("resume", po::bool_switch(), "continue from the newest valid checkpoint in run.dir");
+  if (distill) {
+    o.add_options()("distill.teacher", po::value<std::string>()->required(),
+                    "teacher: tleg model (.h5) or TorchScript file")(
+        "distill.tau", value_d(1.0), "distillation temperature")(
+        "distill.alpha", value_d(1.0), "weight of the distillation term (1: no label term)");
+  }
+  if (stage == "finetune") {
+    o.add_options()("init", value_s("scratch"), "tleg, scratch, subset or prefin")(
+        "depth", value_i(0), "depth of the model (0: model.depth)")(
+        "learngene", value_s(""), "learngene file (--init tleg)")(
+        "pretrained", value_s(""), "pre-trained model file (--init subset or prefin)")(
+        "subset-layers", value_s("first"), "subset: first or spread");
+  }
+}
+
+std::array<float, 3> channel_values(const std::string& text, std::int64_t channels, const char* name) {
+  std::array<float, 3> values{};
+  std::istringstream in(text);
+  std::string item;
+  std::int64_t n = 0;
+  while (std::getline(in, item, ',') && n < 3) values[static_cast<std::size_t>(n++)] = std::stof(item);
+  if (n < channels) fail(name, " needs ", channels, " comma-separated values, got '", text, "'");
+  return values;
+}
+
+VitConfig model_config(const po::variables_map& o, const DatasetInfo& data) {
+  VitConfig config = vit_preset(get<std::string>(o, "model.size"));
+  if (get<std::int64_t>(o, "model.dim") > 0) config.dim = get<std::int64_t>(o, "model.dim");
+  if (get<std::int64_t>(o, "model.heads") > 0) config.heads = get<std::int64_t>(o, "model.heads");
+  config.depth = get<std::int64_t>(o, "model.depth");
+  config.patch_size = get<std::int64_t>(o, "model.patch");
+  config.image_size = get<std::int64_t>(o, "model.image");
+  config.drop_path = get<double>(o, "model.drop-path");
+  config.channels = data.channels;
+  config.classes = static_cast<std::int64_t>(data.class_names.size());
+  config.validate();
+  return config;
+}
+
+LoaderOptions loader_options(const po::variables_map& o, const dist::World& world,
+                             const VitConfig& model, bool train) {
+  LoaderOptions options;
+  options.path = get<std::string>(o, "data.store");
+  options.split = get<std::string>(o, train ? "data.train-split" : "data.val-split");
+  options.batch_size = get<std::int64_t>(o, "optim.batch");
+  options.ranks = world.size();
+  options.rank = world.rank();
+  options.sampler.seed = static_cast<std::uint64_t>(get<std::int64_t>(o, "run.seed"));
+  options.sampler.shuffle = train;
+  options.sampler.repeats = train ? get<std::int64_t>(o, "aug.repeats") : 1;
+  options.train = train;
+  options.drop_last_batch = train;
+  options.threads = static_cast<int>(get<std::int64_t>(o, "data.threads"));
+  options.device = world.device();
+  const std::string recipe = get<std::string>(o, "aug.recipe");
+  if (recipe != "deit" && recipe != "basic") fail("aug.recipe must be deit or basic, got '", recipe, "'");
+  options.recipe = recipe == "deit" ? ViewRecipe::deit(static_cast<int>(model.image_size))
+                                    : ViewRecipe::basic(static_cast<int>(model.image_size));
+  options.recipe.channels = static_cast<int>(model.channels);
+  options.recipe.scale_min = get<double>(o, "aug.scale-min");
+  if (recipe == "deit") options.recipe.erase_probability = get<double>(o, "aug.erase");
+  options.recipe.mean = channel_values(get<std::string>(o, "data.mean"), model.channels, "data.mean");
+  options.recipe.std = channel_values(get<std::string>(o, "data.std"), model.channels, "data.std");
+  return options;
+}
+
+TrainSettings train_settings(const po::variables_map& o, const std::string& stage) {
+  TrainSettings s;
+  s.epochs = get<std::int64_t>(o, "optim.epochs");
+  s.max_steps_per_epoch = get<std::int64_t>(o, "optim.steps-per-epoch");
+  s.lr = get<double>(o, "optim.lr");
+  s.min_lr = get<double>(o, "optim.min-lr");
+  s.warmup_lr = get<double>(o, "optim.warmup-lr");
+  s.warmup_epochs = get<std::int64_t>(o, "optim.warmup-epochs");
+  s.lr_per_step = get<bool>(o, "optim.lr-per-step");
+  s.weight_decay = get<double>(o, "optim.weight-decay");
+  s.clip_grad = get<double>(o, "optim.clip-grad");
+  s.mixup.mixup_alpha = get<double>(o, "aug.mixup");
+  s.mixup.cutmix_alpha = get<double>(o, "aug.cutmix");
+  s.mixup.probability = get<double>(o, "aug.mix-prob");
+  s.mixup.label_smoothing = get<double>(o, "aug.smoothing");
+  s.log_interval = get<std::int64_t>(o, "run.log-interval");
+  s.checkpoint_every = get<std::int64_t>(o, "run.checkpoint-every");
+  s.keep_checkpoints = get<std::int64_t>(o, "run.keep");
+  s.resume = get<bool>(o, "resume");
+  s.seed = static_cast<std::uint64_t>(get<std::int64_t>(o, "run.seed"));
+  s.run_dir = get<std::string>(o, "run.dir");
+  s.stop_after_steps = get<std::int64_t>(o, "run.stop-after-steps");
+  if (stage == "distill") {
+    s.distill = true;
+    s.tau = get<double>(o, "distill.tau");
+    s.alpha = get<double>(o, "distill.alpha");
+  }
+  if (s.epochs < 1) fail("optim.epochs must be at least 1");
+  if (s.log_interval < 1) fail("run.log-interval must be at least 1");
+  return s;
+}
+
+std::string command_line_of(const po::variables_map& o) {
+  std::ostringstream text;
+  for (const auto& [key, value] : o) {
+    if (value.defaulted()) continue;
+    const auto& any = value.value();
+    text << "--" << key << "=";
+    if (const auto* s = boost::any_cast<std::string>(&any)) text << *s;
+    else if (const auto* i = boost::any_cast<std::int64_t>(&any)) text << *i;
+    else if (const auto* d = boost::any_cast<double>(&any)) text << *d;
+    else if (const auto* b = boost::any_cast<bool>(&any)) text << (*b ? "true" : "false");
+    else if (const auto* v = boost::any_cast<std::vector<std::string>>(&any))
+      for (const auto& item : *v) text << item << ";";
+    text << " ";
+  }
+  return text.str();
+}
+
+// Runs one training stage and writes its outputs and run.json. `model` is ready (initialised).
+int run_stage(const po::variables_map& o, dist::World& world, const std::string& stage,
+              VitBase& model, const std::string& method, const std::string& init,
+              std::int64_t stored_parameters) {
+  const auto threads = get<std::int64_t>(o, "run.threads");
+  at::set_num_threads(static_cast<int>(threads));  // LibTorch would pick 1 here anyway: be explicit
+  const std::string store = get<std::string>(o, "data.store");
+  const DatasetReader dataset(store);
+  const VitConfig& config = model.config();
+  auto communicator = dist::make_communicator(world, world.device());
+  Loader train(loader_options(o, world, config, true));
+  const std::string val_split = get<std::string>(o, "data.val-split");
+  std::unique_ptr<Loader> val;
+  std::uint64_t val_size = 0;
+  if (!val_split.empty()) {
+    val = std::make_unique<Loader>(loader_options(o, world, config, false));
+    val_size = dataset.index(val_split).size();
+  }
+  std::unique_ptr<Teacher> teacher;
+  if (stage == "distill") teacher = load_teacher(get<std::string>(o, "distill.teacher"), world.device());
+  const TrainSettings settings = train_settings(o, stage);
+  if (world.is_root())
+    std::cerr << stage << ": " << config.describe() << ", " << world.size() << " rank(s) on "
+              << world.device().str() << ", " << method << " (" << init << ")\n";
+  const TrainOutcome outcome = train_model(model, train, val.get(), val_size, *communicator,
+                                           teacher.get(), settings, world.device());
+  if (!outcome.finished) {
+    if (world.is_root())
+      std::cerr << "stopped after " << settings.stop_after_steps << " steps; resume with --resume\n";
+    return 0;
+  }
+  if (!world.is_root()) return 0;
+
+  const std::string dir = settings.run_dir;
+  std::map<std::string, std::string> provenance = {{"command", "tleg " + stage + " " + command_line_of(o)},
+                                                   {"dataset", dataset.info().name},
+                                                   {"dataset_fingerprint", dataset.fingerprint()},
+                                                   {"method", method}};
+  std::string output;
+  if (stage == "distill") {
+    output = dir + "/learngene.h5";
+    save_weights(extract_learngene(dynamic_cast<AuxViT&>(model), provenance), output);
+  } else {
+    output = dir + "/model.h5";
+    save_weights(vit_weights(dynamic_cast<ViT&>(model), provenance), output);
+  }
+  RunLedger ledger;
+  ledger.method = method;
+  ledger.init = init;
+  ledger.depth = config.depth;
+  ledger.epochs = settings.epochs;
+  ledger.steps = outcome.steps;
+  ledger.images = outcome.images;
+  const double teacher_flops =
+      stage == "distill" && get<std::string>(o, "distill.teacher").ends_with(".h5")
+          ? static_cast<double>(forward_flops(load_weights(get<std::string>(o, "distill.teacher")).config))
+          : 0.0;
+  ledger.flops = static_cast<double>(outcome.images) *
+                 (static_cast<double>(training_flops(config)) + teacher_flops);
+  ledger.wall_seconds = outcome.wall_seconds;
+  ledger.device_seconds = outcome.wall_seconds * world.size();
+  ledger.ranks = world.size();
+  ledger.device = world.device().is_cuda() ? "cuda" : "cpu";
+  ledger.parameters_trained = stage == "distill" ? learngene_parameter_count(config)
+                                                 : vit_parameter_count(config);
+  ledger.parameters_stored = stored_parameters;
+  ledger.top1 = outcome.top1;
+  ledger.top5 = outcome.top5;
+  ledger.dataset = dataset.info().name;
+  ledger.dataset_fingerprint = dataset.fingerprint();
+  ledger.classes = config.classes;
+  ledger.teacher_mode = teacher ? "live" : "";
+  ledger.command = provenance["command"];
+  ledger.config = o.count("config") ? "" : "";
+  if (o.count("config"))
+    for (const auto& path : o["config"].as<std::vector<std::string>>()) ledger.config += path + " ";
+  ledger.extra = {{"output", output},
+                  {"seed", std::to_string(settings.seed)},
+                  {"data_wait_fraction", std::to_string(outcome.data_wait_fraction)},
+                  {"teacher", teacher ? teacher->identity() : ""},
+                  {"teacher_flops_per_image", std::to_string(teacher_flops)},
+                  {"resumed_from", std::to_string(outcome.resumed_from)}};
+  write_run_ledger(ledger, dir + "/run.json");
+  std::cout << stage << " done: top-1 " << outcome.top1 * 100 << "%, top-5 " << outcome.top5 * 100
+            << "%, " << outcome.wall_seconds << " s; wrote " << output << " and " << dir
+            << "/run.json\n";
+  return 0;
+}
+
+int teacher_command(const po::variables_map& o) {
+  dist::World world(nullptr, nullptr);
+  return dist::run_or_abort(world, [&] {
+    const DatasetReader dataset(get<std::string>(o, "data.store"));
+    const VitConfig config = model_config(o, dataset.info());
+    ViT model(config);
+    initialise(model, static_cast<std::uint64_t>(get<std::int64_t>(o, "run.seed")));
+    const std::string method = get<std::string>(o, "run.method");
+    return run_stage(o, world, "teacher", model, method.empty() ? "teacher" : method, "scratch", 0);
+  });
+}
+
+int distill_command(const po::variables_map& o) {
+  dist::World world(nullptr, nullptr);
+  return dist::run_or_abort(world, [&] {
+    const DatasetReader dataset(get<std::string>(o, "data.store"));
+    const VitConfig config = model_config(o, dataset.info());
+    AuxViT model(config);
+    initialise(model, static_cast<std::uint64_t>(get<std::int64_t>(o, "run.seed")));
+    const std::string method = get<std::string>(o, "run.method");
+    return run_stage(o, world, "distill", model, method.empty() ? "aux" : method, "scratch", 0);
+  });
+}
+
+int finetune_command(const po::variables_map& o) {
+  dist::World world(nullptr, nullptr);
+  return dist::run_or_abort(world, [&] {
+    const DatasetReader dataset(get<std::string>(o, "data.store"));
+    VitConfig config = model_config(o, dataset.info());
+    const std::string init = get<std::string>(o, "init");
+    InitSpec spec{.method = init,
+                  .source = init == "tleg" ? get<std::string>(o, "learngene") : get<std::string>(o, "pretrained"),
+                  .subset_layers = get<std::string>(o, "subset-layers"),
+                  .seed = static_cast<std::uint64_t>(get<std::int64_t>(o, "run.seed"))};
+    auto initializer = make_initializer(spec);
+    if (init == "tleg") {
+      // The descendant has the learngene's architecture; only depth and drop path are its own.
+      const VitConfig learngene = load_weights(spec.source).config;
+      const std::int64_t depth = config.depth;
+      const double drop_path = config.drop_path;
+      config = learngene;
+      config.depth = depth, config.drop_path = drop_path;
+      config.classes = static_cast<std::int64_t>(dataset.info().class_names.size());
+    }
+    if (get<std::int64_t>(o, "depth") > 0) config.depth = get<std::int64_t>(o, "depth");
+    ViT model(config);
+    initializer->initialise(model);
+    const std::string method = get<std::string>(o, "run.method");
+    return run_stage(o, world, "finetune", model, method.empty() ? init : method,
+                     initializer->describe(), initializer->stored_parameters());
+  });
+}
+
+}  // namespace
+
+std::vector<Command> train_commands() {
+  return {
+      {"teacher", "train a teacher ViT (for datasets without a pre-trained teacher)", "",
+       [](po::options_description& o, po::positional_options_description&) {
+         add_training_options(o, "teacher");
+       },
+       teacher_command},
+      {"distill", "stage 1: train the auxiliary net by distillation and write the learngene", "",
+       [](po::options_description& o, po::positional_options_description&) {
+         add_training_options(o, "distill");
+       },
+       distill_command},
+      {"finetune", "stage 2: train a descendant (--init tleg) or a baseline at any depth", "",
+       [](po::options_description& o, po::positional_options_description&) {
+         add_training_options(o, "finetune");
+       },
+       finetune_command},
+  };
+}
+
+}  // namespace tleg

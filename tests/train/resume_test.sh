@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Nothing lost: a 2-rank training killed (SIGKILL) mid-epoch and resumed ends with parameters
+# identical to an uninterrupted run; a loss that becomes NaN stops every rank with a message
+# naming the step and keeps the last good checkpoint.
+# usage: resume_test.sh TLEG MPIEXEC PYTHON
+set -u
+tleg=$1 mpiexec=$2 python=$3
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+mpirun2() { "$mpiexec" --allow-run-as-root --oversubscribe -np 2 "$@"; }
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$tleg" prepare fashion-mnist --out "$work/fm.h5" >/dev/null || fail "prepare"
+common=(--data.store "$work/fm.h5" --data.val-split "" --data.mean 0.2860 --data.std 0.3530
+        --data.threads 1 --model.dim 32 --model.heads 2 --model.depth 3 --model.patch 7
+        --model.image 28 --model.drop-path 0.1 --optim.epochs 2 --optim.steps-per-epoch 60
+        --optim.batch 32 --run.log-interval 4 --run.seed 5)
+schedule=(--optim.lr 1e-3 --optim.warmup-epochs 1 --run.checkpoint-every 3)
+
+mpirun2 "$tleg" teacher "${common[@]}" "${schedule[@]}" --run.dir "$work/straight" >"$work/straight.log" 2>&1 ||
+  { cat "$work/straight.log"; fail "uninterrupted run"; }
+
+# Start the same run and kill it once the checkpoint of step 6 (mid-epoch 1) exists.
+mpirun2 "$tleg" teacher "${common[@]}" "${schedule[@]}" --run.dir "$work/killed" \
+  >"$work/killed.log" 2>&1 &
+launcher=$!
+for _ in $(seq 600); do
+  [ -f "$work/killed/checkpoints/checkpoint-0000000006.pt" ] && break
+  kill -0 $launcher 2>/dev/null || break
+  sleep 0.1
+done
+kill -9 $launcher 2>/dev/null
+pkill -9 -f "$work/killed" 2>/dev/null
+wait $launcher 2>/dev/null
+[ -f "$work/killed/run.json" ] && fail "the run finished before it could be killed; make it longer"
+ls "$work/killed/checkpoints" 2>/dev/null | grep -q checkpoint- ||
+  { cat "$work/killed.log"; fail "no checkpoint before the kill"; }
+
+mpirun2 "$tleg" teacher "${common[@]}" "${schedule[@]}" --run.dir "$work/killed" --resume >"$work/resumed.log" 2>&1 ||
+  { cat "$work/resumed.log"; fail "resumed run"; }
+grep -q "resuming at step" "$work/resumed.log" || { cat "$work/resumed.log"; fail "did not resume"; }
+
+"$python" - "$work/straight/model.h5" "$work/killed/model.h5" <<'PY' || fail "parameters differ"
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+names = sorted(a["tensors"].keys())
+assert names == sorted(b["tensors"].keys())
+worst = max(float(np.abs(a["tensors"][n][()] - b["tensors"][n][()]).max()) for n in names)
+print(f"{len(names)} tensors, max |uninterrupted - resumed| = {worst}")
+sys.exit(0 if worst == 0.0 else 1)
+PY
+
+# NaN: an absurd learning rate; every rank must stop, naming the step; checkpoints stay.
+mpirun2 "$tleg" teacher "${common[@]}" --optim.lr 1e30 --optim.warmup-epochs 0 --run.checkpoint-every 1 \
+  --run.dir "$work/nan" >"$work/nan.log" 2>&1 && fail "a NaN loss must fail the run"
+grep -Eq "loss became (nan|inf|-nan).* at step [0-9]+" "$work/nan.log" || { cat "$work/nan.log"; fail "no NaN message"; }
+ls "$work/nan/checkpoints" | grep -q checkpoint- || fail "the last good checkpoint is gone"
+[ -f "$work/nan/run.json" ] && fail "a failed run must not write run.json"
+echo "3 passed, 0 failed"

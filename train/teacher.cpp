@@ -1,0 +1,68 @@
+#include "train/teacher.h"
+
+#include <torch/script.h>
+
+#include <filesystem>
+
+#include "common/error.h"
+#include "expansion/model_io.h"
+
+namespace tleg {
+namespace {
+
+class VitTeacher final : public Teacher {
+ public:
+  VitTeacher(const std::string& path, c10::Device device) : model_(load_vit(path)), path_(path) {
+    model_->to(device);
+    model_->eval();
+  }
+  at::Tensor logits(const at::Tensor& images) override {
+    at::NoGradGuard no_grad;
+    return model_->forward(images);
+  }
+  std::string identity() const override {
+    return "tleg model " + path_ + " (" + model_->config().describe() + ")";
+  }
+
+ private:
+  std::shared_ptr<ViT> model_;
+  std::string path_;
+};
+
+class TorchScriptTeacher final : public Teacher {
+ public:
+  TorchScriptTeacher(const std::string& path, c10::Device device) : path_(path) {
+    try {
+      module_ = torch::jit::load(path, device);
+    } catch (const c10::Error& error) {
+      fail(path, ": cannot load the teacher as TorchScript (", error.what_without_backtrace(),
+           "); export it with torch.jit.trace(model.eval(), example).save(path), or give a tleg "
+           "model file (.h5)");
+    }
+    module_.eval();
+  }
+  at::Tensor logits(const at::Tensor& images) override {
+    at::NoGradGuard no_grad;
+    const c10::IValue output = module_.forward({images});
+    // timm's distilled models return (logits, distilled logits) in eval as one tensor; a tuple
+    // here means a training-mode export: take the first.
+    if (output.isTuple()) return output.toTupleRef().elements().at(0).toTensor();
+    return output.toTensor();
+  }
+  std::string identity() const override { return "TorchScript " + path_; }
+
+ private:
+  torch::jit::Module module_;
+  std::string path_;
+};
+
+}  // namespace
+
+std::unique_ptr<Teacher> load_teacher(const std::string& path, c10::Device device) {
+  if (!std::filesystem::exists(path))
+    fail(path, ": no such teacher file (train one with tleg teacher, or export one from timm)");
+  if (path.ends_with(".h5")) return std::make_unique<VitTeacher>(path, device);
+  return std::make_unique<TorchScriptTeacher>(path, device);
+}
+
+}  // namespace tleg

@@ -1,0 +1,25 @@
+// The teacher of stage 1: a TorchScript file (what a user exports from timm with
+// torch.jit.trace, e.g. LeViT-384 or RegNetY-16GF) or a model tleg trained itself (a .h5
+// model file from `tleg teacher`), run on the very batch the student sees.
+#pragma once
+
+#include <ATen/core/Tensor.h>
+#include <c10/core/Device.h>
+
+#include <memory>
+#include <string>
+
+namespace tleg {
+
+class Teacher {
+ public:
+  virtual ~Teacher() = default;
+  // Logits [B, classes] for images [B, C, H, W]; no gradients.
+  virtual at::Tensor logits(const at::Tensor& images) = 0;
+  virtual std::string identity() const = 0;  // what was loaded, for run.json and the logits store
+};
+
+// A path ending in .h5 is a tleg model file; anything else is loaded as TorchScript.
+std::unique_ptr<Teacher> load_teacher(const std::string& path, c10::Device device);
+
+}  // namespace tleg
