@@ -210,6 +210,8 @@ ImportSummary prepare_imagenet(const std::string& source_dir, const std::string&
   require_folder(source_dir, fix);
   const std::string train_dir = join(source_dir, "train");
   require_folder(train_dir, fix);
+  if (options.val_fraction > 0)
+    fail("--val-fraction is for folder imports; ImageNet has its own val/");
 
   ImportPlan plan;
   plan.info.name = "imagenet";
@@ -270,6 +272,9 @@ ImportSummary prepare_folder(const std::string& source_dir, const std::string& o
   if (plan.info.class_names.empty()) fail(classes_dir, ": no class folders (", fix, ")");
   const auto labels = label_map(plan.info.class_names);
 
+  if (has_splits && options.val_fraction > 0)
+    fail(source_dir,
+         " has train/ and val/ folders: --val-fraction only splits a folder without them");
   if (has_splits) {
     const std::string unknown = "class folder not in " + train_dir;
     plan.splits.emplace_back(

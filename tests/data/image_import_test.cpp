@@ -287,6 +287,12 @@ TEST(FolderImport, TrainValFoldersAndHeldOutFraction) {
   const ImageRun run = reader.read_run("val", 0, 1);
   EXPECT_EQ(decode_jpeg(run.image(0), run.length(0), 3).width, 256);  // 260 is the shorter side
 
+  options.val_fraction = 0.25;  // a tree that has its own val/ is not split again
+  EXPECT_NE(import_error_of([&] {
+              prepare_folder(dir.file("split"), dir.file("x.h5"), options);
+            }).find("--val-fraction"),
+            std::string::npos);
+
   // One level of class folders, a quarter of each class held out.
   for (const char* name : {"a", "b"})
     for (int i = 0; i < 8; ++i)
