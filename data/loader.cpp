@@ -63,6 +63,11 @@ struct Loader::State {
   std::string reader_error;
   std::thread reader_thread;
   std::vector<std::thread> workers;
+  // Image buffers handed out before, reused once the consumer has dropped every reference: a
+  // fresh 38 MB tensor per batch of 64 cost page faults worth ~30% of the loader's CPU time.
+  // Reader thread only. Pinned buffers are not reused here: an asynchronous copy may still be
+  // reading one, and the CUDA host allocator already caches them safely.
+  std::vector<at::Tensor> image_buffers;
 
   explicit State(LoaderOptions opts)
       : options(std::move(opts)),
@@ -131,6 +136,18 @@ struct Loader::State {
     return result;
   }
 
+  at::Tensor image_buffer(at::IntArrayRef shape) {
+    const auto tensor_options = at::TensorOptions().dtype(at::kFloat).pinned_memory(pinned);
+    if (pinned) return at::empty(shape, tensor_options);
+    for (const at::Tensor& buffer : image_buffers)
+      if (buffer.use_count() == 1 && buffer.storage().use_count() == 1 && buffer.sizes() == shape)
+        return buffer;
+    at::Tensor fresh = at::empty(shape, tensor_options);
+    if (image_buffers.size() < static_cast<std::size_t>(options.prefetch_batches + 4))
+      image_buffers.push_back(fresh);
+    return fresh;
+  }
+
   std::shared_ptr<BatchWork> make_work(std::uint64_t step, const std::vector<std::uint64_t>& order,
                                        std::uint64_t epoch_number) {
     auto work = std::make_shared<BatchWork>();
@@ -151,8 +168,7 @@ struct Loader::State {
     Batch& batch = work->batch;
     batch.epoch = epoch_number;
     batch.step = step;
-    batch.images = at::empty({b, recipe.channels, recipe.output_height, recipe.output_width},
-                             at::TensorOptions().dtype(at::kFloat).pinned_memory(pinned));
+    batch.images = image_buffer({b, recipe.channels, recipe.output_height, recipe.output_width});
     batch.labels = at::empty({b}, at::kLong);
     batch.samples = at::empty({b}, at::kLong);
     for (std::int64_t i = 0; i < b; ++i) {
