@@ -6,6 +6,8 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <iostream>
 #include <sstream>
 
@@ -17,6 +19,7 @@
 #include "expansion/initializer.h"
 #include "expansion/learngene.h"
 #include "expansion/model_io.h"
+#include "experiments/sweep_plan.h"
 #include "launcher/command.h"
 #include "train/run_record.h"
 #include "train/teacher.h"
@@ -115,21 +118,28 @@ VitConfig model_config(const po::variables_map& o, const DatasetInfo& data) {
   return config;
 }
 
-LoaderOptions loader_options(const po::variables_map& o, const dist::World& world,
+// Where a stage runs: its communicator (the world, or a sweep group) and this rank's device.
+struct StageContext {
+  dist::Communicator& comm;
+  c10::Device device;
+  bool root() const { return comm.rank() == 0; }
+};
+
+LoaderOptions loader_options(const po::variables_map& o, const StageContext& context,
                              const VitConfig& model, bool train) {
   LoaderOptions options;
   options.path = get<std::string>(o, "data.store");
   options.split = get<std::string>(o, train ? "data.train-split" : "data.val-split");
   options.batch_size = get<std::int64_t>(o, "optim.batch");
-  options.ranks = world.size();
-  options.rank = world.rank();
+  options.ranks = context.comm.size();
+  options.rank = context.comm.rank();
   options.sampler.seed = static_cast<std::uint64_t>(get<std::int64_t>(o, "run.seed"));
   options.sampler.shuffle = train;
   options.sampler.repeats = train ? get<std::int64_t>(o, "aug.repeats") : 1;
   options.train = train;
   options.drop_last_batch = train;
   options.threads = static_cast<int>(get<std::int64_t>(o, "data.threads"));
-  options.device = world.device();
+  options.device = context.device;
   const std::string recipe = get<std::string>(o, "aug.recipe");
   if (recipe != "deit" && recipe != "basic") fail("aug.recipe must be deit or basic, got '", recipe, "'");
   options.recipe = recipe == "deit" ? ViewRecipe::deit(static_cast<int>(model.image_size))
@@ -192,37 +202,36 @@ std::string command_line_of(const po::variables_map& o) {
 }
 
 // Runs one training stage and writes its outputs and run.json. `model` is ready (initialised).
-int run_stage(const po::variables_map& o, dist::World& world, const std::string& stage,
-              VitBase& model, const std::string& method, const std::string& init,
-              std::int64_t stored_parameters) {
+// Returns whether it ran to the end (not stopped by run.stop-after-steps).
+bool run_stage(const po::variables_map& o, const StageContext& context, const std::string& stage,
+               VitBase& model, const std::string& method, const std::string& init,
+               std::int64_t stored_parameters, const TrainSettings& settings) {
   const auto threads = get<std::int64_t>(o, "run.threads");
   at::set_num_threads(static_cast<int>(threads));  // LibTorch would pick 1 here anyway: be explicit
   const std::string store = get<std::string>(o, "data.store");
   const DatasetReader dataset(store);
   const VitConfig& config = model.config();
-  auto communicator = dist::make_communicator(world, world.device());
-  Loader train(loader_options(o, world, config, true));
+  Loader train(loader_options(o, context, config, true));
   const std::string val_split = get<std::string>(o, "data.val-split");
   std::unique_ptr<Loader> val;
   std::uint64_t val_size = 0;
   if (!val_split.empty()) {
-    val = std::make_unique<Loader>(loader_options(o, world, config, false));
+    val = std::make_unique<Loader>(loader_options(o, context, config, false));
     val_size = dataset.index(val_split).size();
   }
   std::unique_ptr<Teacher> teacher;
-  if (stage == "distill") teacher = load_teacher(get<std::string>(o, "distill.teacher"), world.device());
-  const TrainSettings settings = train_settings(o, stage);
-  if (world.is_root())
-    std::cerr << stage << ": " << config.describe() << ", " << world.size() << " rank(s) on "
-              << world.device().str() << ", " << method << " (" << init << ")\n";
-  const TrainOutcome outcome = train_model(model, train, val.get(), val_size, *communicator,
-                                           teacher.get(), settings, world.device());
+  if (stage == "distill") teacher = load_teacher(get<std::string>(o, "distill.teacher"), context.device);
+  if (context.root())
+    std::cerr << stage << ": " << config.describe() << ", " << context.comm.size() << " rank(s) on "
+              << context.device.str() << ", " << method << " (" << init << ")\n";
+  const TrainOutcome outcome = train_model(model, train, val.get(), val_size, context.comm,
+                                           teacher.get(), settings, context.device);
   if (!outcome.finished) {
-    if (world.is_root())
+    if (context.root())
       std::cerr << "stopped after " << settings.stop_after_steps << " steps; resume with --resume\n";
-    return 0;
+    return false;
   }
-  if (!world.is_root()) return 0;
+  if (!context.root()) return true;
 
   const std::string dir = settings.run_dir;
   std::map<std::string, std::string> provenance = {{"command", "tleg " + stage + " " + command_line_of(o)},
@@ -251,9 +260,9 @@ int run_stage(const po::variables_map& o, dist::World& world, const std::string&
   ledger.flops = static_cast<double>(outcome.images) *
                  (static_cast<double>(training_flops(config)) + teacher_flops);
   ledger.wall_seconds = outcome.wall_seconds;
-  ledger.device_seconds = outcome.wall_seconds * world.size();
-  ledger.ranks = world.size();
-  ledger.device = world.device().is_cuda() ? "cuda" : "cpu";
+  ledger.device_seconds = outcome.wall_seconds * context.comm.size();
+  ledger.ranks = context.comm.size();
+  ledger.device = context.device.is_cuda() ? "cuda" : "cpu";
   ledger.parameters_trained = stage == "distill" ? learngene_parameter_count(config)
                                                  : vit_parameter_count(config);
   ledger.parameters_stored = stored_parameters;
@@ -264,7 +273,6 @@ int run_stage(const po::variables_map& o, dist::World& world, const std::string&
   ledger.classes = config.classes;
   ledger.teacher_mode = teacher ? "live" : "";
   ledger.command = provenance["command"];
-  ledger.config = o.count("config") ? "" : "";
   if (o.count("config"))
     for (const auto& path : o["config"].as<std::vector<std::string>>()) ledger.config += path + " ";
   ledger.extra = {{"output", output},
@@ -277,59 +285,178 @@ int run_stage(const po::variables_map& o, dist::World& world, const std::string&
   std::cout << stage << " done: top-1 " << outcome.top1 * 100 << "%, top-5 " << outcome.top5 * 100
             << "%, " << outcome.wall_seconds << " s; wrote " << output << " and " << dir
             << "/run.json\n";
-  return 0;
+  return true;
+}
+
+// A stage over the whole world of this job.
+int run_on_world(const std::function<void(const StageContext&)>& body) {
+  dist::World world(nullptr, nullptr);
+  return dist::run_or_abort(world, [&] {
+    auto communicator = dist::make_communicator(world, world.device());
+    body({*communicator, world.device()});
+    return 0;
+  });
+}
+
+std::string method_or(const po::variables_map& o, const std::string& fallback) {
+  const std::string method = get<std::string>(o, "run.method");
+  return method.empty() ? fallback : method;
 }
 
 int teacher_command(const po::variables_map& o) {
-  dist::World world(nullptr, nullptr);
-  return dist::run_or_abort(world, [&] {
+  return run_on_world([&](const StageContext& context) {
     const DatasetReader dataset(get<std::string>(o, "data.store"));
-    const VitConfig config = model_config(o, dataset.info());
-    ViT model(config);
+    ViT model(model_config(o, dataset.info()));
     initialise(model, static_cast<std::uint64_t>(get<std::int64_t>(o, "run.seed")));
-    const std::string method = get<std::string>(o, "run.method");
-    return run_stage(o, world, "teacher", model, method.empty() ? "teacher" : method, "scratch", 0);
+    run_stage(o, context, "teacher", model, method_or(o, "teacher"), "scratch", 0,
+              train_settings(o, "teacher"));
   });
 }
 
 int distill_command(const po::variables_map& o) {
-  dist::World world(nullptr, nullptr);
-  return dist::run_or_abort(world, [&] {
+  return run_on_world([&](const StageContext& context) {
     const DatasetReader dataset(get<std::string>(o, "data.store"));
-    const VitConfig config = model_config(o, dataset.info());
-    AuxViT model(config);
+    AuxViT model(model_config(o, dataset.info()));
     initialise(model, static_cast<std::uint64_t>(get<std::int64_t>(o, "run.seed")));
-    const std::string method = get<std::string>(o, "run.method");
-    return run_stage(o, world, "distill", model, method.empty() ? "aux" : method, "scratch", 0);
+    run_stage(o, context, "distill", model, method_or(o, "aux"), "scratch", 0,
+              train_settings(o, "distill"));
   });
 }
 
+// The architecture of stage-2 models: the learngene's when one is given (baselines included,
+// so that every method trains the same network), else the model.* options; depth `depth`.
+VitConfig descendant_config(const po::variables_map& o, const DatasetInfo& data, std::int64_t depth) {
+  VitConfig config = model_config(o, data);
+  const std::string learngene = get<std::string>(o, "learngene");
+  if (!learngene.empty()) {
+    const double drop_path = config.drop_path;
+    config = load_weights(learngene).config;
+    config.drop_path = drop_path;
+    config.classes = static_cast<std::int64_t>(data.class_names.size());
+  }
+  config.depth = depth;
+  return config;
+}
+
+InitSpec init_spec(const po::variables_map& o, const std::string& init) {
+  return {.method = init,
+          .source = init == "tleg" ? get<std::string>(o, "learngene") : get<std::string>(o, "pretrained"),
+          .subset_layers = get<std::string>(o, "subset-layers"),
+          .seed = static_cast<std::uint64_t>(get<std::int64_t>(o, "run.seed"))};
+}
+
+// One stage-2 run: a model of `config`, initialised by `spec`, trained with `settings`.
+bool finetune_once(const po::variables_map& o, const StageContext& context, const VitConfig& config,
+                   const InitSpec& spec, const std::string& method, const TrainSettings& settings) {
+  auto initializer = make_initializer(spec);
+  ViT model(config);
+  initializer->initialise(model);
+  return run_stage(o, context, "finetune", model, method, initializer->describe(),
+                   initializer->stored_parameters(), settings);
+}
+
 int finetune_command(const po::variables_map& o) {
+  return run_on_world([&](const StageContext& context) {
+    const DatasetReader dataset(get<std::string>(o, "data.store"));
+    const std::int64_t depth = get<std::int64_t>(o, "depth") > 0 ? get<std::int64_t>(o, "depth")
+                                                                 : get<std::int64_t>(o, "model.depth");
+    const std::string init = get<std::string>(o, "init");
+    finetune_once(o, context, descendant_config(o, dataset.info(), depth), init_spec(o, init),
+                  method_or(o, init), train_settings(o, "finetune"));
+  });
+}
+
+// The directory of one sweep run: RUN_DIR/<method>/depth-<d>.
+std::string sweep_run_dir(const po::variables_map& o, const std::string& method, std::int64_t depth) {
+  return get<std::string>(o, "run.dir") + "/" + method + "/depth-" + std::to_string(depth);
+}
+
+bool run_finished(const std::string& dir) { return std::filesystem::exists(dir + "/run.json"); }
+
+// Fans the depths out over groups of ranks (sub-communicators), one group per depth or several
+// depths per group in sequence; each depth is initialised by --init and fine-tuned
+// data-parallel inside its group. A depth that fails is reported and the others go on.
+int sweep_command(const po::variables_map& o) {
   dist::World world(nullptr, nullptr);
   return dist::run_or_abort(world, [&] {
     const DatasetReader dataset(get<std::string>(o, "data.store"));
-    VitConfig config = model_config(o, dataset.info());
     const std::string init = get<std::string>(o, "init");
-    InitSpec spec{.method = init,
-                  .source = init == "tleg" ? get<std::string>(o, "learngene") : get<std::string>(o, "pretrained"),
-                  .subset_layers = get<std::string>(o, "subset-layers"),
-                  .seed = static_cast<std::uint64_t>(get<std::int64_t>(o, "run.seed"))};
-    auto initializer = make_initializer(spec);
-    if (init == "tleg") {
-      // The descendant has the learngene's architecture; only depth and drop path are its own.
-      const VitConfig learngene = load_weights(spec.source).config;
-      const std::int64_t depth = config.depth;
-      const double drop_path = config.drop_path;
-      config = learngene;
-      config.depth = depth, config.drop_path = drop_path;
-      config.classes = static_cast<std::int64_t>(dataset.info().class_names.size());
+    if (init == "tleg" && get<std::string>(o, "learngene").empty())
+      fail("--init tleg needs --learngene (the file tleg distill wrote)");
+    const std::vector<std::int64_t> depths = parse_depths(get<std::string>(o, "depths"));
+    const TrainSettings finetune = train_settings(o, "finetune");
+    TrainSettings pretrain = finetune;
+    pretrain.epochs = get<std::int64_t>(o, "pretrain-epochs") > 0 ? get<std::int64_t>(o, "pretrain-epochs")
+                                                                  : finetune.epochs;
+    const std::string method = method_or(o, init);
+
+    std::vector<SweepJob> jobs;
+    for (const auto depth : depths) {
+      const double flops = static_cast<double>(training_flops(descendant_config(o, dataset.info(), depth)));
+      const double epochs = static_cast<double>(finetune.epochs + (init == "prefin" ? pretrain.epochs : 0));
+      jobs.push_back({depth, flops * epochs * 1e-9});
     }
-    if (get<std::int64_t>(o, "depth") > 0) config.depth = get<std::int64_t>(o, "depth");
-    ViT model(config);
-    initializer->initialise(model);
-    const std::string method = get<std::string>(o, "run.method");
-    return run_stage(o, world, "finetune", model, method.empty() ? init : method,
-                     initializer->describe(), initializer->stored_parameters());
+    const SweepPlan plan = plan_sweep(jobs, world.size());
+    if (world.is_root()) std::cerr << plan.describe("GFLOP per image") << "\n";
+
+    auto everyone = dist::make_communicator(world, world.device());
+    const int group = plan.group_of(world.rank());
+    auto group_comm = everyone->split(group, world.rank());
+    const StageContext context{*group_comm, world.device()};
+    std::vector<std::string> failures;
+    for (const SweepJob& job : plan.groups[static_cast<std::size_t>(group)].jobs) {
+      const VitConfig config = descendant_config(o, dataset.info(), job.depth);
+      const std::string dir = sweep_run_dir(o, method, job.depth);
+      if (run_finished(dir)) {
+        if (context.root()) std::cerr << "depth " << job.depth << ": already done (" << dir << ")\n";
+        continue;
+      }
+      try {
+        InitSpec spec = init_spec(o, init);
+        if (init == "prefin") {
+          // Pre-train this depth on its own and store it, then fine-tune from it.
+          const std::string pretrained = sweep_run_dir(o, "prefin-pretrain", job.depth);
+          if (!run_finished(pretrained)) {
+            TrainSettings settings = pretrain;
+            settings.run_dir = pretrained;
+            if (!finetune_once(o, context, config, init_spec(o, "scratch"), "prefin-pretrain", settings))
+              continue;
+          }
+          spec.source = pretrained + "/model.h5";
+        }
+        TrainSettings settings = finetune;
+        settings.run_dir = dir;
+        finetune_once(o, context, config, spec, method, settings);
+      } catch (const std::exception& error) {
+        // Every rank of the group sees the same failure (configuration, data, a NaN loss):
+        // record it and go on with the group's next depth.
+        failures.push_back("depth " + std::to_string(job.depth) + ": " + error.what());
+        if (context.root()) {
+          std::filesystem::create_directories(dir);
+          std::ofstream(dir + "/failed.txt") << error.what() << "\n";
+          std::cerr << "depth " << job.depth << " failed: " << error.what() << "\n";
+        }
+      }
+    }
+    everyone->barrier();
+    // Rank 0 lists every depth's outcome from the run folders (groups write them).
+    if (world.is_root()) {
+      std::cout << "sweep " << method << ":\n";
+      for (const auto depth : depths) {
+        const std::string dir = sweep_run_dir(o, method, depth);
+        if (run_finished(dir)) {
+          const RunLedger ledger = read_run_ledger(dir + "/run.json");
+          std::cout << "  depth " << depth << ": top-1 " << ledger.top1 * 100 << "%, "
+                    << ledger.wall_seconds << " s on " << ledger.ranks << " rank(s)\n";
+        } else {
+          std::cout << "  depth " << depth << ": FAILED or unfinished (see " << dir
+                    << "; rerun with --resume)\n";
+        }
+      }
+    }
+    at::Tensor failed = at::tensor({static_cast<std::int64_t>(failures.size())}, at::kLong);
+    everyone->all_reduce(failed);
+    return failed.item<std::int64_t>() > 0 ? 1 : 0;
   });
 }
 
@@ -352,6 +479,15 @@ std::vector<Command> train_commands() {
          add_training_options(o, "finetune");
        },
        finetune_command},
+      {"sweep", "expand and fine-tune many depths at once (or a baseline), ranks split by cost", "",
+       [](po::options_description& o, po::positional_options_description&) {
+         add_training_options(o, "finetune");
+         o.add_options()("depths", po::value<std::string>()->required(),
+                         "depths: a range and/or list, e.g. 3-12 or 3,6,9,12")(
+             "pretrain-epochs", po::value<std::int64_t>()->default_value(0),
+             "prefin: epochs of each depth's own pre-training (0: optim.epochs)");
+       },
+       sweep_command},
   };
 }
 
