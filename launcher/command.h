@@ -24,5 +24,6 @@ struct Command {
 std::vector<Command> data_commands();
 std::vector<Command> model_commands();
 std::vector<Command> train_commands();
+std::vector<Command> report_commands();
 
 }  // namespace tleg

@@ -18,6 +18,7 @@ std::vector<Command> all_commands() {
   std::vector<Command> commands = tleg::data_commands();
   for (auto& command : tleg::train_commands()) commands.push_back(std::move(command));
   for (auto& command : tleg::model_commands()) commands.push_back(std::move(command));
+  for (auto& command : tleg::report_commands()) commands.push_back(std::move(command));
   return commands;
 }
 

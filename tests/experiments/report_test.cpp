@@ -1,0 +1,376 @@
+// The cost report: per-depth rows, family totals and every ratio against hand-computed numbers
+// for a synthetic family of runs; plots written; clear failures; the `tleg report` command.
+#include <gtest/gtest.h>
+
+#include <sys/wait.h>
+
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "experiments/report.h"
+#include "temp_dir.h"
+#include "train/run_record.h"
+
+namespace tleg {
+namespace {
+
+namespace fs = std::filesystem;
+using testing::TempDir;
+
+// Accuracy fractions like 0.75 - 0.71 and sums like 3e14 + 3e13 are exact to about 1e-15
+// relative in double; 1e-9 leaves room for the %.10g the CSV files are written with.
+constexpr double kTolerance = 1e-9;
+
+struct RunSpec {
+  std::string method;
+  std::int64_t depth, epochs, images;
+  double flops, device_seconds;
+  std::int64_t trained, stored;
+  double top1, top5;
+};
+
+RunLedger ledger_of(const RunSpec& spec) {
+  RunLedger ledger;
+  ledger.method = spec.method;
+  ledger.init = spec.method;
+  ledger.depth = spec.depth;
+  ledger.epochs = spec.epochs;
+  ledger.steps = spec.images / 100;
+  ledger.images = spec.images;
+  ledger.flops = spec.flops;
+  ledger.wall_seconds = spec.device_seconds;
+  ledger.device_seconds = spec.device_seconds;
+  ledger.device = "cpu";
+  ledger.parameters_trained = spec.trained;
+  ledger.parameters_stored = spec.stored;
+  ledger.top1 = spec.top1;
+  ledger.top5 = spec.top5;
+  ledger.dataset = "fashion-mnist";
+  ledger.dataset_fingerprint = "f1f2f3";
+  ledger.classes = 10;
+  ledger.extra = {{"teacher_flops_per_image", "0"}};
+  return ledger;
+}
+
+void write_run(const fs::path& dir, const RunSpec& spec) {
+  fs::create_directories(dir);
+  write_run_ledger(ledger_of(spec), (dir / "run.json").string());
+}
+
+// The family: numbers chosen so that every ratio is easy to compute by hand (see each test).
+void write_family(const fs::path& root) {
+  write_run(root / "teacher", {"teacher", 12, 10, 1000, 1e12, 3600, 5000, 0, 0.90, 0.99});
+  write_run(root / "aux", {"aux", 12, 150, 150000, 3e14, 7200, 2000, 0, 0.75, 0.95});
+  write_run(root / "tleg/d3", {"tleg", 3, 35, 35000, 1e13, 1800, 1300, 2000, 0.70, 0.90});
+  write_run(root / "tleg/d6-seed1", {"tleg", 6, 35, 35000, 2e13, 3600, 1600, 2000, 0.74, 0.93});
+  write_run(root / "tleg/d6-seed2", {"tleg", 6, 35, 35000, 2e13, 5400, 1600, 2000, 0.76, 0.95});
+  write_run(root / "scratch/d3", {"scratch", 3, 35, 35000, 1e13, 1800, 1300, 0, 0.68, 0.88});
+  write_run(root / "scratch/d6", {"scratch", 6, 100, 100000, 6.5e14, 25200, 1600, 0, 0.71, 0.91});
+  write_run(root / "prefin-pretrain/d3",
+            {"prefin-pretrain", 3, 100, 100000, 5e14, 14400, 1300, 0, 0.66, 0.86});
+  write_run(root / "prefin-pretrain/d6",
+            {"prefin-pretrain", 6, 100, 100000, 1e15, 21600, 1600, 0, 0.70, 0.90});
+  write_run(root / "prefin/d3", {"prefin", 3, 35, 35000, 1e13, 1800, 1300, 1300, 0.69, 0.89});
+  write_run(root / "prefin/d6", {"prefin", 6, 35, 35000, 2e13, 3600, 1600, 1600, 0.73, 0.92});
+}
+
+// A CSV file as rows of column name -> field (fields may be quoted and hold commas).
+std::vector<std::map<std::string, std::string>> read_csv(const fs::path& path) {
+  std::ifstream in(path);
+  std::vector<std::vector<std::string>> lines;
+  std::string line;
+  while (std::getline(in, line)) {
+    std::vector<std::string> fields(1);
+    bool quoted = false;
+    for (std::size_t i = 0; i < line.size(); ++i) {
+      const char c = line[i];
+      if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') fields.back() += line[++i];
+      else if (c == '"') quoted = !quoted;
+      else if (c == ',' && !quoted) fields.emplace_back();
+      else fields.back() += c;
+    }
+    lines.push_back(fields);
+  }
+  std::vector<std::map<std::string, std::string>> rows;
+  for (std::size_t r = 1; r < lines.size(); ++r) {
+    EXPECT_EQ(lines[r].size(), lines[0].size()) << path << " row " << r;
+    std::map<std::string, std::string> row;
+    for (std::size_t c = 0; c < lines[0].size() && c < lines[r].size(); ++c)
+      row[lines[0][c]] = lines[r][c];
+    rows.push_back(row);
+  }
+  return rows;
+}
+
+std::map<std::string, std::string> find_row(const std::vector<std::map<std::string, std::string>>& rows,
+                                            const std::map<std::string, std::string>& keys) {
+  for (const auto& row : rows) {
+    bool match = true;
+    for (const auto& [column, value] : keys) match = match && row.at(column) == value;
+    if (match) return row;
+  }
+  ADD_FAILURE() << "no row with the given keys";
+  return {};
+}
+
+double number(const std::map<std::string, std::string>& row, const std::string& column) {
+  return std::stod(row.at(column));
+}
+
+const ReportRatio& ratio_named(const ReportSummary& summary, const std::string& name) {
+  for (const auto& ratio : summary.ratios)
+    if (ratio.name == name) return ratio;
+  throw std::runtime_error("no ratio named " + name);
+}
+
+std::string text_of(const fs::path& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string error_of(const std::vector<std::string>& runs, const std::string& out) {
+  try {
+    write_report(runs, out);
+  } catch (const std::exception& error) {
+    return error.what();
+  }
+  return "(no error)";
+}
+
+class ReportOfFamily : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    dir_ = new TempDir;
+    write_family(dir_->path() / "runs");
+    summary_ = new ReportSummary(
+        write_report({(dir_->path() / "runs").string()}, (dir_->path() / "report").string()));
+  }
+  static void TearDownTestSuite() {
+    delete summary_;
+    delete dir_;
+  }
+  static fs::path out(const std::string& name) { return dir_->path() / "report" / name; }
+  static inline TempDir* dir_ = nullptr;
+  static inline ReportSummary* summary_ = nullptr;
+};
+
+TEST_F(ReportOfFamily, RunsTableHasOneRowPerMethodAndDepthWithSeedStatistics) {
+  EXPECT_EQ(summary_->run_files, 11u);
+  const auto rows = read_csv(out("runs.csv"));
+  ASSERT_EQ(rows.size(), 10u);  // 11 runs, the two tleg d=6 seeds in one row
+  const auto tleg6 = find_row(rows, {{"method", "tleg"}, {"depth", "6"}});
+  EXPECT_EQ(tleg6.at("n"), "2");
+  EXPECT_NEAR(number(tleg6, "top1_percent_mean"), 75.0, kTolerance);
+  EXPECT_NEAR(number(tleg6, "top1_percent_std"), std::sqrt(2.0), 1e-8);  // sample std of 74, 76
+  EXPECT_NEAR(number(tleg6, "top5_percent_mean"), 94.0, kTolerance);
+  EXPECT_NEAR(number(tleg6, "device_hours"), 1.25, kTolerance);  // mean of 1 h and 1.5 h
+  EXPECT_NEAR(number(tleg6, "flops"), 2e13, 2e13 * kTolerance);
+  EXPECT_EQ(tleg6.at("epochs"), "35");
+  EXPECT_EQ(tleg6.at("images"), "35000");
+  EXPECT_EQ(tleg6.at("parameters_trained"), "1600");
+  EXPECT_EQ(tleg6.at("parameters_stored"), "2000");
+  EXPECT_NE(tleg6.at("run_files").find("d6-seed1/run.json"), std::string::npos);
+  EXPECT_NE(tleg6.at("run_files").find("d6-seed2/run.json"), std::string::npos);
+
+  const auto scratch3 = find_row(rows, {{"method", "scratch"}, {"depth", "3"}});
+  EXPECT_EQ(scratch3.at("n"), "1");
+  EXPECT_EQ(scratch3.at("top1_percent_std"), "");  // undefined for one seed
+  EXPECT_NEAR(number(scratch3, "top1_percent_mean"), 68.0, kTolerance);
+  EXPECT_EQ(find_row(rows, {{"method", "teacher"}, {"depth", "12"}}).at("parameters_trained"), "5000");
+  EXPECT_NE(text_of(out("runs.md")).find("| tleg | 6 | 2 | 75.00 ± 1.41 |"), std::string::npos);
+}
+
+TEST_F(ReportOfFamily, TotalsSumEachFamilyOfDepths) {
+  const auto rows = read_csv(out("totals.csv"));
+  const auto tleg = find_row(rows, {{"method", "tleg"}});
+  EXPECT_EQ(tleg.at("depths"), "3;6");
+  EXPECT_NEAR(number(tleg, "pretraining_flops"), 3e14, 3e14 * kTolerance);  // the aux run
+  EXPECT_NEAR(number(tleg, "finetuning_flops"), 3e13, 3e13 * kTolerance);   // 1e13 + 2e13
+  EXPECT_NEAR(number(tleg, "total_flops"), 3.3e14, 3.3e14 * kTolerance);
+  EXPECT_NEAR(number(tleg, "pretraining_device_hours"), 2.0, kTolerance);
+  EXPECT_NEAR(number(tleg, "finetuning_device_hours"), 1.75, kTolerance);  // 0.5 + 1.25
+  EXPECT_NEAR(number(tleg, "total_images"), 220000, kTolerance);
+  EXPECT_NEAR(number(tleg, "total_epochs"), 220, kTolerance);
+  EXPECT_EQ(tleg.at("parameters_stored"), "2000");
+  EXPECT_NE(tleg.at("pretraining_accounting").find("teacher not included"), std::string::npos);
+
+  const auto prefin = find_row(rows, {{"method", "prefin"}});
+  EXPECT_NEAR(number(prefin, "pretraining_flops"), 1.5e15, 1.5e15 * kTolerance);
+  EXPECT_NEAR(number(prefin, "total_flops"), 1.53e15, 1.53e15 * kTolerance);
+  EXPECT_NEAR(number(prefin, "pretraining_device_hours"), 10.0, kTolerance);
+  EXPECT_EQ(prefin.at("parameters_stored"), "2900");  // 1300 + 1600
+
+  const auto scratch = find_row(rows, {{"method", "scratch"}});
+  EXPECT_EQ(number(scratch, "pretraining_flops"), 0.0);
+  EXPECT_NEAR(number(scratch, "total_flops"), 6.6e14, 6.6e14 * kTolerance);
+  EXPECT_NEAR(number(scratch, "total_device_hours"), 7.5, kTolerance);
+  EXPECT_EQ(scratch.at("parameters_stored"), "0");
+
+  const auto teacher = find_row(rows, {{"method", "teacher"}});
+  EXPECT_NEAR(number(teacher, "total_flops"), 1e12, 1e12 * kTolerance);
+  EXPECT_NE(text_of(out("totals.md")).find("NOT included in TLEG's pre-training cost"),
+            std::string::npos);
+}
+
+TEST_F(ReportOfFamily, RatiosMatchHandComputedNumbers) {
+  const std::vector<std::pair<std::string, double>> expected = {
+      // scratch 1e13 + 6.5e14 = 6.6e14 against TLEG 3e14 + 1e13 + 2e13 = 3.3e14
+      {"TLEG vs scratch: total training cost (FLOPs)", 2.0},
+      {"TLEG vs scratch: total training cost (device-hours)", 7.5 / 3.75},
+      {"TLEG vs scratch: total training cost (images)", 135000.0 / 220000.0},
+      {"TLEG vs scratch: total training cost (epochs)", 135.0 / 220.0},
+      {"TLEG vs scratch: total training cost, teacher's training included (FLOPs)",
+       6.6e14 / 3.31e14},
+      {"TLEG vs Pre-Fin: parameters stored", 2900.0 / 2000.0},
+      {"TLEG vs Pre-Fin: pre-training cost (FLOPs)", 5.0},  // (5e14 + 1e15) / 3e14
+      {"TLEG vs Pre-Fin: pre-training cost (device-hours)", 5.0},  // (4 h + 6 h) / 2 h
+      {"TLEG vs Pre-Fin: pre-training cost (images)", 200000.0 / 150000.0},
+      {"TLEG vs Pre-Fin: pre-training cost (epochs)", 200.0 / 150.0},
+      {"TLEG vs Pre-Fin: pre-training cost, teacher's training included (FLOPs)",
+       1.5e15 / 3.01e14},
+      // no subset runs: the largest prefin-pretrain model (d=6, 1600) against the learngene
+      {"TLEG vs a pre-trained model: parameters stored", 0.8},
+      {"TLEG vs scratch: top-1 at equal fine-tuning budget, depth 3", 2.0},  // 70 - 68
+      {"TLEG vs scratch: top-1 at equal fine-tuning budget, depth 6", 4.0},  // 75 - 71
+  };
+  for (const auto& [name, value] : expected) {
+    const ReportRatio& ratio = ratio_named(*summary_, name);
+    ASSERT_TRUE(ratio.value.has_value()) << name << ": " << ratio.accounting;
+    EXPECT_NEAR(*ratio.value, value, kTolerance) << name;
+  }
+  EXPECT_EQ(summary_->ratios.size(), expected.size());
+  EXPECT_EQ(ratio_named(*summary_, "TLEG vs scratch: total training cost (FLOPs)").accounting,
+            "scratch: depths 3, 6 from random init = 6.6e+14 FLOPs; TLEG: aux 3e+14 + fine-tuning "
+            "(depths 3, 6) 3e+13 = 3.3e+14 FLOPs; 6.6e+14 / 3.3e+14 = 2.00x");
+  EXPECT_NE(ratio_named(*summary_, "TLEG vs scratch: top-1 at equal fine-tuning budget, depth 3")
+                .accounting.find("equal budget: both trained 35 epochs"),
+            std::string::npos);
+  EXPECT_NE(ratio_named(*summary_, "TLEG vs scratch: top-1 at equal fine-tuning budget, depth 6")
+                .accounting.find("NOT an equal budget"),
+            std::string::npos);
+  const auto rows = read_csv(out("ratios.csv"));
+  EXPECT_EQ(rows.size(), expected.size());
+  EXPECT_NEAR(number(find_row(rows, {{"ratio", "TLEG vs Pre-Fin: parameters stored"}}), "value"),
+              1.45, kTolerance);
+}
+
+TEST_F(ReportOfFamily, WritesEveryPlotAndTheIndex) {
+  for (const char* stem : {"accuracy_vs_depth", "accuracy_vs_cost", "cost_vs_models",
+                           "stored_parameters"})
+    for (const char* extension : {".png", ".svg", ".dat", ".gp"}) {
+      const fs::path file = out(std::string(stem) + extension);
+      ASSERT_TRUE(fs::exists(file)) << file;
+      EXPECT_GT(fs::file_size(file), 0u) << file;
+    }
+  const std::string index = text_of(out("report.md"));
+  EXPECT_NE(index.find("![accuracy_vs_cost](accuracy_vs_cost.png)"), std::string::npos);
+  EXPECT_NE(index.find("TLEG vs Pre-Fin: parameters stored | 1.45x |"), std::string::npos);
+  // The TLEG curve starts where stage 1 ends: 0 models, the aux run's 3e14 FLOPs.
+  EXPECT_NE(text_of(out("cost_vs_models.dat")).find("# TLEG (aux + fine-tunings)\n"
+                                                    "# models_produced cumulative_training_flops\n"
+                                                    "0 3e+14\n1 3.1e+14\n2 3.3e+14\n"),
+            std::string::npos);
+}
+
+TEST(Report, MissingMethodsAreSaidPlainly) {
+  TempDir dir;
+  write_run(dir.path() / "tleg", {"tleg", 3, 35, 35000, 1e13, 1800, 1300, 2000, 0.70, 0.90});
+  const ReportSummary summary = write_report({dir.path().string()}, dir.file("report"));
+  EXPECT_FALSE(ratio_named(summary, "TLEG vs scratch: total training cost").value);
+  EXPECT_EQ(ratio_named(summary, "TLEG vs scratch: total training cost").accounting,
+            "cannot be computed: no aux run among the inputs (TLEG's stage-1 cost)");
+  EXPECT_EQ(ratio_named(summary, "TLEG vs Pre-Fin: parameters stored").accounting,
+            "cannot be computed: no prefin runs among the inputs");
+  EXPECT_NE(text_of(dir.path() / "report" / "totals.md").find("| n/a | cannot be computed"),
+            std::string::npos);
+}
+
+TEST(Report, SubsetSourceIsThePretrainedModel) {
+  TempDir dir;
+  write_run(dir.path() / "aux", {"aux", 12, 150, 150000, 3e14, 7200, 2000, 0, 0.75, 0.95});
+  write_run(dir.path() / "tleg", {"tleg", 3, 35, 35000, 1e13, 1800, 1300, 2000, 0.70, 0.90});
+  write_run(dir.path() / "pretrained", {"pretrained", 12, 300, 300000, 9e14, 36000, 5000, 0, 0.8, 0.95});
+  write_run(dir.path() / "subset", {"subset", 3, 35, 35000, 1e13, 1800, 1300, 5000, 0.69, 0.89});
+  const ReportSummary summary = write_report({dir.path().string()}, dir.file("report"));
+  EXPECT_NEAR(*ratio_named(summary, "TLEG vs a pre-trained model: parameters stored").value, 2.5,
+              kTolerance);  // 5000 / 2000
+  const auto subset = find_row(read_csv(dir.path() / "report" / "totals.csv"), {{"method", "subset"}});
+  EXPECT_NEAR(number(subset, "total_flops"), 9.1e14, 9.1e14 * kTolerance);
+}
+
+TEST(Report, MixedFingerprintsNameBothRuns) {
+  TempDir dir;
+  write_run(dir.path() / "a", {"tleg", 3, 35, 35000, 1e13, 1800, 1300, 2000, 0.70, 0.90});
+  RunLedger other = ledger_of({"scratch", 3, 35, 35000, 1e13, 1800, 1300, 0, 0.68, 0.88});
+  other.dataset_fingerprint = "0ther";
+  fs::create_directories(dir.path() / "b");
+  write_run_ledger(other, dir.file("b/run.json"));
+  const std::string message = error_of({dir.path().string()}, dir.file("report"));
+  EXPECT_NE(message.find("runs of different dataset fingerprints mixed"), std::string::npos)
+      << message;
+  EXPECT_NE(message.find(dir.file("a/run.json") + " has 'f1f2f3'"), std::string::npos) << message;
+  EXPECT_NE(message.find(dir.file("b/run.json") + " has '0ther'"), std::string::npos) << message;
+}
+
+TEST(Report, FailsClearlyOnMissingOrBrokenRuns) {
+  TempDir dir;
+  fs::create_directories(dir.path() / "empty");
+  EXPECT_NE(error_of({dir.file("empty")}, dir.file("report"))
+                .find(dir.file("empty") + ": no run.json in this folder or below it"),
+            std::string::npos);
+  EXPECT_NE(error_of({dir.file("nothing-here")}, dir.file("report"))
+                .find(dir.file("nothing-here") + ": no such file or folder"),
+            std::string::npos);
+  std::ofstream(dir.file("run.json")) << "{\"format\": \"tleg-run\"}\n";
+  EXPECT_NE(error_of({dir.file("run.json")}, dir.file("report"))
+                .find(dir.file("run.json") + ": incomplete run record"),
+            std::string::npos);
+}
+
+// Runs a shell command; returns its exit status and what it printed (stdout and stderr).
+std::pair<int, std::string> shell(const std::string& command) {
+  FILE* pipe = popen((command + " 2>&1").c_str(), "r");
+  std::string output;
+  char buffer[4096];
+  while (const std::size_t n = std::fread(buffer, 1, sizeof buffer, pipe)) output.append(buffer, n);
+  const int status = pclose(pipe);
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, output};
+}
+
+TEST(ReportCommand, HelpListsTheOptions) {
+  const auto [status, output] = shell(std::string(TLEG_BINARY) + " report --help");
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("usage: tleg report [options] RUNS..."), std::string::npos) << output;
+  EXPECT_NE(output.find("--out"), std::string::npos) << output;
+  EXPECT_NE(output.find("--runs"), std::string::npos) << output;
+}
+
+TEST(ReportCommand, WritesAReportAndFailsInOneLine) {
+  TempDir dir;
+  write_family(dir.path() / "runs");
+  const auto [status, output] = shell(std::string(TLEG_BINARY) + " report " +
+                                      dir.file("runs") + " --out " + dir.file("out"));
+  EXPECT_EQ(status, 0) << output;
+  EXPECT_NE(output.find("read 11 run.json file(s)"), std::string::npos) << output;
+  EXPECT_NE(output.find("TLEG vs scratch: total training cost (FLOPs): 2x"), std::string::npos)
+      << output;
+  EXPECT_TRUE(fs::exists(dir.path() / "out" / "report.md"));
+  EXPECT_GT(fs::file_size(dir.path() / "out" / "stored_parameters.png"), 0u);
+
+  fs::create_directories(dir.path() / "empty");
+  const auto [failed, message] =
+      shell(std::string(TLEG_BINARY) + " report " + dir.file("empty") + " --out " + dir.file("x"));
+  EXPECT_EQ(failed, 1);
+  EXPECT_EQ(message, "tleg report: error: " + dir.file("empty") +
+                         ": no run.json in this folder or below it (a run writes run.json when "
+                         "it finishes; pass the folders of finished runs)\n");
+}
+
+}  // namespace
+}  // namespace tleg
