@@ -7,7 +7,10 @@ JOBS ?= $(shell nproc)
 TLEG_VENV ?= $(HOME)/.cache/tleg/venv
 export TLEG_VENV
 
-.PHONY: setup configure build test bench clean
+PROFILE ?= default
+OUT ?= runs/fashion-mnist-$(PROFILE)
+
+.PHONY: setup configure build test demo bench clean
 
 setup:
 	@setup/install-deps.sh
@@ -21,6 +24,9 @@ build: configure
 
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
+
+demo: build
+	@TLEG=$(BUILD)/launcher/tleg experiments/run_pipeline.sh $(PROFILE) $(OUT)
 
 bench: build
 	@bench/run_all.sh $(BUILD)

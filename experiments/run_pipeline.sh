@@ -60,4 +60,17 @@ done
 step "report"
 "$tleg" report "$out"/seed-* --out "$out/report"
 echo
+python3 - "$out/report/runs.csv" "$out/report/ratios.csv" <<'PY'
+import csv, sys
+rows = [r for r in csv.DictReader(open(sys.argv[1])) if r["method"] not in ("teacher", "aux")]
+depths = sorted({int(r["depth"]) for r in rows})
+methods = sorted({r["method"] for r in rows}, key=["tleg", "scratch", "prefin", "prefin-pretrain", "subset"].index)
+print("top-1 (%), mean over seeds" + " " * 6 + "".join(f"{'d=' + str(d):>8}" for d in depths))
+for m in methods:
+    top1 = {int(r["depth"]): r["top1_percent_mean"] for r in rows if r["method"] == m}
+    print(f"  {m:<30}" + "".join(f"{top1.get(d, '-'):>8}" for d in depths))
+PY
+grep -E "parameters stored|total training cost \(FLOPs\)|pre-training cost \(FLOPs\)" "$out/report/totals.md" |
+  grep "^| TLEG" | cut -d'|' -f2,3 | sed 's/^ /  /; s/ *| */: /'
+echo
 echo "pipeline '$profile' finished in $(( $(date +%s) - started )) s; report: $out/report/report.md"
