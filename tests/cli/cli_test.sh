@@ -39,5 +39,30 @@ check prepare-missing-src 1 "/nonexistent/imagenet: no such folder \(pass --src"
   "$tleg" prepare imagenet --src /nonexistent/imagenet --out /nonexistent/x.h5
 one_line prepare-missing-src-one-line -- "$tleg" prepare folder --src /nonexistent/f --out x.h5
 
-echo "$((16 - failures)) passed, $failures failed"
+# The shipped recipe files parse (an unknown key would exit 2); the run then stops at the
+# missing dataset store, named.
+experiments=$(cd "$(dirname "$0")/../../experiments" && pwd)
+total=16
+for size in ti s b; do
+  check "recipe-aux-$size" 1 "/nonexistent/imagenet.h5" -- "$tleg" distill \
+    --config "$experiments/imagenet/common.ini" --config "$experiments/imagenet/aux-$size.ini" \
+    --data.store /nonexistent/imagenet.h5 --distill.teacher t.pt --run.dir /tmp/x
+  check "recipe-des-$size" 1 "/nonexistent/imagenet.h5" -- "$tleg" sweep --depths 3-12 --init scratch \
+    --config "$experiments/imagenet/common.ini" --config "$experiments/imagenet/des-$size.ini" \
+    --data.store /nonexistent/imagenet.h5 --run.dir /tmp/x
+  total=$((total + 2))
+done
+for stage in teacher aux des; do
+  case $stage in
+    teacher) command=(teacher) ;;
+    aux) command=(distill --distill.teacher t.h5) ;;
+    des) command=(finetune --init scratch) ;;
+  esac
+  check "recipe-fashion-mnist-$stage" 1 "/nonexistent/fm.h5" -- "$tleg" "${command[@]}" \
+    --config "$experiments/fashion-mnist/common.ini" --config "$experiments/fashion-mnist/$stage.ini" \
+    --data.store /nonexistent/fm.h5 --run.dir /tmp/x
+  total=$((total + 1))
+done
+
+echo "$((total - failures)) passed, $failures failed"
 [ "$failures" = 0 ]
