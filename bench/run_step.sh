@@ -2,27 +2,30 @@
 # Training-step throughput, C++ (step_bench) against eager PyTorch (step_bench.py), side by side.
 # usage: bench/run_step.sh BUILD_DIR
 #   env: STEPS=4 WARMUP=1 (steps per case), ROUNDS=1 (the table gives medians over rounds),
-#        CONFIGS="64px 28px" MODELS="vit aux" THREADS="1 2" (a subset), TLEG_VENV=...
+#        CONFIGS="64px 28px" MODELS="vit aux" THREADS="1 2" (a subset), TLEG_VENV=...,
+#        DEVICE=cpu|cuda, BATCH=N (override), STEP_BINARY and PYTHON (the GPU check's own)
 # Each case (config, model, threads) runs C++ then Python, the next case Python then C++, so
 # slow drift of this noisy 2-core VM hits both sides alike. Prints one table at the end.
 set -euo pipefail
 build=${1:?usage: bench/run_step.sh BUILD_DIR}
 here=$(cd "$(dirname "$0")" && pwd)
-python=${TLEG_VENV:-$HOME/.cache/tleg/venv}/bin/python
+python=${PYTHON:-${TLEG_VENV:-$HOME/.cache/tleg/venv}/bin/python}
+device=${DEVICE:-cpu} batch=${BATCH:-0}
 steps=${STEPS:-4} warmup=${WARMUP:-1} rounds=${ROUNDS:-1}
 configs=${CONFIGS:-64px 28px} models=${MODELS:-vit aux} thread_counts=${THREADS:-1 2}
-binary=$build/bench/step_bench
+binary=${STEP_BINARY:-$build/bench/step_bench}
 [[ -x $binary ]] || { echo "run_step.sh: $binary not built" >&2; exit 1; }
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
 
 run_cpp() {  # config model threads
   "$binary" --benchmark_filter="^step/$1/$2/threads:$3/" --steps="$steps" --warmup="$warmup" \
+    --device="$device" --batch="$batch" \
     --benchmark_out="$results/cpp.$1.$2.$3.$round.json" --benchmark_out_format=json >/dev/null 2>>"$results/cpp.log"
 }
 run_py() {
   "$python" "$here/step_bench.py" --config "$1" --model "$2" --threads "$3" --steps "$steps" \
-    --warmup "$warmup" >>"$results/py.jsonl"
+    --warmup "$warmup" --device "$device" --batch "$batch" >>"$results/py.jsonl"
 }
 
 flip=0

@@ -6,11 +6,13 @@
 // Benchmarks are named step/<config>/<model>/threads:<n>, e.g. step/64px/aux/threads:2.
 // Own flags (after Google Benchmark's): --steps=N timed steps (default 5), --warmup=N untimed
 // steps first (default 2), --top_pad=BYTES for mallopt(M_TOP_PAD) (default 1 GiB; 0 keeps
-// glibc's default, to measure what the pad is worth).
+// glibc's default, to measure what the pad is worth), --device=cuda (bf16 autocast, as
+// training runs there; default cpu), --batch=N (overrides the configurations' batch sizes).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 #include <malloc.h>
+#include <torch/cuda.h>
 #include <torch/optim/adamw.h>
 
 #include <cstdint>
@@ -21,6 +23,7 @@
 #include <string_view>
 
 #include "model/vit.h"
+#include "train/autocast_scope.h"
 
 namespace {
 
@@ -49,36 +52,45 @@ struct Options {
   std::int64_t steps = 5;
   std::int64_t warmup = 2;
   long top_pad = 1L << 30;
+  c10::Device device = c10::kCPU;
+  long batch = 0;  // 0: the configuration's own
 };
 
 void training_step(tleg::VitBase& model, torch::optim::AdamW& optimizer, const at::Tensor& images,
-                   const at::Tensor& labels) {
+                   const at::Tensor& labels, c10::Device device) {
   optimizer.zero_grad();  // sets the gradients to none, as Python's zero_grad() does
-  at::Tensor loss = at::cross_entropy_loss(model.forward(images), labels);
+  at::Tensor loss;
+  {
+    tleg::AutocastScope autocast(device);
+    loss = at::cross_entropy_loss(model.forward(images).to(at::kFloat), labels);
+  }
   loss.backward();
   optimizer.step();
+  // A step is timed to its end on the GPU too (kernels run asynchronously).
+  if (device.is_cuda()) torch::cuda::synchronize();
 }
 
 template <class Model>
 void bench_step(benchmark::State& state, const BenchConfig& config, int threads,
-                std::int64_t warmup) {
+                std::int64_t warmup, c10::Device device) {
   // LibTorch's default is 1 thread on this VM (cpuinfo sees one core per socket), so the
   // count is always set, and set here because benchmarks of different counts share a process.
   at::set_num_threads(threads);
   auto model = std::make_shared<Model>(config.vit);
   tleg::initialise(*model, 0);
+  model->to(device);
   model->train();
   torch::optim::AdamW optimizer(model->parameters(),
                                 torch::optim::AdamWOptions(5e-4).weight_decay(0.05));
   at::manual_seed(0);
   const auto& vit = config.vit;
   const at::Tensor images =
-      at::randn({config.batch, vit.channels, vit.image_size, vit.image_size});
-  const at::Tensor labels = at::randint(vit.classes, {config.batch}, at::kLong);
+      at::randn({config.batch, vit.channels, vit.image_size, vit.image_size}).to(device);
+  const at::Tensor labels = at::randint(vit.classes, {config.batch}, at::kLong).to(device);
   // Warm-up: the first steps allocate the optimizer state and grow the heap.
-  for (std::int64_t i = 0; i < warmup; ++i) training_step(*model, optimizer, images, labels);
+  for (std::int64_t i = 0; i < warmup; ++i) training_step(*model, optimizer, images, labels, device);
 
-  for (auto _ : state) training_step(*model, optimizer, images, labels);
+  for (auto _ : state) training_step(*model, optimizer, images, labels, device);
   state.SetItemsProcessed(state.iterations() * config.batch);
   state.counters["threads"] = threads;
   state.counters["batch"] = static_cast<double>(config.batch);
@@ -102,6 +114,14 @@ Options parse_options(int argc, char** argv) {
       options.warmup = value;
     } else if (parse_flag(arg, "top_pad", value)) {
       options.top_pad = value;
+    } else if (parse_flag(arg, "batch", value)) {
+      options.batch = value;
+    } else if (arg == "--device=cuda" || arg == "--device=cpu") {
+      options.device = arg == "--device=cuda" ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU);
+      if (options.device.is_cuda() && !torch::cuda::is_available()) {
+        std::cerr << "step_bench: --device=cuda but no GPU is visible\n";
+        std::exit(2);
+      }
     } else {
       std::cerr << "step_bench: unknown argument " << arg << "\n";
       std::exit(2);
@@ -127,16 +147,18 @@ int main(int argc, char** argv) {
   // launcher does the same, so this measures what `tleg` runs.
   if (options.top_pad > 0) mallopt(M_TOP_PAD, static_cast<int>(options.top_pad));
 
-  for (const BenchConfig& config : {config_64px(), config_28px()}) {
+  for (BenchConfig config : {config_64px(), config_28px()}) {
+    if (options.batch > 0) config.batch = options.batch;
     for (const std::string model : {"vit", "aux"}) {
       for (const int threads : {1, 2}) {
         const std::string name =
             "step/" + config.name + "/" + model + "/threads:" + std::to_string(threads);
-        auto run = [config, model, threads, warmup = options.warmup](benchmark::State& state) {
+        auto run = [config, model, threads, warmup = options.warmup,
+                    device = options.device](benchmark::State& state) {
           if (model == "vit") {
-            bench_step<tleg::ViT>(state, config, threads, warmup);
+            bench_step<tleg::ViT>(state, config, threads, warmup, device);
           } else {
-            bench_step<tleg::AuxViT>(state, config, threads, warmup);
+            bench_step<tleg::AuxViT>(state, config, threads, warmup, device);
           }
         };
         benchmark::RegisterBenchmark(name.c_str(), run)

@@ -6,7 +6,8 @@ the C++ program. Prints one JSON line per case:
   {"config": "64px", "model": "vit", "threads": 1, "images_per_s": ..., "ms_per_step": ...}
 
 usage: step_bench.py [--config 64px 28px] [--model vit aux] [--threads 1 2] [--steps 5]
-                     [--warmup 2]
+                     [--warmup 2] [--device cpu|cuda] [--batch N]
+On cuda the forward pass runs under bf16 autocast, as tleg trains there.
 """
 import argparse
 import functools
@@ -75,20 +76,26 @@ class AuxViT(nn.Module):
         return self.head(self.fc_norm(x.mean(1)))
 
 
-def run_case(config, model_kind, threads, steps, warmup):
+def run_case(config, model_kind, threads, steps, warmup, device, batch_override):
     torch.set_num_threads(threads)
     image_size, patch_size, channels, classes, batch = CONFIGS[config]
+    batch = batch_override or batch
     torch.manual_seed(0)
     make = make_vit if model_kind == "vit" else AuxViT
-    model = make(image_size, patch_size, channels, classes).train()
+    model = make(image_size, patch_size, channels, classes).to(device).train()
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.05)
-    images = torch.randn(batch, channels, image_size, image_size)
-    labels = torch.randint(classes, (batch,))
+    images = torch.randn(batch, channels, image_size, image_size).to(device)
+    labels = torch.randint(classes, (batch,)).to(device)
+    cuda = device == "cuda"
 
     def step():
         optimizer.zero_grad()  # set_to_none, like the C++ default
-        F.cross_entropy(model(images), labels).backward()
+        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=cuda):
+            logits = model(images).float()
+        F.cross_entropy(logits, labels).backward()
         optimizer.step()
+        if cuda:
+            torch.cuda.synchronize()
 
     for _ in range(warmup):
         step()
@@ -108,11 +115,14 @@ def main():
     parser.add_argument("--threads", nargs="+", type=int, default=[1, 2])
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--warmup", type=int, default=2)
+    parser.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    parser.add_argument("--batch", type=int, default=0, help="overrides the configurations' batch")
     args = parser.parse_args()
     for config in args.config:
         for model_kind in args.model:
             for threads in args.threads:
-                run_case(config, model_kind, threads, args.steps, args.warmup)
+                run_case(config, model_kind, threads, args.steps, args.warmup, args.device,
+                         args.batch)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,6 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
-#include <ATen/autocast_mode.h>
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
@@ -19,6 +18,7 @@
 #include "dist/communicator.h"
 #include "dist/gradient_reducer.h"
 #include "model/vit.h"
+#include "train/autocast_scope.h"
 #include "train/checkpoint.h"
 #include "train/losses.h"
 #include "train/optimizer.h"
@@ -34,26 +34,6 @@ using Clock = std::chrono::steady_clock;
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
-
-// bf16 autocast for the forward pass on a GPU (the recipes' mixed precision); nothing on CPU.
-class AutocastScope {
- public:
-  explicit AutocastScope(c10::Device device) : enabled_(device.is_cuda()) {
-    if (!enabled_) return;
-    at::autocast::set_autocast_dtype(at::kCUDA, at::kBFloat16);
-    at::autocast::set_autocast_enabled(at::kCUDA, true);
-  }
-  ~AutocastScope() {
-    if (!enabled_) return;
-    at::autocast::set_autocast_enabled(at::kCUDA, false);
-    at::autocast::clear_cache();
-  }
-  AutocastScope(const AutocastScope&) = delete;
-  AutocastScope& operator=(const AutocastScope&) = delete;
-
- private:
-  bool enabled_;
-};
 
 std::string scientific(double value) {
   std::ostringstream out;
