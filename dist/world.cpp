@@ -2,6 +2,8 @@
 // one place where an error on one rank ends the whole job.
 #include "dist/world.h"
 
+#include <c10/util/Exception.h>
+
 #include <mpi.h>
 
 #include <cstdio>
@@ -99,6 +101,9 @@ void abort_job(const std::string& message, int exit_code) {
 int run_or_abort(const World& world, const std::function<int()>& body) {
   try {
     return body();
+  } catch (const c10::Error& error) {
+    // LibTorch's errors carry a C++ backtrace; the message is what the user needs.
+    abort_job(concat("rank ", world.rank(), ": error: ", error.what_without_backtrace()));
   } catch (const std::exception& error) {
     abort_job(concat("rank ", world.rank(), ": error: ", error.what()));
   } catch (...) {

@@ -36,8 +36,8 @@ int run_command(const Command& command, int argc, char** argv) {
   po::options_description options(command.name + " options");
   options.add_options()("help,h", "show this help and exit")(
       "config", po::value<std::vector<std::string>>()->composing(),
-      "INI file(s) of options (section names prefix keys, e.g. [model] dim=192); the command "
-      "line wins");
+      "INI file(s) of options (section names prefix keys, e.g. [model] dim=192); a later file "
+      "overrides an earlier one, the command line overrides all");
   po::positional_options_description positional;
   command.add_options(options, positional);
 
@@ -51,10 +51,13 @@ int run_command(const Command& command, int argc, char** argv) {
     return 0;
   }
   if (values.count("config")) {
-    for (const auto& path : values["config"].as<std::vector<std::string>>()) {
-      std::ifstream file(path);
-      if (!file) tleg::fail("cannot read config file ", path);
-      // Values already stored from the command line are kept: the command line wins.
+    // store() keeps the first value it sees: the command line first, then the config files
+    // from the last to the first, so a later file overrides an earlier one (base, then
+    // specialisations) and the command line overrides them all.
+    const auto paths = values["config"].as<std::vector<std::string>>();
+    for (auto path = paths.rbegin(); path != paths.rend(); ++path) {
+      std::ifstream file(*path);
+      if (!file) tleg::fail("cannot read config file ", *path);
       po::store(po::parse_config_file(file, options, /*allow_unregistered=*/false), values);
     }
   }

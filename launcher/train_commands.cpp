@@ -430,11 +430,13 @@ int sweep_command(const po::variables_map& o) {
       } catch (const std::exception& error) {
         // Every rank of the group sees the same failure (configuration, data, a NaN loss):
         // record it and go on with the group's next depth.
-        failures.push_back("depth " + std::to_string(job.depth) + ": " + error.what());
+        const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+        const std::string message = torch_error ? torch_error->what_without_backtrace() : error.what();
+        failures.push_back("depth " + std::to_string(job.depth) + ": " + message);
         if (context.root()) {
           std::filesystem::create_directories(dir);
-          std::ofstream(dir + "/failed.txt") << error.what() << "\n";
-          std::cerr << "depth " << job.depth << " failed: " << error.what() << "\n";
+          std::ofstream(dir + "/failed.txt") << message << "\n";
+          std::cerr << "depth " << job.depth << " failed: " << message << "\n";
         }
       }
     }

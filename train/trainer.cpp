@@ -60,7 +60,7 @@ Accuracy evaluate(VitBase& model, Loader& val, std::uint64_t split_size, dist::C
       logits = model.forward(batch->images.to(device)).to(at::kCPU, at::kFloat);
     }
     const at::Tensor top = std::get<1>(logits.topk(k, 1));
-    const at::Tensor hits = top.eq(batch->labels.unsqueeze(1));
+    const at::Tensor hits = top.eq(batch->labels.to(at::kCPU).unsqueeze(1));
     const auto batch_size = logits.size(0);
     for (std::int64_t j = 0; j < batch_size; ++j, ++position_in_rank) {
       // The sampler deals position rank + i * ranks to this rank; positions past the split
