@@ -16,6 +16,7 @@ DEBIAN_PACKAGES=(
   libjpeg62-turbo-dev libturbojpeg0-dev zlib1g-dev libopencv-imgproc-dev nlohmann-json3-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist gnuplot-nox procps
+  slurm-wlm munge
 )
 # Python packages the tests and benchmarks use as references. torch and torchvision are
 # installed without their declared dependencies: the CUDA libraries they declare are
