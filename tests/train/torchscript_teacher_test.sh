@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# A teacher exported from timm with torch.jit.trace (what a user does with LeViT or RegNetY)
+# drives stage 1: tleg distill runs with it and records it in run.json.
+# usage: torchscript_teacher_test.sh TLEG PYTHON
+set -u
+tleg=$1 python=$2
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+fail() { echo "FAIL: $*"; exit 1; }
+
+"$python" -W ignore - "$work/teacher.pt" <<'PY' || fail "exporting a timm model"
+import sys, timm, torch
+model = timm.models.vision_transformer.VisionTransformer(
+    img_size=28, patch_size=7, in_chans=1, num_classes=10, embed_dim=32, depth=2, num_heads=2,
+    class_token=False, global_pool="avg").eval()
+torch.jit.trace(model, torch.randn(2, 1, 28, 28)).save(sys.argv[1])
+PY
+"$tleg" prepare fashion-mnist --out "$work/fm.h5" >/dev/null || fail "prepare"
+"$tleg" distill --data.store "$work/fm.h5" --data.mean 0.2860 --data.std 0.3530 --data.threads 1 \
+  --model.dim 32 --model.heads 2 --model.depth 4 --model.patch 7 --model.image 28 \
+  --optim.epochs 1 --optim.steps-per-epoch 5 --optim.batch 16 --optim.warmup-epochs 0 \
+  --data.val-split "" --distill.teacher "$work/teacher.pt" --run.dir "$work/aux" >"$work/log" 2>&1 ||
+  { cat "$work/log"; fail "distill with a TorchScript teacher"; }
+grep -q '"teacher": "TorchScript' "$work/aux/run.json" || { cat "$work/aux/run.json"; fail "run.json does not name the teacher"; }
+grep -q '"teacher_mode": "live"' "$work/aux/run.json" || fail "teacher mode not recorded"
+[ -f "$work/aux/learngene.h5" ] || fail "no learngene written"
+
+# Not TorchScript and not a tleg model: one clear line naming the file.
+echo "not a model" >"$work/junk.pt"
+"$tleg" distill --data.store "$work/fm.h5" --model.image 28 --model.patch 7 --data.val-split "" \
+  --distill.teacher "$work/junk.pt" --run.dir "$work/bad" >"$work/bad.log" 2>&1 && fail "a junk teacher must fail"
+grep -q "junk.pt: cannot load the teacher as TorchScript" "$work/bad.log" || { cat "$work/bad.log"; fail "unclear message"; }
+echo "4 passed, 0 failed"
