@@ -40,6 +40,7 @@ template <typename T>
 hid_t native_type() {
   if constexpr (std::is_same_v<T, std::uint8_t>) return H5T_NATIVE_UINT8;
   else if constexpr (std::is_same_v<T, std::uint16_t>) return H5T_NATIVE_UINT16;
+  else if constexpr (std::is_same_v<T, std::int16_t>) return H5T_NATIVE_INT16;
   else if constexpr (std::is_same_v<T, std::int32_t>) return H5T_NATIVE_INT32;
   else if constexpr (std::is_same_v<T, std::uint32_t>) return H5T_NATIVE_UINT32;
   else if constexpr (std::is_same_v<T, std::int64_t>) return H5T_NATIVE_INT64;
@@ -385,6 +386,7 @@ void File::flush() {
   template void File::read_range<T>(const std::string&, std::uint64_t, std::uint64_t, T*) const;
 TLEG_H5_INSTANTIATE(std::uint8_t)
 TLEG_H5_INSTANTIATE(std::uint16_t)
+TLEG_H5_INSTANTIATE(std::int16_t)
 TLEG_H5_INSTANTIATE(std::int32_t)
 TLEG_H5_INSTANTIATE(std::uint32_t)
 TLEG_H5_INSTANTIATE(std::int64_t)

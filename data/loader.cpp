@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "data/teacher_logits.h"
 
 namespace tleg {
 namespace {
@@ -48,6 +49,7 @@ struct Loader::State {
   LoaderOptions options;
   DatasetReader reader;  // touched only by the reader thread while an epoch runs
   SplitIndex index;      // a copy, so that workers never call into the reader
+  std::unique_ptr<TeacherLogitsStore> logits;  // reader thread only, like `reader`
   DistributedSampler sampler;
   bool pinned = false;
   // The whole split, read once, when it is small enough: one run per shard.
@@ -74,7 +76,20 @@ struct Loader::State {
         reader(options.path),
         index(reader.index(options.split)),
         sampler(index.size(), options.ranks, options.rank, options.sampler),
-        pinned(use_pinned_memory(options.device)) {}
+        pinned(use_pinned_memory(options.device)) {
+    if (options.teacher_logits.empty()) return;
+    if (!options.train) fail("loader: teacher logits are for training views, not evaluation");
+    logits = std::make_unique<TeacherLogitsStore>(options.teacher_logits);
+    TeacherLogitsTags expected;
+    expected.fingerprint = reader.fingerprint();
+    expected.split = options.split;
+    expected.views = options.teacher_logits_views;
+    expected.classes = static_cast<std::int64_t>(reader.info().class_names.size());
+    expected.repeats = options.sampler.repeats;
+    expected.seed = options.sampler.seed;
+    expected.recipe = describe_recipe(options.recipe);
+    logits->check(options.path, expected);
+  }
 
   std::string where(std::uint64_t sample) const {
     const auto shard = std::upper_bound(index.shard_starts.begin(), index.shard_starts.end(), sample) -
@@ -177,6 +192,20 @@ struct Loader::State {
       batch.samples.data_ptr<std::int64_t>()[i] = static_cast<std::int64_t>(sample);
     }
     batch.views.resize(size);
+    if (logits) {
+      // The stored view and its logits: read here, on the one thread that calls HDF5.
+      const std::int64_t classes = logits->tags().classes;
+      batch.teacher_logits = at::empty({b, classes}, at::kFloat);
+      for (std::int64_t i = 0; i < b; ++i) {
+        const auto slot = static_cast<std::size_t>(i);
+        const std::uint64_t view = stored_view_index(epoch_number, work->views[slot],
+                                                     options.sampler.repeats, logits->tags().views);
+        StoredView stored = logits->read(work->samples[slot], view);
+        std::copy(stored.logits.begin(), stored.logits.end(),
+                  batch.teacher_logits.data_ptr<float>() + i * classes);
+        batch.views[slot] = std::move(stored.params);
+      }
+    }
     return work;
   }
 
@@ -231,10 +260,18 @@ struct Loader::State {
                          static_cast<int>(info.channels)};
     const ViewRecipe& recipe = options.recipe;
     const JpegSize size = source_size(encoded);
-    ViewParams params = options.train
-                            ? draw_view(recipe, size.width, size.height, options.sampler.seed,
-                                        work.batch.epoch, sample, work.views[slot])
-                            : eval_view(recipe, size.width, size.height);
+    ViewParams params;
+    if (logits) {
+      params = std::move(work.batch.views[slot]);  // the stored view, read with its logits
+      if (params.source_width != size.width || params.source_height != size.height)
+        fail("the stored view is of a ", params.source_width, "x", params.source_height,
+             " image but the image is ", size.width, "x", size.height, " (", options.teacher_logits,
+             " belongs to another dataset; regenerate it with tleg logits)");
+    } else {
+      params = options.train ? draw_view(recipe, size.width, size.height, options.sampler.seed,
+                                         work.batch.epoch, sample, work.views[slot])
+                             : eval_view(recipe, size.width, size.height);
+    }
     const Image view = render_view(encoded, params, recipe);
     const std::size_t floats =
         static_cast<std::size_t>(recipe.channels) * recipe.output_height * recipe.output_width;
@@ -305,6 +342,12 @@ Loader::Loader(LoaderOptions options) {
 Loader::~Loader() { state_->stop(); }
 
 const DatasetInfo& Loader::info() const { return state_->reader.info(); }
+
+bool Loader::has_teacher_logits() const { return state_->logits != nullptr; }
+
+std::string Loader::teacher_logits_identity() const {
+  return state_->logits ? state_->logits->tags().teacher : std::string();
+}
 
 std::uint64_t Loader::samples_per_epoch() const { return state_->sampler.per_rank(); }
 

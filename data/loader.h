@@ -39,6 +39,11 @@ struct LoaderOptions {
   // Where batches go: a CUDA device makes the loader fill pinned host memory and copy with
   // non_blocking (when the build and the machine have CUDA).
   c10::Device device = c10::kCPU;
+  // A teacher-logits store (tleg logits; training only): each sample's view is the stored view
+  // that stored_view_index picks for its epoch and copy, rendered from the stored parameters,
+  // and the batch carries that view's stored logits. Empty: views are drawn, no logits.
+  std::string teacher_logits;
+  std::int64_t teacher_logits_views = 0;  // the view count the store must hold (0: any)
 };
 
 struct Batch {
@@ -47,6 +52,7 @@ struct Batch {
   at::Tensor labels;   // [B] int64
   at::Tensor samples;  // [B] int64, indices into the split
   std::vector<ViewParams> views;
+  at::Tensor teacher_logits;  // [B, classes] float32 on the CPU, with LoaderOptions::teacher_logits
 };
 
 class Loader {
@@ -57,6 +63,9 @@ class Loader {
   Loader& operator=(const Loader&) = delete;
 
   const DatasetInfo& info() const;
+  bool has_teacher_logits() const;
+  // What the teacher-logits store says its teacher was (empty without a store).
+  std::string teacher_logits_identity() const;
   std::uint64_t samples_per_epoch() const;  // of this rank
   std::uint64_t steps_per_epoch() const;
   // Starts `epoch` at `first_step` (0, or the step to resume at); abandons an epoch in progress.

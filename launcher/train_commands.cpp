@@ -5,6 +5,7 @@
 #include <ATen/Parallel.h>
 
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -14,6 +15,7 @@
 #include "common/error.h"
 #include "data/dataset_store.h"
 #include "data/loader.h"
+#include "data/teacher_logits.h"
 #include "dist/communicator.h"
 #include "dist/world.h"
 #include "expansion/initializer.h"
@@ -33,7 +35,23 @@ T get(const po::variables_map& o, const char* key) {
   return o[key].as<T>();
 }
 
+// The options that decide how a training view is drawn and rendered: training and tleg logits
+// share them, so that stored views are the views training renders.
+void add_view_options(po::options_description& o) {
+  auto value_s = [](const char* v) { return po::value<std::string>()->default_value(v); };
+  auto value_d = [](double v) { return po::value<double>()->default_value(v); };
+  o.add_options()
+      ("data.mean", value_s("0.485,0.456,0.406"), "normalisation mean per channel")
+      ("data.std", value_s("0.229,0.224,0.225"), "normalisation std per channel")
+      ("aug.recipe", value_s("deit"), "deit (RandomResizedCrop, flip, RandAugment, erasing) or basic (crop and flip)")
+      ("aug.scale-min", value_d(0.08), "RandomResizedCrop minimum area fraction")
+      ("aug.erase", value_d(0.25), "random-erasing probability (deit recipe)")
+      ("aug.repeats", po::value<std::int64_t>()->default_value(1), "repeated augmentation (3 in the DeiT recipe)")
+      ("model.image", po::value<std::int64_t>()->default_value(224), "input image size");
+}
+
 void add_training_options(po::options_description& o, const std::string& stage) {
+  add_view_options(o);
   auto value_s = [](const char* v) { return po::value<std::string>()->default_value(v); };
   auto value_i = [](std::int64_t v) { return po::value<std::int64_t>()->default_value(v); };
   auto value_d = [](double v) { return po::value<double>()->default_value(v); };
@@ -43,22 +61,15 @@ void add_training_options(po::options_description& o, const std::string& stage) 
       ("data.train-split", value_s("train"), "split to train on")
       ("data.val-split", value_s("val"), "split to evaluate on ('' to skip evaluation)")
       ("data.threads", value_i(2), "decode/augment threads per rank")
-      ("data.mean", value_s("0.485,0.456,0.406"), "normalisation mean per channel")
-      ("data.std", value_s("0.229,0.224,0.225"), "normalisation std per channel")
-      ("aug.recipe", value_s("deit"), "deit (RandomResizedCrop, flip, RandAugment, erasing) or basic (crop and flip)")
-      ("aug.scale-min", value_d(0.08), "RandomResizedCrop minimum area fraction")
-      ("aug.erase", value_d(0.25), "random-erasing probability (deit recipe)")
       ("aug.mixup", value_d(0.8), "Mixup alpha (0: off)")
       ("aug.cutmix", value_d(1.0), "CutMix alpha (0: off)")
       ("aug.mix-prob", value_d(1.0), "probability of mixing a batch")
       ("aug.smoothing", value_d(0.1), "label smoothing")
-      ("aug.repeats", value_i(1), "repeated augmentation (3 in the DeiT recipe)")
       ("model.size", value_s("Ti"), "Ti, S or B: sets dim and heads")
       ("model.dim", value_i(0), "embedding dim (0: from model.size)")
       ("model.heads", value_i(0), "attention heads (0: from model.size)")
       ("model.depth", value_i(12), distill ? "auxiliary depth L" : "depth (finetune: --depth wins)")
       ("model.patch", value_i(16), "patch size")
-      ("model.image", value_i(224), "input image size")
       ("model.drop-path", value_d(distill ? 0.0 : 0.1), "drop-path rate of the last block")
       ("optim.epochs", value_i(distill ? 150 : 35), "epochs")
       ("optim.steps-per-epoch", value_i(0), "cap on steps per epoch (0: whole epochs)")
@@ -80,8 +91,11 @@ void add_training_options(po::options_description& o, const std::string& stage) 
       ("run.stop-after-steps", value_i(0), "stop (with a checkpoint) after this many steps of this process")
       ("resume", po::bool_switch(), "continue from the newest valid checkpoint in run.dir");
   if (distill) {
-    o.add_options()("distill.teacher", po::value<std::string>()->required(),
-                    "teacher: tleg model (.h5) or TorchScript file")(
+    o.add_options()("distill.teacher", value_s(""),
+                    "teacher run live on every batch: tleg model (.h5) or TorchScript file")(
+        "distill.logits", value_s(""),
+        "stored teacher logits (folder from tleg logits) instead of a live teacher")(
+        "distill.views", value_i(0), "view count the stored logits must hold (0: any)")(
         "distill.tau", value_d(1.0), "distillation temperature")(
         "distill.alpha", value_d(1.0), "weight of the distillation term (1: no label term)");
   }
@@ -125,6 +139,21 @@ struct StageContext {
   bool root() const { return comm.rank() == 0; }
 };
 
+// The view recipe from the aug.* and data.mean/std options (training and tleg logits share them,
+// so that stored views are the views training renders).
+ViewRecipe view_recipe(const po::variables_map& o, std::int64_t image_size, std::int64_t channels) {
+  const std::string name = get<std::string>(o, "aug.recipe");
+  if (name != "deit" && name != "basic") fail("aug.recipe must be deit or basic, got '", name, "'");
+  ViewRecipe recipe = name == "deit" ? ViewRecipe::deit(static_cast<int>(image_size))
+                                     : ViewRecipe::basic(static_cast<int>(image_size));
+  recipe.channels = static_cast<int>(channels);
+  recipe.scale_min = get<double>(o, "aug.scale-min");
+  if (name == "deit") recipe.erase_probability = get<double>(o, "aug.erase");
+  recipe.mean = channel_values(get<std::string>(o, "data.mean"), channels, "data.mean");
+  recipe.std = channel_values(get<std::string>(o, "data.std"), channels, "data.std");
+  return recipe;
+}
+
 LoaderOptions loader_options(const po::variables_map& o, const StageContext& context,
                              const VitConfig& model, bool train) {
   LoaderOptions options;
@@ -140,15 +169,11 @@ LoaderOptions loader_options(const po::variables_map& o, const StageContext& con
   options.drop_last_batch = train;
   options.threads = static_cast<int>(get<std::int64_t>(o, "data.threads"));
   options.device = context.device;
-  const std::string recipe = get<std::string>(o, "aug.recipe");
-  if (recipe != "deit" && recipe != "basic") fail("aug.recipe must be deit or basic, got '", recipe, "'");
-  options.recipe = recipe == "deit" ? ViewRecipe::deit(static_cast<int>(model.image_size))
-                                    : ViewRecipe::basic(static_cast<int>(model.image_size));
-  options.recipe.channels = static_cast<int>(model.channels);
-  options.recipe.scale_min = get<double>(o, "aug.scale-min");
-  if (recipe == "deit") options.recipe.erase_probability = get<double>(o, "aug.erase");
-  options.recipe.mean = channel_values(get<std::string>(o, "data.mean"), model.channels, "data.mean");
-  options.recipe.std = channel_values(get<std::string>(o, "data.std"), model.channels, "data.std");
+  options.recipe = view_recipe(o, model.image_size, model.channels);
+  if (train && o.count("distill.logits") && !get<std::string>(o, "distill.logits").empty()) {
+    options.teacher_logits = get<std::string>(o, "distill.logits");
+    options.teacher_logits_views = get<std::int64_t>(o, "distill.views");
+  }
   return options;
 }
 
@@ -220,7 +245,8 @@ bool run_stage(const po::variables_map& o, const StageContext& context, const st
     val_size = dataset.index(val_split).size();
   }
   std::unique_ptr<Teacher> teacher;
-  if (stage == "distill") teacher = load_teacher(get<std::string>(o, "distill.teacher"), context.device);
+  const std::string teacher_path = stage == "distill" ? get<std::string>(o, "distill.teacher") : "";
+  if (!teacher_path.empty()) teacher = load_teacher(teacher_path, context.device);
   if (context.root())
     std::cerr << stage << ": " << config.describe() << ", " << context.comm.size() << " rank(s) on "
               << context.device.str() << ", " << method << " (" << init << ")\n";
@@ -253,10 +279,10 @@ bool run_stage(const po::variables_map& o, const StageContext& context, const st
   ledger.epochs = settings.epochs;
   ledger.steps = outcome.steps;
   ledger.images = outcome.images;
+  // Stored logits cost no teacher FLOPs in training (tleg logits paid them once).
   const double teacher_flops =
-      stage == "distill" && get<std::string>(o, "distill.teacher").ends_with(".h5")
-          ? static_cast<double>(forward_flops(load_weights(get<std::string>(o, "distill.teacher")).config))
-          : 0.0;
+      teacher_path.ends_with(".h5") ? static_cast<double>(forward_flops(load_weights(teacher_path).config))
+                                    : 0.0;
   ledger.flops = static_cast<double>(outcome.images) *
                  (static_cast<double>(training_flops(config)) + teacher_flops);
   ledger.wall_seconds = outcome.wall_seconds;
@@ -271,14 +297,15 @@ bool run_stage(const po::variables_map& o, const StageContext& context, const st
   ledger.dataset = dataset.info().name;
   ledger.dataset_fingerprint = dataset.fingerprint();
   ledger.classes = config.classes;
-  ledger.teacher_mode = teacher ? "live" : "";
+  ledger.teacher_mode = train.has_teacher_logits() ? "stored-logits" : teacher ? "live" : "";
   ledger.command = provenance["command"];
   if (o.count("config"))
     for (const auto& path : o["config"].as<std::vector<std::string>>()) ledger.config += path + " ";
   ledger.extra = {{"output", output},
                   {"seed", std::to_string(settings.seed)},
                   {"data_wait_fraction", std::to_string(outcome.data_wait_fraction)},
-                  {"teacher", teacher ? teacher->identity() : ""},
+                  {"teacher", teacher ? teacher->identity() : train.teacher_logits_identity()},
+                  {"teacher_logits", train.has_teacher_logits() ? get<std::string>(o, "distill.logits") : ""},
                   {"teacher_flops_per_image", std::to_string(teacher_flops)},
                   {"resumed_from", std::to_string(outcome.resumed_from)}};
   write_run_ledger(ledger, dir + "/run.json");
@@ -314,6 +341,9 @@ int teacher_command(const po::variables_map& o) {
 }
 
 int distill_command(const po::variables_map& o) {
+  if (get<std::string>(o, "distill.teacher").empty() == get<std::string>(o, "distill.logits").empty())
+    fail("distill needs exactly one of --distill.teacher (a live teacher) and --distill.logits "
+         "(stored logits from tleg logits)");
   return run_on_world([&](const StageContext& context) {
     const DatasetReader dataset(get<std::string>(o, "data.store"));
     AuxViT model(model_config(o, dataset.info()));
@@ -462,6 +492,118 @@ int sweep_command(const po::variables_map& o) {
   });
 }
 
+// tleg logits: the teacher over K stored views of every image of a split (the views training
+// will render, see stored_view_index), written as a teacher-logits store (data/FORMAT.md). Each
+// rank writes the shards s with s % ranks == rank, one file each; rank 0 writes the index last.
+// Finished shard files of the same options are kept, so an interrupted run is re-run as is.
+int logits_command(const po::variables_map& o) {
+  const auto views = get<std::int64_t>(o, "views");
+  const auto topk = get<std::int64_t>(o, "topk");
+  const auto batch = get<std::int64_t>(o, "batch");
+  const auto threads = get<std::int64_t>(o, "threads");
+  if (views < 1) fail("--views must be at least 1, got ", views);
+  if (topk < 0) fail("--topk must be 0 (all classes) or positive, got ", topk);
+  if (batch < 1 || threads < 1) fail("--batch and --threads must be positive");
+  dist::World world(nullptr, nullptr);
+  return dist::run_or_abort(world, [&] {
+    const auto communicator = dist::make_communicator(world, world.device());
+    const StageContext context{*communicator, world.device()};
+    at::set_num_threads(static_cast<int>(threads));
+    const std::string data = get<std::string>(o, "data"), out = get<std::string>(o, "out");
+    const DatasetReader dataset(data);
+    const DatasetInfo& info = dataset.info();
+    const std::string split = get<std::string>(o, "split");
+    const SplitIndex& index = dataset.index(split);
+    const ViewRecipe recipe = view_recipe(o, get<std::int64_t>(o, "model.image"), info.channels);
+    const auto classes = static_cast<std::int64_t>(info.class_names.size());
+    const std::unique_ptr<Teacher> teacher = load_teacher(get<std::string>(o, "teacher"), context.device);
+    TeacherLogitsTags tags;
+    tags.fingerprint = dataset.fingerprint();
+    tags.split = split;
+    tags.views = views;
+    tags.classes = classes;
+    tags.topk = topk >= classes ? 0 : topk;  // k >= classes keeps them all, without indices
+    tags.repeats = get<std::int64_t>(o, "aug.repeats");
+    if (tags.repeats < 1) fail("aug.repeats must be at least 1");
+    tags.seed = static_cast<std::uint64_t>(get<std::int64_t>(o, "seed"));
+    tags.recipe = describe_recipe(recipe);
+    tags.teacher = teacher->identity();
+    const int slots = recipe.rand_augment ? recipe.augment.ops : 0;
+    std::filesystem::create_directories(out);
+
+    const auto shards = static_cast<std::int64_t>(index.shards());
+    const std::int64_t floats = static_cast<std::int64_t>(recipe.channels) * recipe.output_height *
+                                recipe.output_width;
+    ProgressLine progress(context.root(), 0);
+    const auto started = std::chrono::steady_clock::now();
+    std::int64_t written = 0;
+    for (std::int64_t s = context.comm.rank(); s < shards; s += context.comm.size()) {
+      const std::string path = teacher_logits_shard_path(out, s);
+      const std::uint64_t first = index.shard_starts[static_cast<std::size_t>(s)];
+      const std::uint64_t samples = index.shard_starts[static_cast<std::size_t>(s) + 1] - first;
+      if (teacher_logits_shard_complete(path, tags, s, first, samples)) continue;
+      const ImageRun run = dataset.read_run(split, first, samples);
+      TeacherLogitsShardWriter writer(path, tags, slots, s, first, samples);
+      const std::uint64_t total = samples * static_cast<std::uint64_t>(views);
+      for (std::uint64_t begin = 0; begin < total; begin += static_cast<std::uint64_t>(batch)) {
+        const auto n = static_cast<std::int64_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(batch), total - begin));
+        at::Tensor images = at::empty({n, recipe.channels, recipe.output_height, recipe.output_width});
+        std::vector<ViewParams> params(static_cast<std::size_t>(n));
+        // Rows are (sample, view) pairs in sample-major order, the order of the shard file.
+        at::parallel_for(0, n, 1, [&](std::int64_t from, std::int64_t to) {
+          for (std::int64_t j = from; j < to; ++j) {
+            const std::uint64_t row = begin + static_cast<std::uint64_t>(j);
+            const std::uint64_t sample = first + row / static_cast<std::uint64_t>(views);
+            const EncodedImage encoded{run.image(sample), static_cast<std::size_t>(run.length(sample)),
+                                       info.encoding == ImageEncoding::kJpeg,
+                                       static_cast<int>(info.height), static_cast<int>(info.width),
+                                       static_cast<int>(info.channels)};
+            const JpegSize size = source_size(encoded);
+            ViewParams& view = params[static_cast<std::size_t>(j)];
+            view = draw_stored_view(recipe, size.width, size.height, tags.seed, tags.repeats,
+                                    row % static_cast<std::uint64_t>(views), sample);
+            normalize_view(render_view(encoded, view, recipe), view, recipe,
+                           images.data_ptr<float>() + j * floats);
+          }
+        });
+        const at::Tensor logits = teacher->logits(images.to(context.device)).to(at::kCPU, at::kFloat).contiguous();
+        if (logits.dim() != 2 || logits.size(0) != n || logits.size(1) != classes)
+          fail(get<std::string>(o, "teacher"), ": the teacher gave logits of shape ", logits.sizes(),
+               " for ", n, " images of a dataset with ", classes, " classes");
+        const at::Tensor log_sum_exp = at::logsumexp(logits, 1).contiguous();
+        at::Tensor kept = logits, indices;
+        if (tags.topk > 0) {
+          auto top = logits.topk(tags.topk, 1);
+          kept = std::get<0>(top);
+          indices = std::get<1>(top).to(at::kInt).contiguous();
+        }
+        // IEEE half bits, as the store keeps them.
+        const at::Tensor half = kept.to(at::kHalf).contiguous();
+        std::vector<std::uint16_t> value_bits(static_cast<std::size_t>(half.numel()));
+        std::memcpy(value_bits.data(), half.data_ptr(), value_bits.size() * sizeof(std::uint16_t));
+        std::vector<std::int32_t> index_values;
+        if (indices.defined())
+          index_values.assign(indices.data_ptr<std::int32_t>(), indices.data_ptr<std::int32_t>() + indices.numel());
+        writer.append(params, value_bits, index_values,
+                      std::vector<float>(log_sum_exp.data_ptr<float>(), log_sum_exp.data_ptr<float>() + n));
+      }
+      writer.finish();
+      written += static_cast<std::int64_t>(total);
+      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      progress.update("shard", s + 1, shards, static_cast<double>(written) / std::max(seconds, 1e-9),
+                      "views of rank 0");
+    }
+    context.comm.barrier();
+    if (context.root()) {
+      write_teacher_logits_index(out, tags, slots, index.shard_starts);
+      std::cout << "logits: " << out << ": " << views << " view(s) of " << index.size() << " images ("
+                << split << "), " << (tags.topk > 0 ? "top-" + std::to_string(tags.topk) : "all")
+                << " of " << classes << " classes, from " << tags.teacher << "\n";
+    }
+    return 0;
+  });
+}
+
 }  // namespace
 
 std::vector<Command> train_commands() {
@@ -490,6 +632,22 @@ std::vector<Command> train_commands() {
              "prefin: epochs of each depth's own pre-training (0: optim.epochs)");
        },
        sweep_command},
+      {"logits", "run a teacher over stored augmentation views and keep its logits for distill", "",
+       [](po::options_description& o, po::positional_options_description&) {
+         add_view_options(o);
+         o.add_options()("data", po::value<std::string>()->required(), "dataset store (.h5, from tleg prepare)")(
+             "teacher", po::value<std::string>()->required(), "teacher: tleg model (.h5) or TorchScript file")(
+             "out", po::value<std::string>()->required(),
+             "output folder: index.h5 and one shard-NNNNN.h5 per dataset shard")(
+             "split", po::value<std::string>()->default_value("train"), "split to store views of")(
+             "views", po::value<std::int64_t>()->default_value(1),
+             "stored views per image, K; training's epoch e, copy r uses view (e * aug.repeats + r) mod K")(
+             "topk", po::value<std::int64_t>()->default_value(10), "logits kept per view (0: all classes)")(
+             "seed", po::value<std::int64_t>()->default_value(0), "the training run's run.seed (views depend on it)")(
+             "batch", po::value<std::int64_t>()->default_value(256), "views per teacher forward pass")(
+             "threads", po::value<std::int64_t>()->default_value(2), "render and compute threads per rank");
+       },
+       logits_command},
   };
 }
 

@@ -16,4 +16,11 @@ at::Tensor soft_target_cross_entropy(const at::Tensor& logits, const at::Tensor&
 at::Tensor distillation_loss(const at::Tensor& student_logits, const at::Tensor& teacher_logits,
                              const at::Tensor& targets, double tau, double alpha);
 
+// The same loss when the teacher is given as probabilities softmax(teacher/tau) [B, classes]:
+// stored logits, whose soft targets are mixed (Mixup/CutMix) as probabilities because no teacher
+// sees the mixed image. Classes of probability 0 add nothing to the KL.
+at::Tensor distillation_loss_from_probabilities(const at::Tensor& student_logits,
+                                                const at::Tensor& teacher_probabilities,
+                                                const at::Tensor& targets, double tau, double alpha);
+
 }  // namespace tleg

@@ -88,7 +88,8 @@ Accuracy evaluate(VitBase& model, Loader& val, std::uint64_t split_size, dist::C
 TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64_t val_size,
                          dist::Communicator& comm, Teacher* teacher, const TrainSettings& settings,
                          c10::Device device) {
-  if (settings.distill && teacher == nullptr) fail("distillation needs a teacher (--teacher)");
+  if (settings.distill && teacher == nullptr && !train.has_teacher_logits())
+    fail("distillation needs a teacher (--distill.teacher) or stored teacher logits (--distill.logits)");
   const Clock::time_point started = Clock::now();
   const bool root = comm.rank() == 0;
   const auto ranks = static_cast<std::uint64_t>(comm.size());
@@ -193,8 +194,15 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
       const at::Tensor logits = model.forward(images, generator);
       if (settings.distill) {
         const at::Tensor targets = mix_targets(next->labels, classes, mixup.label_smoothing, decision).to(device);
-        loss = distillation_loss(logits.to(at::kFloat), teacher->logits(images).to(at::kFloat), targets,
-                                 settings.tau, settings.alpha);
+        if (next->teacher_logits.defined()) {
+          // Stored logits belong to the unmixed views: mix their soft targets as the images were.
+          const at::Tensor soft = at::softmax(next->teacher_logits.to(device) / settings.tau, -1);
+          loss = distillation_loss_from_probabilities(logits.to(at::kFloat), mix_soft_targets(soft, decision),
+                                                      targets, settings.tau, settings.alpha);
+        } else {
+          loss = distillation_loss(logits.to(at::kFloat), teacher->logits(images).to(at::kFloat), targets,
+                                   settings.tau, settings.alpha);
+        }
       } else {
         const at::Tensor targets =
             mix_targets(next->labels, classes, mixup.label_smoothing, decision).to(device);

@@ -32,7 +32,8 @@ struct TrainSettings {
   bool lr_per_step = false;
   double weight_decay = 0.05;
   double clip_grad = 0.0;       // max gradient norm; 0: no clipping
-  // Stage 1: distillation from `teacher` (tau, alpha; alpha = 1: no label term).
+  // Stage 1: distillation (tau, alpha; alpha = 1: no label term) from `teacher` run on the mixed
+  // batch, or, when the train loader carries stored teacher logits, from those (teacher unused).
   bool distill = false;
   double tau = 1.0, alpha = 1.0;
   MixupOptions mixup;

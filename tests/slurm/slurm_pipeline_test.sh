@@ -55,7 +55,9 @@ cd "$source"  # the example's config paths are relative to the repository root
 grep -q -- "--kill-on-invalid-dep=yes" "$work/dry-run.txt" || fail "dry run: no --kill-on-invalid-dep"
 checks=2
 
-"$source/slurm/submit.sh" --tleg "$tleg" --partition debug --sweep-mode array "$experiment" | tee "$work/submit.txt"
+# checkpoints every 10 steps, so that the teacher can be requeued with one to resume from
+"$source/slurm/submit.sh" --tleg "$tleg" --partition debug --sweep-mode array --checkpoint-every 10 \
+  "$experiment" | tee "$work/submit.txt"
 jobs=$work/pipeline/slurm/jobs.tsv
 [ -s "$jobs" ] || fail "submit.sh wrote no jobs.tsv"
 id_of() { awk -v s="$1" '$1 == s {print $2}' "$jobs"; }
@@ -74,7 +76,22 @@ done
 echo "graph: $(squeue -h -o '%i %j %T %E' | tr '\n' ';')"
 checks=$((checks + 5))
 
+# Requeue: USR1 is what Slurm sends near the time limit (--signal=B:USR1@...); the job must
+# requeue itself and its next start resume from the teacher's checkpoint. (Slurm holds a
+# requeued job for about two minutes before it starts again.)
+checkpoints=$work/pipeline/teacher/checkpoints
+deadline=$(($(date +%s) + 600))
+until compgen -G "$checkpoints/checkpoint-*" >/dev/null; do
+  [ "$(date +%s)" -lt "$deadline" ] || { show_logs "$work/pipeline"; fail "the teacher wrote no checkpoint"; }
+  sleep 0.5
+done
+scancel --signal=USR1 --batch "$(id_of teacher)"
+
 wait_queue_empty 900
+[ "$(job_field "$(id_of teacher)" Restarts)" = 1 ] || fail "the teacher was not requeued once"
+grep -Eq '"resumed_from": *"?[1-9]' "$work/pipeline/teacher/run.json" ||
+  { cat "$work/pipeline/teacher/run.json"; fail "the requeued teacher did not resume from its checkpoint"; }
+checks=$((checks + 2))
 # every job and array task completed (jobcomp lists each one when it ends)
 for stage in prepare teacher distill report; do
   state=$(job_field "$(id_of "$stage")" JobState)
