@@ -351,6 +351,8 @@ std::string Loader::teacher_logits_identity() const {
 
 std::uint64_t Loader::samples_per_epoch() const { return state_->sampler.per_rank(); }
 
+std::int64_t Loader::batch_size() const { return state_->options.batch_size; }
+
 std::uint64_t Loader::steps_per_epoch() const {
   const auto b = static_cast<std::uint64_t>(state_->options.batch_size);
   const std::uint64_t n = state_->sampler.per_rank();

@@ -68,6 +68,7 @@ class Loader {
   std::string teacher_logits_identity() const;
   std::uint64_t samples_per_epoch() const;  // of this rank
   std::uint64_t steps_per_epoch() const;
+  std::int64_t batch_size() const;  // per rank
   // Starts `epoch` at `first_step` (0, or the step to resume at); abandons an epoch in progress.
   void start_epoch(std::uint64_t epoch, std::uint64_t first_step = 0);
   // The next batch, or nullopt after the epoch's last; rethrows a reader or worker error

@@ -89,6 +89,7 @@ void add_training_options(po::options_description& o, const std::string& stage) 
       ("run.keep", value_i(3), "checkpoints kept")
       ("run.threads", value_i(1), "compute threads per rank (CPU)")
       ("run.stop-after-steps", value_i(0), "stop (with a checkpoint) after this many steps of this process")
+      ("dist.timeout", value_i(600), "seconds a collective may wait for the other ranks before the job ends naming it")
       ("resume", po::bool_switch(), "continue from the newest valid checkpoint in run.dir");
   if (distill) {
     o.add_options()("distill.teacher", value_s(""),
@@ -315,11 +316,15 @@ bool run_stage(const po::variables_map& o, const StageContext& context, const st
   return true;
 }
 
+dist::CommunicatorOptions communicator_options(const po::variables_map& o) {
+  return {.timeout = std::chrono::seconds(get<std::int64_t>(o, "dist.timeout"))};
+}
+
 // A stage over the whole world of this job.
-int run_on_world(const std::function<void(const StageContext&)>& body) {
+int run_on_world(const po::variables_map& o, const std::function<void(const StageContext&)>& body) {
   dist::World world(nullptr, nullptr);
   return dist::run_or_abort(world, [&] {
-    auto communicator = dist::make_communicator(world, world.device());
+    auto communicator = dist::make_communicator(world, world.device(), communicator_options(o));
     body({*communicator, world.device()});
     return 0;
   });
@@ -331,7 +336,7 @@ std::string method_or(const po::variables_map& o, const std::string& fallback) {
 }
 
 int teacher_command(const po::variables_map& o) {
-  return run_on_world([&](const StageContext& context) {
+  return run_on_world(o, [&](const StageContext& context) {
     const DatasetReader dataset(get<std::string>(o, "data.store"));
     ViT model(model_config(o, dataset.info()));
     initialise(model, static_cast<std::uint64_t>(get<std::int64_t>(o, "run.seed")));
@@ -344,7 +349,7 @@ int distill_command(const po::variables_map& o) {
   if (get<std::string>(o, "distill.teacher").empty() == get<std::string>(o, "distill.logits").empty())
     fail("distill needs exactly one of --distill.teacher (a live teacher) and --distill.logits "
          "(stored logits from tleg logits)");
-  return run_on_world([&](const StageContext& context) {
+  return run_on_world(o, [&](const StageContext& context) {
     const DatasetReader dataset(get<std::string>(o, "data.store"));
     AuxViT model(model_config(o, dataset.info()));
     initialise(model, static_cast<std::uint64_t>(get<std::int64_t>(o, "run.seed")));
@@ -386,7 +391,7 @@ bool finetune_once(const po::variables_map& o, const StageContext& context, cons
 }
 
 int finetune_command(const po::variables_map& o) {
-  return run_on_world([&](const StageContext& context) {
+  return run_on_world(o, [&](const StageContext& context) {
     const DatasetReader dataset(get<std::string>(o, "data.store"));
     const std::int64_t depth = get<std::int64_t>(o, "depth") > 0 ? get<std::int64_t>(o, "depth")
                                                                  : get<std::int64_t>(o, "model.depth");
@@ -429,7 +434,7 @@ int sweep_command(const po::variables_map& o) {
     const SweepPlan plan = plan_sweep(jobs, world.size());
     if (world.is_root()) std::cerr << plan.describe("GFLOP per image") << "\n";
 
-    auto everyone = dist::make_communicator(world, world.device());
+    auto everyone = dist::make_communicator(world, world.device(), communicator_options(o));
     const int group = plan.group_of(world.rank());
     auto group_comm = everyone->split(group, world.rank());
     const StageContext context{*group_comm, world.device()};

@@ -6,8 +6,10 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <atomic>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -30,6 +32,32 @@ namespace tleg {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+// SIGTERM (Slurm's time limit, scancel, scontrol requeue) or SIGUSR1 asks a run to stop at the
+// next step with a checkpoint. A signal handler can only set a flag; the loop shares it with
+// every rank through the per-step all-reduce, so all ranks stop at the same step.
+std::atomic<int> stop_signal{0};
+extern "C" void request_stop(int signal) { stop_signal.store(signal); }
+
+class StopSignals {
+ public:
+  StopSignals() {
+    struct sigaction action {};
+    action.sa_handler = request_stop;
+    sigemptyset(&action.sa_mask);
+    sigaction(SIGTERM, &action, &previous_term_);
+    sigaction(SIGUSR1, &action, &previous_usr1_);
+  }
+  ~StopSignals() {
+    sigaction(SIGTERM, &previous_term_, nullptr);
+    sigaction(SIGUSR1, &previous_usr1_, nullptr);
+  }
+  StopSignals(const StopSignals&) = delete;
+  StopSignals& operator=(const StopSignals&) = delete;
+
+ private:
+  struct sigaction previous_term_ {}, previous_usr1_ {};
+};
 
 double seconds_since(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
@@ -108,10 +136,7 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
     steps_per_epoch = std::min(steps_per_epoch, settings.max_steps_per_epoch);
   if (steps_per_epoch == 0) fail("the training split gives no full batch per rank; lower the batch size");
   const std::int64_t total_steps = settings.epochs * steps_per_epoch;
-  const std::int64_t batch = train.samples_per_epoch() > 0
-                                 ? static_cast<std::int64_t>(train.samples_per_epoch() / train.steps_per_epoch())
-                                 : 0;
-  const std::int64_t global_batch = batch * comm.size();
+  const std::int64_t global_batch = train.batch_size() * comm.size();
   const CosineSchedule schedule{.base_lr = scaled_lr(settings.lr, global_batch),
                                 .min_lr = settings.min_lr,
                                 .warmup_lr = settings.warmup_lr,
@@ -157,6 +182,7 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
   }
 
   MetricsLog metrics(settings.run_dir + "/metrics.jsonl", root);
+  const StopSignals stop_signals;
   ProgressLine progress(root, step);
   MixupOptions mixup = settings.mixup;
   mixup.seed = mix64(settings.seed ^ 0x6d69787570ULL);  // "mixup": its own stream of draws
@@ -215,11 +241,16 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
     if (settings.clip_grad > 0) torch::nn::utils::clip_grad_norm_(parameters, settings.clip_grad);
     optimizer->step();
 
-    // The mean loss over ranks, every step: it is also how every rank learns at once that the
-    // loss is no longer finite, so they all stop together.
-    at::Tensor mean_loss = loss.detach().to(at::kDouble).reshape({1});
-    comm.all_reduce(mean_loss, dist::ReduceOp::Average);
-    const double loss_value = mean_loss.cpu().item<double>();
+    // The mean loss over ranks and whether any rank was asked to stop, every step: it is how
+    // every rank learns at once that the loss is no longer finite or that a signal came, so
+    // they all stop at the same step.
+    at::Tensor shared = at::cat({loss.detach().to(at::kDouble).reshape({1}),
+                                 at::full({1}, static_cast<double>(stop_signal.load()),
+                                          at::TensorOptions().dtype(at::kDouble).device(device))});
+    comm.all_reduce(shared, dist::ReduceOp::Sum);
+    shared = shared.cpu();
+    const double loss_value = shared[0].item<double>() / comm.size();
+    const bool stop_requested = shared[1].item<double>() > 0;
     if (!std::isfinite(loss_value)) {
       const auto saved = checkpoints.checkpoints();
       fail("the loss became ", loss_value, " at step ", step, " (epoch ", epoch,
@@ -276,6 +307,13 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
     if (stop_now) {
       outcome.finished = step >= total_steps;
       break;
+    }
+    if (stop_requested && step < total_steps) {
+      if (!(settings.checkpoint_every > 0 && step % settings.checkpoint_every == 0) && !epoch_end)
+        save_checkpoint(step);
+      fail("stopped by a signal (SIGTERM or SIGUSR1) after step ", step, " of ", total_steps,
+           "; the checkpoint of step ", step, " is in ", checkpoints.directory(),
+           ": rerun the same command with --resume");
     }
   }
   outcome.steps = total_steps;

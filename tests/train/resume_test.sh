@@ -50,10 +50,31 @@ print(f"{len(names)} tensors, max |uninterrupted - resumed| = {worst}")
 sys.exit(0 if worst == 0.0 else 1)
 PY
 
+# SIGTERM (what Slurm sends at a time limit or a requeue): every rank stops at the same step
+# after writing a checkpoint of that step, says so, and the resumed run is again identical.
+mpirun2 "$tleg" teacher "${common[@]}" "${schedule[@]}" --run.dir "$work/term" >"$work/term.log" 2>&1 &
+launcher=$!
+for _ in $(seq 600); do
+  [ -f "$work/term/checkpoints/checkpoint-0000000006.pt" ] && break
+  sleep 0.1
+done
+pkill -TERM -f -- "--run.dir $work/term"
+wait $launcher && fail "a run stopped by SIGTERM must not end successfully"
+grep -q "stopped by a signal" "$work/term.log" || { cat "$work/term.log"; fail "no message about the signal"; }
+mpirun2 "$tleg" teacher "${common[@]}" "${schedule[@]}" --run.dir "$work/term" --resume >"$work/term2.log" 2>&1 ||
+  { cat "$work/term2.log"; fail "resume after SIGTERM"; }
+"$python" - "$work/straight/model.h5" "$work/term/model.h5" <<'PY' || fail "parameters differ after SIGTERM"
+import sys, h5py, numpy as np
+a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
+worst = max(float(np.abs(a["tensors"][n][()] - b["tensors"][n][()]).max()) for n in a["tensors"])
+print(f"after SIGTERM and resume: max |uninterrupted - resumed| = {worst}")
+sys.exit(0 if worst == 0.0 else 1)
+PY
+
 # NaN: an absurd learning rate; every rank must stop, naming the step; checkpoints stay.
 mpirun2 "$tleg" teacher "${common[@]}" --optim.lr 1e30 --optim.warmup-epochs 0 --run.checkpoint-every 1 \
   --run.dir "$work/nan" >"$work/nan.log" 2>&1 && fail "a NaN loss must fail the run"
 grep -Eq "loss became (nan|inf|-nan).* at step [0-9]+" "$work/nan.log" || { cat "$work/nan.log"; fail "no NaN message"; }
 ls "$work/nan/checkpoints" | grep -q checkpoint- || fail "the last good checkpoint is gone"
 [ -f "$work/nan/run.json" ] && fail "a failed run must not write run.json"
-echo "3 passed, 0 failed"
+echo "4 passed, 0 failed"
