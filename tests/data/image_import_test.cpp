@@ -15,12 +15,14 @@
 #include "data/dataset_store.h"
 #include "data/importers.h"
 #include "data/jpeg_codec.h"
+#include "error_message.h"
 #include "temp_dir.h"
 
 namespace tleg {
 namespace {
 
 namespace fs = std::filesystem;
+using testing::error_of;
 using testing::TempDir;
 
 // A textured image (sinusoids and a diagonal ramp, varying per seed) so that JPEG sizes and
@@ -68,15 +70,6 @@ std::map<std::string, std::string> read_report(const std::string& path) {
   return entries;
 }
 
-template <typename Fn>
-std::string import_error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "";
-}
 
 ImageImportOptions quiet_options(int threads) {
   ImageImportOptions options;
@@ -208,7 +201,7 @@ TEST(ImagenetImport, TooManyBadInputsFailWithoutAStore) {
   ImageImportOptions options = quiet_options(2);
   options.max_bad_fraction = 0.1;  // 7 bad of 21 inputs
   const std::string out = tree.dir.file("bad.h5");
-  const std::string error = import_error_of([&] { prepare_imagenet(tree.src, out, options); });
+  const std::string error = error_of([&] { prepare_imagenet(tree.src, out, options); });
   EXPECT_NE(error.find("--max-bad-fraction"), std::string::npos) << error;
   EXPECT_NE(error.find(out + ".report.tsv"), std::string::npos) << error;
   EXPECT_FALSE(fs::exists(out));
@@ -218,14 +211,14 @@ TEST(ImagenetImport, TooManyBadInputsFailWithoutAStore) {
 
 TEST(ImagenetImport, MissingFoldersAndLabelsAreExplained) {
   TempDir dir;
-  const std::string missing = import_error_of(
+  const std::string missing = error_of(
       [&] { prepare_imagenet(dir.file("nowhere"), dir.file("x.h5"), quiet_options(1)); });
   EXPECT_NE(missing.find(dir.file("nowhere") + ": no such folder"), std::string::npos) << missing;
   EXPECT_NE(missing.find("--src"), std::string::npos) << missing;
 
   write_bytes(dir.file("in/train/n01/a.JPEG"), jpeg(40, 40, 1));
   write_bytes(dir.file("in/val/v1.JPEG"), jpeg(40, 40, 2));
-  const std::string no_csv = import_error_of(
+  const std::string no_csv = error_of(
       [&] { prepare_imagenet(dir.file("in"), dir.file("x.h5"), quiet_options(1)); });
   EXPECT_NE(no_csv.find("LOC_val_solution.csv"), std::string::npos) << no_csv;
   EXPECT_NE(no_csv.find("--val-labels"), std::string::npos) << no_csv;
@@ -288,7 +281,7 @@ TEST(FolderImport, TrainValFoldersAndHeldOutFraction) {
   EXPECT_EQ(decode_jpeg(run.image(0), run.length(0), 3).width, 256);  // 260 is the shorter side
 
   options.val_fraction = 0.25;  // a tree that has its own val/ is not split again
-  EXPECT_NE(import_error_of([&] {
+  EXPECT_NE(error_of([&] {
               prepare_folder(dir.file("split"), dir.file("x.h5"), options);
             }).find("--val-fraction"),
             std::string::npos);

@@ -13,22 +13,15 @@
 #include "data/idx_file.h"
 #include "data/importers.h"
 #include "data/sampler.h"
+#include "error_message.h"
 #include "temp_dir.h"
 
 namespace tleg {
 namespace {
 
+using testing::error_of;
 using testing::TempDir;
 
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "";
-}
 
 // Images of varying length with recognisable contents: image i is i%251 repeated 10+i%17 times.
 std::vector<std::uint8_t> fake_image(int i) {

@@ -14,11 +14,13 @@
 #include "expansion/initializer.h"
 #include "expansion/learngene.h"
 #include "expansion/model_io.h"
+#include "error_message.h"
 #include "temp_dir.h"
 
 namespace tleg {
 namespace {
 
+using testing::error_of;
 using testing::TempDir;
 
 VitConfig small_config(std::int64_t depth = 12) {
@@ -34,15 +36,6 @@ WeightsFile trained_learngene(std::uint64_t seed = 5) {
   return extract_learngene(aux, {{"dataset", "unit-test"}, {"command", "tleg distill"}});
 }
 
-template <typename Fn>
-std::string error_of(Fn&& fn) {
-  try {
-    fn();
-  } catch (const std::exception& error) {
-    return error.what();
-  }
-  return "";
-}
 
 TEST(WeightsFile, RoundTripKeepsTensorsArchitectureAndMetadata) {
   TempDir dir;
