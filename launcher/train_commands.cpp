@@ -30,6 +30,13 @@
 namespace tleg {
 namespace {
 
+// A default as a person writes it (0.08, not 0.080000000000000002) for --help.
+std::string shortest(double value) {
+  std::ostringstream text;
+  text << value;
+  return text.str();
+}
+
 template <typename T>
 T get(const po::variables_map& o, const char* key) {
   return o[key].as<T>();
@@ -39,7 +46,7 @@ T get(const po::variables_map& o, const char* key) {
 // share them, so that stored views are the views training renders.
 void add_view_options(po::options_description& o) {
   auto value_s = [](const char* v) { return po::value<std::string>()->default_value(v); };
-  auto value_d = [](double v) { return po::value<double>()->default_value(v); };
+  auto value_d = [](double v) { return po::value<double>()->default_value(v, shortest(v)); };
   o.add_options()
       ("data.mean", value_s("0.485,0.456,0.406"), "normalisation mean per channel")
       ("data.std", value_s("0.229,0.224,0.225"), "normalisation std per channel")
@@ -54,7 +61,7 @@ void add_training_options(po::options_description& o, const std::string& stage) 
   add_view_options(o);
   auto value_s = [](const char* v) { return po::value<std::string>()->default_value(v); };
   auto value_i = [](std::int64_t v) { return po::value<std::int64_t>()->default_value(v); };
-  auto value_d = [](double v) { return po::value<double>()->default_value(v); };
+  auto value_d = [](double v) { return po::value<double>()->default_value(v, shortest(v)); };
   const bool distill = stage == "distill";
   o.add_options()
       ("data.store", po::value<std::string>()->required(), "dataset store (.h5, from tleg prepare)")
