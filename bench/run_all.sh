@@ -7,3 +7,6 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 "$here/run_step.sh" "$build"
 "$here/run_loader.sh" "$build"
+"$here/run_allreduce.sh" "$build"
+"$here/run_scaling.sh" "$build"
+"$here/run_distill.sh" "$build"

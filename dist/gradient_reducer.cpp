@@ -52,7 +52,7 @@ std::vector<std::vector<std::size_t>> assign_buckets(const std::vector<at::Tenso
 
 GradientReducer::GradientReducer(std::vector<at::Tensor> parameters, Communicator& communicator,
                                  const GradientReducerOptions& options)
-    : parameters_(std::move(parameters)), communicator_(communicator) {
+    : parameters_(std::move(parameters)), communicator_(communicator), overlap_(options.overlap) {
   if (options.bucket_bytes <= 0)
     fail("GradientReducer: bucket_bytes must be positive, got ", options.bucket_bytes);
   for (std::size_t i = 0; i < parameters_.size(); ++i) {
@@ -127,6 +127,7 @@ void GradientReducer::on_gradient_ready(std::size_t parameter) {
     slot(bucket, member_of_[parameter]).copy_(grad);
   }
   --bucket.missing;
+  if (!overlap_) return;  // finish() launches every bucket
   launch_ready_buckets();
   // MPI advances non-blocking collectives only inside MPI calls: poke the ones in flight.
   for (std::size_t b = 0; b < next_launch_; ++b)

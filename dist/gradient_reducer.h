@@ -19,6 +19,9 @@ struct GradientReducerOptions {
   // bandwidth rather than its latency, small enough that the first bucket can start while most
   // of the backward pass is still ahead.
   std::int64_t bucket_bytes = 25 * 1024 * 1024;
+  // Start each bucket's all-reduce during backward once its gradients are in (true), or start
+  // them all in finish() (false): the reference that measures what the overlap is worth.
+  bool overlap = true;
 };
 
 // Parameter indices per bucket, in the order the buckets are reduced: parameters are taken in
@@ -78,6 +81,7 @@ class GradientReducer {
   std::vector<std::size_t> bucket_of_, member_of_;  // where each parameter sits
   std::vector<bool> arrived_;                       // per parameter, this step
   std::size_t next_launch_ = 0;  // buckets are launched in order so that all ranks agree
+  bool overlap_;
   std::int64_t bytes_this_step_ = 0;
   std::int64_t bytes_reduced_last_step_ = 0;
 };

@@ -46,7 +46,7 @@ double max_relative_difference(const std::vector<at::Tensor>& a, const std::vect
 }
 
 template <typename Model>
-void expect_data_parallel_equals_large_batch(std::int64_t bucket_bytes) {
+void expect_data_parallel_equals_large_batch(const GradientReducerOptions& options) {
   auto comm = make_communicator(world(), c10::kCPU, kTestOptions);
   const int ranks = comm->size(), rank = comm->rank();
   const VitConfig config = small_config(3);
@@ -73,7 +73,7 @@ void expect_data_parallel_equals_large_batch(std::int64_t bucket_bytes) {
     return copies;
   }();
 
-  GradientReducer reducer(parallel.parameters(), *comm, {.bucket_bytes = bucket_bytes});
+  GradientReducer reducer(parallel.parameters(), *comm, options);
   reducer.broadcast_parameters(0);
   EXPECT_EQ(max_relative_difference(parallel.parameters(), reference.parameters()), 0.0);
 
@@ -95,13 +95,17 @@ void expect_data_parallel_equals_large_batch(std::int64_t bucket_bytes) {
 }
 
 TEST(DataParallel, VitEqualsLargeBatchWithManyBuckets) {
-  expect_data_parallel_equals_large_batch<ViT>(/*bucket_bytes=*/2048);
+  expect_data_parallel_equals_large_batch<ViT>({.bucket_bytes = 2048});
 }
 TEST(DataParallel, VitEqualsLargeBatchWithOneBucket) {
-  expect_data_parallel_equals_large_batch<ViT>(GradientReducerOptions{}.bucket_bytes);
+  expect_data_parallel_equals_large_batch<ViT>({});
 }
 TEST(DataParallel, AuxVitEqualsLargeBatch) {
-  expect_data_parallel_equals_large_batch<AuxViT>(/*bucket_bytes=*/2048);
+  expect_data_parallel_equals_large_batch<AuxViT>({.bucket_bytes = 2048});
+}
+// Every bucket launched by finish() instead of during backward: the same sums, in bucket order.
+TEST(DataParallel, VitEqualsLargeBatchWithoutOverlap) {
+  expect_data_parallel_equals_large_batch<ViT>({.bucket_bytes = 2048, .overlap = false});
 }
 
 TEST(DataParallel, ParameterWithoutGradientOnOneRankIsReducedAsZero) {

@@ -1,0 +1,209 @@
+// One stage-1 (distillation) training step as train_model runs it, timed piece by piece, under
+// mpirun: the loader on a real dataset store (`tleg prepare fashion-mnist`), the batch
+// mix, the teacher's forward pass (a tleg ViT model file, `tleg teacher`), the AuxViT forward
+// pass and distillation loss, backward, GradientReducer::finish, AdamW, and the per-step mean
+// loss all-reduce. The pieces repeat train/trainer.cpp's loop (minus the schedule, logging and
+// checkpoints) so that each one's share of the step can be reported; bench/run_distill.sh makes
+// the store and the teacher, runs it on 2 ranks and prints images/s and the shares.
+//
+// The benchmark is named distill/aux; items/s are images/s of all ranks together. Counters:
+// data_wait_fraction (inside Loader::next, as train_model counts it), teacher_fraction,
+// comm_wait_fraction (inside finish()), each the mean over ranks.
+// Own flags (after Google Benchmark's): --store=PATH and --teacher=PATH (required),
+// --steps=N timed steps (default 40), --warmup=N (default 5), --batch=N per rank (64),
+// --loader_threads=N (1), --dim=N (64), --heads=N (2), --patch=N (7), --depth=N (12): the
+// defaults are experiments/fashion-mnist/common.ini and aux.ini.
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+#include <benchmark/benchmark.h>
+#include <malloc.h>
+
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "bench/mpi_bench.h"
+#include "data/loader.h"
+#include "data/mixup.h"
+#include "dist/communicator.h"
+#include "dist/gradient_reducer.h"
+#include "dist/world.h"
+#include "model/vit.h"
+#include "train/losses.h"
+#include "train/optimizer.h"
+#include "train/teacher.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double seconds_since(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+struct Options {
+  std::string store, teacher;
+  std::int64_t steps = 40;
+  std::int64_t warmup = 5;
+  std::int64_t batch = 64;
+  std::int64_t loader_threads = 1;
+  tleg::VitConfig vit{.image_size = 28, .patch_size = 7, .channels = 1, .classes = 10,
+                      .dim = 64, .heads = 2, .depth = 12};
+};
+
+// common.ini's data and augmentation settings for the training split.
+tleg::LoaderOptions loader_options(const Options& options, const tleg::dist::Communicator& comm) {
+  tleg::LoaderOptions loader;
+  loader.path = options.store;
+  loader.split = "train";
+  loader.batch_size = options.batch;
+  loader.ranks = comm.size();
+  loader.rank = comm.rank();
+  loader.threads = static_cast<int>(options.loader_threads);
+  loader.recipe = tleg::ViewRecipe::basic(static_cast<int>(options.vit.image_size));
+  loader.recipe.channels = static_cast<int>(options.vit.channels);
+  loader.recipe.scale_min = 0.35;
+  loader.recipe.mean = {0.2860f, 0.2860f, 0.2860f};
+  loader.recipe.std = {0.3530f, 0.3530f, 0.3530f};
+  return loader;
+}
+
+struct PieceSeconds {
+  double data = 0, teacher = 0, reduce = 0;
+};
+
+void bench_distill(benchmark::State& state, tleg::dist::Communicator& comm,
+                   const Options& options) {
+  tleg::Loader loader(loader_options(options, comm));
+  const std::unique_ptr<tleg::Teacher> teacher = tleg::load_teacher(options.teacher, c10::kCPU);
+  tleg::AuxViT model(options.vit);
+  tleg::initialise(model, 0);
+  model.train();
+  auto optimizer = tleg::make_adamw(model, {});
+  tleg::dist::GradientReducer reducer(model.parameters(), comm);
+  reducer.broadcast_parameters(0);
+  // aux.ini: soft distillation only (tau 1, alpha 1); common.ini: no Mixup or CutMix.
+  const tleg::MixupOptions mixup{.mixup_alpha = 0, .cutmix_alpha = 0, .label_smoothing = 0.1};
+
+  PieceSeconds seconds;
+  std::uint64_t epoch = 0, step = 0;
+  loader.start_epoch(epoch);
+  auto train_step = [&] {
+    Clock::time_point start = Clock::now();
+    std::optional<tleg::Batch> batch = loader.next();
+    if (!batch) {  // a long run wraps into the next epoch, as training does
+      loader.start_epoch(++epoch);
+      step = 0;
+      batch = loader.next();
+    }
+    seconds.data += seconds_since(start);
+    at::Tensor images = batch->images;
+    const tleg::MixDecision decision =
+        tleg::draw_mix(mixup, epoch, step++, static_cast<std::uint64_t>(comm.rank()),
+                       images.size(2), images.size(3));
+    tleg::mix_images(images, decision);
+    const at::Tensor logits = model.forward(images);
+    const at::Tensor targets =
+        tleg::mix_targets(batch->labels, options.vit.classes, mixup.label_smoothing, decision);
+    start = Clock::now();
+    const at::Tensor teacher_logits = teacher->logits(images);
+    seconds.teacher += seconds_since(start);
+    const at::Tensor loss = tleg::distillation_loss(logits, teacher_logits, targets, 1.0, 1.0);
+    optimizer->zero_grad();
+    loss.backward();
+    start = Clock::now();
+    reducer.finish();
+    seconds.reduce += seconds_since(start);
+    optimizer->step();
+    at::Tensor mean_loss = loss.detach().to(at::kDouble).reshape({1});
+    comm.all_reduce(mean_loss, tleg::dist::ReduceOp::Average);
+  };
+  // Warm-up: fills the loader's queue and allocates the optimizer state.
+  for (std::int64_t i = 0; i < options.warmup; ++i) train_step();
+  comm.barrier();
+  seconds = {};
+  const Clock::time_point start = Clock::now();
+  for (auto _ : state) train_step();
+  const double loop_seconds = seconds_since(start);
+
+  at::Tensor fractions = at::tensor(
+      {seconds.data / loop_seconds, seconds.teacher / loop_seconds, seconds.reduce / loop_seconds},
+      at::kDouble);
+  comm.all_reduce(fractions, tleg::dist::ReduceOp::Average);
+  state.SetItemsProcessed(state.iterations() * options.batch * comm.size());
+  state.counters["ranks"] = comm.size();
+  state.counters["batch_per_rank"] = static_cast<double>(options.batch);
+  state.counters["data_wait_fraction"] = fractions[0].item<double>();
+  state.counters["teacher_fraction"] = fractions[1].item<double>();
+  state.counters["comm_wait_fraction"] = fractions[2].item<double>();
+}
+
+bool parse_flag(std::string_view arg, std::string_view name, std::int64_t& value) {
+  const std::string prefix = "--" + std::string(name) + "=";
+  if (!arg.starts_with(prefix)) return false;
+  value = std::strtoll(std::string(arg.substr(prefix.size())).c_str(), nullptr, 10);
+  return true;
+}
+
+bool parse_flag(std::string_view arg, std::string_view name, std::string& value) {
+  const std::string prefix = "--" + std::string(name) + "=";
+  if (!arg.starts_with(prefix)) return false;
+  value = arg.substr(prefix.size());
+  return true;
+}
+
+Options parse_options(int argc, char** argv) {
+  Options options;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (!parse_flag(arg, "store", options.store) && !parse_flag(arg, "teacher", options.teacher) &&
+        !parse_flag(arg, "steps", options.steps) && !parse_flag(arg, "warmup", options.warmup) &&
+        !parse_flag(arg, "batch", options.batch) &&
+        !parse_flag(arg, "loader_threads", options.loader_threads) &&
+        !parse_flag(arg, "dim", options.vit.dim) && !parse_flag(arg, "heads", options.vit.heads) &&
+        !parse_flag(arg, "patch", options.vit.patch_size) &&
+        !parse_flag(arg, "depth", options.vit.depth)) {
+      std::cerr << "distill_bench: unknown argument " << arg << "\n";
+      std::exit(2);
+    }
+  }
+  if (options.store.empty() || options.teacher.empty()) {
+    std::cerr << "distill_bench: --store=PATH (tleg prepare fashion-mnist) and --teacher=PATH "
+                 "(a tleg model file, from tleg teacher) are required\n";
+    std::exit(2);
+  }
+  if (options.steps < 1 || options.warmup < 0 || options.batch < 1 || options.loader_threads < 1) {
+    std::cerr
+        << "distill_bench: --steps, --batch and --loader_threads must be >= 1, --warmup >= 0\n";
+    std::exit(2);
+  }
+  options.vit.validate();
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  tleg::dist::World world(&argc, &argv);
+  return tleg::dist::run_or_abort(world, [&] {
+    tleg::bench::initialize_benchmark(world.rank(), &argc, argv);
+    const Options options = parse_options(argc, argv);
+    // As the launcher does (shared/research/stack-notes.md §4).
+    mallopt(M_TOP_PAD, 1 << 30);
+    at::set_num_threads(1);  // common.ini: run.threads = 1
+    auto comm = tleg::dist::make_communicator(world, c10::kCPU);
+    benchmark::RegisterBenchmark(
+        "distill/aux",
+        [&comm, &options](benchmark::State& state) { bench_distill(state, *comm, options); })
+        ->Iterations(options.steps)
+        ->UseRealTime()
+        ->Unit(benchmark::kMillisecond);
+    tleg::bench::run_benchmarks(world.rank());
+    return 0;
+  });
+}
