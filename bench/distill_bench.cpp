@@ -52,8 +52,13 @@ struct Options {
   std::int64_t warmup = 5;
   std::int64_t batch = 64;
   std::int64_t loader_threads = 1;
-  tleg::VitConfig vit{.image_size = 28, .patch_size = 7, .channels = 1, .classes = 10,
-                      .dim = 64, .heads = 2, .depth = 12};
+  tleg::VitConfig vit{.image_size = 28,
+                      .patch_size = 7,
+                      .channels = 1,
+                      .classes = 10,
+                      .dim = 64,
+                      .heads = 2,
+                      .depth = 12};
 };
 
 // common.ini's data and augmentation settings for the training split.

@@ -50,7 +50,9 @@ Image synthetic_scene(int index) {
     const cv::Point centre(rng.uniform(0, width), rng.uniform(0, height));
     const int size = rng.uniform(8, 120);
     switch (rng.uniform(0, 5)) {
-      case 0: cv::circle(scene, centre, size, colour, cv::FILLED, cv::LINE_AA); break;
+      case 0:
+        cv::circle(scene, centre, size, colour, cv::FILLED, cv::LINE_AA);
+        break;
       case 1:
         cv::rectangle(scene, centre, centre + cv::Point(size, size * 2 / 3), colour, cv::FILLED);
         break;
@@ -64,14 +66,16 @@ Image synthetic_scene(int index) {
         break;
       default: {
         // A striped patch: texture that JPEG has to spend bits on.
-        const cv::Rect patch = cv::Rect(centre.x, centre.y, size, size) & cv::Rect(0, 0, width, height);
+        const cv::Rect patch =
+            cv::Rect(centre.x, centre.y, size, size) & cv::Rect(0, 0, width, height);
         const double period = rng.uniform(3.0, 15.0);
         for (int y = patch.y; y < patch.y + patch.height; ++y)
           for (int x = patch.x; x < patch.x + patch.width; ++x) {
             const double shade = 0.5 + 0.5 * std::sin((x + y) / period);
             auto& pixel = scene.at<cv::Vec3b>(y, x);
             for (int c = 0; c < 3; ++c)
-              pixel[c] = cv::saturate_cast<std::uint8_t>(pixel[c] * (1 - shade) + colour[c] * shade);
+              pixel[c] =
+                  cv::saturate_cast<std::uint8_t>(pixel[c] * (1 - shade) + colour[c] * shade);
           }
       }
     }
@@ -85,8 +89,9 @@ Image synthetic_scene(int index) {
   cv::GaussianBlur(scene, scene, cv::Size(3, 3), 0.7);
   const double scale = 256.0 / std::min(height, width);
   cv::Mat resized;
-  cv::resize(scene, resized, cv::Size(static_cast<int>(std::round(width * scale)),
-                                      static_cast<int>(std::round(height * scale))),
+  cv::resize(scene, resized,
+             cv::Size(static_cast<int>(std::round(width * scale)),
+                      static_cast<int>(std::round(height * scale))),
              0, 0, cv::INTER_AREA);
   Image image{resized.rows, resized.cols, 3, {}};
   image.pixels.assign(resized.data, resized.data + resized.total() * 3);
@@ -160,8 +165,8 @@ void run_loader(benchmark::State& state, const ViewRecipe& recipe) {
   }
   const double cpu = process_cpu_seconds() - cpu_start;
   state.SetItemsProcessed(images);
-  state.counters["per_thread"] = benchmark::Counter(
-      static_cast<double>(images) / state.range(0), benchmark::Counter::kIsRate);
+  state.counters["per_thread"] =
+      benchmark::Counter(static_cast<double>(images) / state.range(0), benchmark::Counter::kIsRate);
   state.counters["per_cpu_second"] = static_cast<double>(images) / cpu;
 }
 
@@ -248,8 +253,10 @@ BENCHMARK(BM_PlainSequentialRead)->UseRealTime();
 int main(int argc, char** argv) {
   std::vector<char*> rest;
   for (int i = 0; i < argc; ++i) {
-    if (std::strncmp(argv[i], "--data_dir=", 11) == 0) tleg::g_data_dir = argv[i] + 11;
-    else rest.push_back(argv[i]);
+    if (std::strncmp(argv[i], "--data_dir=", 11) == 0)
+      tleg::g_data_dir = argv[i] + 11;
+    else
+      rest.push_back(argv[i]);
   }
   if (tleg::g_data_dir.empty()) {
     std::cerr << "usage: loader_bench --data_dir=DIR [benchmark flags]\n";

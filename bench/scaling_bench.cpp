@@ -44,8 +44,13 @@ struct Options {
   std::int64_t batch = 64;
   // Fashion-MNIST shaped: 28x28 grey images, 10 classes; patch 7 gives 16 tokens, dim 192 and
   // depth 12 the DeiT-Ti blocks.
-  tleg::VitConfig vit{.image_size = 28, .patch_size = 7, .channels = 1, .classes = 10,
-                      .dim = 192, .heads = 3, .depth = 12};
+  tleg::VitConfig vit{.image_size = 28,
+                      .patch_size = 7,
+                      .channels = 1,
+                      .classes = 10,
+                      .dim = 192,
+                      .heads = 3,
+                      .depth = 12};
   std::int64_t bucket_bytes = tleg::dist::GradientReducerOptions{}.bucket_bytes;
 };
 

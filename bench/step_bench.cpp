@@ -37,14 +37,24 @@ struct BenchConfig {
 // classes, and on 28x28 grey images with 10 classes (Fashion-MNIST shaped).
 BenchConfig config_64px() {
   return {"64px",
-          {.image_size = 64, .patch_size = 8, .channels = 3, .classes = 100, .dim = 192,
-           .heads = 3, .depth = 12},
+          {.image_size = 64,
+           .patch_size = 8,
+           .channels = 3,
+           .classes = 100,
+           .dim = 192,
+           .heads = 3,
+           .depth = 12},
           64};
 }
 BenchConfig config_28px() {
   return {"28px",
-          {.image_size = 28, .patch_size = 4, .channels = 1, .classes = 10, .dim = 192,
-           .heads = 3, .depth = 12},
+          {.image_size = 28,
+           .patch_size = 4,
+           .channels = 1,
+           .classes = 10,
+           .dim = 192,
+           .heads = 3,
+           .depth = 12},
           128};
 }
 
@@ -88,7 +98,8 @@ void bench_step(benchmark::State& state, const BenchConfig& config, int threads,
       at::randn({config.batch, vit.channels, vit.image_size, vit.image_size}).to(device);
   const at::Tensor labels = at::randint(vit.classes, {config.batch}, at::kLong).to(device);
   // Warm-up: the first steps allocate the optimizer state and grow the heap.
-  for (std::int64_t i = 0; i < warmup; ++i) training_step(*model, optimizer, images, labels, device);
+  for (std::int64_t i = 0; i < warmup; ++i)
+    training_step(*model, optimizer, images, labels, device);
 
   for (auto _ : state) training_step(*model, optimizer, images, labels, device);
   state.SetItemsProcessed(state.iterations() * config.batch);
@@ -163,7 +174,7 @@ int main(int argc, char** argv) {
         };
         benchmark::RegisterBenchmark(name.c_str(), run)
             ->Iterations(options.steps)  // a step is ~1 s: a fixed count keeps a run short
-            ->UseRealTime()  // CPU time of the main thread undercounts 2 threads
+            ->UseRealTime()              // CPU time of the main thread undercounts 2 threads
             ->Unit(benchmark::kMillisecond);
       }
     }

@@ -38,16 +38,26 @@ std::string hdf5_reason() {
 
 template <typename T>
 hid_t native_type() {
-  if constexpr (std::is_same_v<T, std::uint8_t>) return H5T_NATIVE_UINT8;
-  else if constexpr (std::is_same_v<T, std::uint16_t>) return H5T_NATIVE_UINT16;
-  else if constexpr (std::is_same_v<T, std::int16_t>) return H5T_NATIVE_INT16;
-  else if constexpr (std::is_same_v<T, std::int32_t>) return H5T_NATIVE_INT32;
-  else if constexpr (std::is_same_v<T, std::uint32_t>) return H5T_NATIVE_UINT32;
-  else if constexpr (std::is_same_v<T, std::int64_t>) return H5T_NATIVE_INT64;
-  else if constexpr (std::is_same_v<T, std::uint64_t>) return H5T_NATIVE_UINT64;
-  else if constexpr (std::is_same_v<T, float>) return H5T_NATIVE_FLOAT;
-  else if constexpr (std::is_same_v<T, double>) return H5T_NATIVE_DOUBLE;
-  else static_assert(sizeof(T) == 0, "unsupported HDF5 element type");
+  if constexpr (std::is_same_v<T, std::uint8_t>)
+    return H5T_NATIVE_UINT8;
+  else if constexpr (std::is_same_v<T, std::uint16_t>)
+    return H5T_NATIVE_UINT16;
+  else if constexpr (std::is_same_v<T, std::int16_t>)
+    return H5T_NATIVE_INT16;
+  else if constexpr (std::is_same_v<T, std::int32_t>)
+    return H5T_NATIVE_INT32;
+  else if constexpr (std::is_same_v<T, std::uint32_t>)
+    return H5T_NATIVE_UINT32;
+  else if constexpr (std::is_same_v<T, std::int64_t>)
+    return H5T_NATIVE_INT64;
+  else if constexpr (std::is_same_v<T, std::uint64_t>)
+    return H5T_NATIVE_UINT64;
+  else if constexpr (std::is_same_v<T, float>)
+    return H5T_NATIVE_FLOAT;
+  else if constexpr (std::is_same_v<T, double>)
+    return H5T_NATIVE_DOUBLE;
+  else
+    static_assert(sizeof(T) == 0, "unsupported HDF5 element type");
 }
 
 // Closes an HDF5 identifier of any kind when it goes out of scope.
@@ -60,11 +70,21 @@ class Handle {
   ~Handle() {
     if (id_ < 0) return;
     switch (H5Iget_type(id_)) {
-      case H5I_DATASPACE: H5Sclose(id_); break;
-      case H5I_ATTR: H5Aclose(id_); break;
-      case H5I_DATATYPE: H5Tclose(id_); break;
-      case H5I_GENPROP_LST: H5Pclose(id_); break;
-      default: H5Oclose(id_); break;
+      case H5I_DATASPACE:
+        H5Sclose(id_);
+        break;
+      case H5I_ATTR:
+        H5Aclose(id_);
+        break;
+      case H5I_DATATYPE:
+        H5Tclose(id_);
+        break;
+      case H5I_GENPROP_LST:
+        H5Pclose(id_);
+        break;
+      default:
+        H5Oclose(id_);
+        break;
     }
   }
   hid_t get() const { return id_; }
@@ -80,7 +100,8 @@ File File::open_read(const std::string& path, const std::string& what) {
   silence_hdf5_error_printing();
   if (H5Fis_hdf5(path.c_str()) <= 0) {
     H5Eclear2(H5E_DEFAULT);
-    fail(path, ": not a readable ", what, " (missing, not an HDF5 file, or truncated; "
+    fail(path, ": not a readable ", what,
+         " (missing, not an HDF5 file, or truncated; "
          "regenerate it)");
   }
   const hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -205,8 +226,10 @@ void File::append(const std::string& name, const T* data, std::uint64_t count) {
 
 Shape File::shape(const std::string& name) const {
   Handle dataset(H5Dopen2(id_, name.c_str(), H5P_DEFAULT));
-  if (!dataset.ok()) fail(path_, ": missing dataset '", name, "' (the file is incomplete or of "
-                          "another kind; regenerate it)");
+  if (!dataset.ok())
+    fail(path_, ": missing dataset '", name,
+         "' (the file is incomplete or of "
+         "another kind; regenerate it)");
   Handle space(H5Dget_space(dataset.get()));
   const int rank = H5Sget_simple_extent_ndims(space.get());
   if (rank < 0) fail(path_, ": cannot read the shape of '", name, "': ", hdf5_reason());
@@ -252,8 +275,8 @@ void File::read_range(const std::string& name, std::uint64_t offset, std::uint64
   Handle file_space(H5Dget_space(dataset.get()));
   const auto size = static_cast<std::uint64_t>(H5Sget_simple_extent_npoints(file_space.get()));
   if (offset + count > size)
-    fail(path_, ": range [", offset, ", ", offset + count, ") is outside dataset '", name,
-         "' of ", size, " elements (broken index; regenerate the file)");
+    fail(path_, ": range [", offset, ", ", offset + count, ") is outside dataset '", name, "' of ",
+         size, " elements (broken index; regenerate the file)");
   const hsize_t start[1] = {offset};
   const hsize_t n[1] = {count};
   H5Sselect_hyperslab(file_space.get(), H5S_SELECT_SET, start, nullptr, n, nullptr);
@@ -377,12 +400,12 @@ void File::flush() {
   if (H5Fflush(id_, H5F_SCOPE_GLOBAL) < 0) fail(path_, ": cannot flush: ", hdf5_reason());
 }
 
-#define TLEG_H5_INSTANTIATE(T)                                                              \
-  template void File::write<T>(const std::string&, const Shape&, const T*);                 \
-  template void File::create_extendible_1d<T>(const std::string&, std::uint64_t);          \
-  template void File::append<T>(const std::string&, const T*, std::uint64_t);              \
-  template void File::read<T>(const std::string&, T*, std::uint64_t) const;                 \
-  template std::vector<T> File::read_all<T>(const std::string&) const;                      \
+#define TLEG_H5_INSTANTIATE(T)                                                    \
+  template void File::write<T>(const std::string&, const Shape&, const T*);       \
+  template void File::create_extendible_1d<T>(const std::string&, std::uint64_t); \
+  template void File::append<T>(const std::string&, const T*, std::uint64_t);     \
+  template void File::read<T>(const std::string&, T*, std::uint64_t) const;       \
+  template std::vector<T> File::read_all<T>(const std::string&) const;            \
   template void File::read_range<T>(const std::string&, std::uint64_t, std::uint64_t, T*) const;
 TLEG_H5_INSTANTIATE(std::uint8_t)
 TLEG_H5_INSTANTIATE(std::uint16_t)

@@ -51,8 +51,7 @@ class File {
   std::vector<T> read_all(const std::string& name) const;
   // Reads elements [offset, offset + count) of a 1-D dataset with one H5Dread.
   template <typename T>
-  void read_range(const std::string& name, std::uint64_t offset, std::uint64_t count,
-                  T* out) const;
+  void read_range(const std::string& name, std::uint64_t offset, std::uint64_t count, T* out) const;
 
   // Attributes on an object ("/" for the file itself).
   void set_attribute(const std::string& object, const std::string& key, const std::string& value);

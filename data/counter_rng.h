@@ -32,8 +32,8 @@ struct CounterRng {
   // Uniform integer in [low, high] (both inclusive), Lemire's multiply: bias ≤ range / 2^64.
   std::int64_t uniform_int(std::int64_t low, std::int64_t high) {
     const auto range = static_cast<std::uint64_t>(high - low) + 1;
-    return low + static_cast<std::int64_t>(
-                     (static_cast<unsigned __int128>(next_u64()) * range) >> 64);
+    return low +
+           static_cast<std::int64_t>((static_cast<unsigned __int128>(next_u64()) * range) >> 64);
   }
   bool bernoulli(double p) { return uniform() < p; }
   // Standard normal by Box-Muller from two draws; the pair's second value is dropped so the

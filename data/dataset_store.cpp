@@ -41,7 +41,9 @@ std::string encoding_name(ImageEncoding encoding) {
 }
 
 DatasetWriter::DatasetWriter(std::string path, DatasetInfo info, std::int64_t images_per_shard)
-    : path_(std::move(path)), partial_(path_ + ".partial"), info_(std::move(info)),
+    : path_(std::move(path)),
+      partial_(path_ + ".partial"),
+      info_(std::move(info)),
       images_per_shard_(images_per_shard) {
   if (images_per_shard_ <= 0) fail("images per shard must be positive, got ", images_per_shard_);
   if (info_.class_names.empty()) fail(path_, ": a dataset needs at least one class");
@@ -121,8 +123,8 @@ void DatasetWriter::end_split() {
 
 std::string DatasetWriter::finish() {
   if (!split_.empty()) end_split();
-  const std::string fingerprint = hex(fingerprint_.value()) + "-" +
-                                  std::to_string(info_.class_names.size());
+  const std::string fingerprint =
+      hex(fingerprint_.value()) + "-" + std::to_string(info_.class_names.size());
   file_->set_attribute("/", "fingerprint", fingerprint);
   file_->flush();
   file_.reset();
@@ -141,7 +143,8 @@ DatasetReader::DatasetReader(const std::string& path)
          kDatasetFormatVersion, "; re-run tleg prepare");
   info_.name = file_.string_attribute("/", "name");
   const std::string encoding = file_.string_attribute("/", "encoding");
-  if (encoding != "jpeg" && encoding != "raw") fail(path, ": unknown image encoding '", encoding, "'");
+  if (encoding != "jpeg" && encoding != "raw")
+    fail(path, ": unknown image encoding '", encoding, "'");
   info_.encoding = encoding == "jpeg" ? ImageEncoding::kJpeg : ImageEncoding::kRaw;
   info_.height = file_.int_attribute("/", "height");
   info_.width = file_.int_attribute("/", "width");
@@ -167,12 +170,14 @@ DatasetReader::DatasetReader(const std::string& path)
     if (index.offsets.size() != n || index.lengths.size() != n)
       broken("offsets, lengths and labels differ in length");
     if (index.shard_starts.empty() || index.shard_starts.front() != 0 ||
-        index.shard_starts.back() != n || !std::is_sorted(index.shard_starts.begin(), index.shard_starts.end()))
+        index.shard_starts.back() != n ||
+        !std::is_sorted(index.shard_starts.begin(), index.shard_starts.end()))
       broken("shard boundaries do not cover the samples");
     for (std::size_t i = 0; i < n; ++i) {
       const std::uint64_t expected = i == 0 ? 0 : index.offsets[i - 1] + index.lengths[i - 1];
       if (index.offsets[i] != expected) broken("sample ", i, " does not follow sample ", i - 1);
-      if (index.labels[i] < 0 || index.labels[i] >= static_cast<std::int32_t>(info_.class_names.size()))
+      if (index.labels[i] < 0 ||
+          index.labels[i] >= static_cast<std::int32_t>(info_.class_names.size()))
         broken("sample ", i, " has label ", index.labels[i]);
     }
     if (n > 0 && index.offsets.back() + index.lengths.back() != index.blob_size)

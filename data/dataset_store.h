@@ -19,13 +19,13 @@ inline constexpr std::int64_t kDatasetFormatVersion = 1;
 enum class ImageEncoding { kJpeg, kRaw };
 
 struct DatasetInfo {
-  std::string name;                  // e.g. "fashion-mnist", "imagenet-1k"
+  std::string name;  // e.g. "fashion-mnist", "imagenet-1k"
   ImageEncoding encoding = ImageEncoding::kJpeg;
   // Raw images all have this shape (height, width, channels, HWC uint8). For JPEG: channels
   // of the decoded images; height/width 0 (they vary).
   std::int64_t height = 0, width = 0, channels = 3;
   std::vector<std::string> class_names;
-  std::string source;                // where it was imported from
+  std::string source;  // where it was imported from
 };
 
 // Writes a store split by split through `PATH.partial`, renamed by finish(): an interrupted
@@ -75,7 +75,9 @@ struct ImageRun {
   std::vector<std::uint8_t> bytes;
   std::vector<std::uint64_t> offsets;  // into bytes
   std::vector<std::uint64_t> lengths;
-  const std::uint8_t* image(std::uint64_t sample) const { return bytes.data() + offsets.at(sample - first); }
+  const std::uint8_t* image(std::uint64_t sample) const {
+    return bytes.data() + offsets.at(sample - first);
+  }
   std::uint64_t length(std::uint64_t sample) const { return lengths.at(sample - first); }
 };
 

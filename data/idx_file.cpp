@@ -27,7 +27,8 @@ IdxArray read_idx(const std::string& path) {
   for (int d = 0; d < magic[3]; ++d) {
     unsigned char size[4];
     read_exactly(size, 4, "dimensions");
-    const std::int64_t n = (std::int64_t{size[0]} << 24) | (size[1] << 16) | (size[2] << 8) | size[3];
+    const std::int64_t n =
+        (std::int64_t{size[0]} << 24) | (size[1] << 16) | (size[2] << 8) | size[3];
     array.shape.push_back(n);
     total *= static_cast<std::uint64_t>(n);
   }

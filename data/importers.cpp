@@ -33,8 +33,10 @@ ImportSummary prepare_fashion_mnist(const std::string& source_dir, const std::st
   ImportSummary summary;
   summary.path = out;
   for (const auto& [split, prefix] : {std::pair{"train", "train"}, std::pair{"val", "t10k"}}) {
-    const std::string images_path = find_idx(source_dir, std::string(prefix) + "-images-idx3-ubyte");
-    const std::string labels_path = find_idx(source_dir, std::string(prefix) + "-labels-idx1-ubyte");
+    const std::string images_path =
+        find_idx(source_dir, std::string(prefix) + "-images-idx3-ubyte");
+    const std::string labels_path =
+        find_idx(source_dir, std::string(prefix) + "-labels-idx1-ubyte");
     const IdxArray images = read_idx(images_path);
     const IdxArray labels = read_idx(labels_path);
     if (images.shape.size() != 3 || images.shape[1] != 28 || images.shape[2] != 28)

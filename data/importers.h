@@ -9,8 +9,8 @@ namespace tleg {
 struct ImportSummary {
   std::string path, fingerprint;
   std::uint64_t train = 0, val = 0, bad = 0;
-  std::string report;    // the bad-input report (JPEG importers), empty when none is written
-  double seconds = 0;    // wall time of the image processing
+  std::string report;  // the bad-input report (JPEG importers), empty when none is written
+  double seconds = 0;  // wall time of the image processing
 };
 
 // Options of the JPEG importers (ImageNet and class folders).

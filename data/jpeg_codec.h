@@ -14,7 +14,9 @@ namespace tleg {
 struct Image {
   int height = 0, width = 0, channels = 0;
   std::vector<std::uint8_t> pixels;
-  std::uint8_t* row(int y) { return pixels.data() + static_cast<std::size_t>(y) * width * channels; }
+  std::uint8_t* row(int y) {
+    return pixels.data() + static_cast<std::size_t>(y) * width * channels;
+  }
   const std::uint8_t* row(int y) const {
     return pixels.data() + static_cast<std::size_t>(y) * width * channels;
   }

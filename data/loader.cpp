@@ -92,10 +92,11 @@ struct Loader::State {
   }
 
   std::string where(std::uint64_t sample) const {
-    const auto shard = std::upper_bound(index.shard_starts.begin(), index.shard_starts.end(), sample) -
-                       index.shard_starts.begin() - 1;
-    return concat(options.path, ", split '", options.split, "', sample ", sample, " (shard ",
-                  shard, ")");
+    const auto shard =
+        std::upper_bound(index.shard_starts.begin(), index.shard_starts.end(), sample) -
+        index.shard_starts.begin() - 1;
+    return concat(options.path, ", split '", options.split, "', sample ", sample, " (shard ", shard,
+                  ")");
   }
 
   std::uint64_t batch_size_at(std::uint64_t step) const {
@@ -108,14 +109,15 @@ struct Loader::State {
   void load_resident() {
     for (std::size_t s = 0; s < index.shards(); ++s) {
       const std::uint64_t first = index.shard_starts[s], last = index.shard_starts[s + 1];
-      resident_shards.push_back(std::make_shared<const ImageRun>(
-          reader.read_run(options.split, first, last - first)));
+      resident_shards.push_back(
+          std::make_shared<const ImageRun>(reader.read_run(options.split, first, last - first)));
     }
   }
 
   SampleBytes resident_bytes(std::uint64_t sample) const {
-    const auto shard = std::upper_bound(index.shard_starts.begin(), index.shard_starts.end(), sample) -
-                       index.shard_starts.begin() - 1;
+    const auto shard =
+        std::upper_bound(index.shard_starts.begin(), index.shard_starts.end(), sample) -
+        index.shard_starts.begin() - 1;
     const auto& run = resident_shards[static_cast<std::size_t>(shard)];
     return {run, run->image(sample), static_cast<std::size_t>(run->length(sample))};
   }
@@ -141,8 +143,8 @@ struct Loader::State {
         ++end;
       }
       const std::uint64_t first = wanted[begin], last = wanted[end - 1];
-      auto run = std::make_shared<const ImageRun>(
-          reader.read_run(options.split, first, last - first + 1));
+      auto run =
+          std::make_shared<const ImageRun>(reader.read_run(options.split, first, last - first + 1));
       for (std::size_t i = begin; i < end; ++i)
         result[wanted[i]] = {run, run->image(wanted[i]),
                              static_cast<std::size_t>(run->length(wanted[i]))};
@@ -227,7 +229,8 @@ struct Loader::State {
         if (resident_shards.empty()) bytes = read_samples(wanted);
         for (auto& work : works) {
           for (const std::uint64_t sample : work->samples)
-            work->bytes.push_back(resident_shards.empty() ? bytes.at(sample) : resident_bytes(sample));
+            work->bytes.push_back(resident_shards.empty() ? bytes.at(sample)
+                                                          : resident_bytes(sample));
           std::unique_lock lock(mutex);
           capacity_available.wait(lock, [&] {
             return stopping || in_flight < static_cast<std::uint64_t>(options.prefetch_batches);
@@ -255,8 +258,11 @@ struct Loader::State {
     const std::uint64_t sample = work.samples[slot];
     const SampleBytes& bytes = work.bytes[slot];
     const DatasetInfo& info = reader.info();
-    EncodedImage encoded{bytes.data, bytes.size, info.encoding == ImageEncoding::kJpeg,
-                         static_cast<int>(info.height), static_cast<int>(info.width),
+    EncodedImage encoded{bytes.data,
+                         bytes.size,
+                         info.encoding == ImageEncoding::kJpeg,
+                         static_cast<int>(info.height),
+                         static_cast<int>(info.width),
                          static_cast<int>(info.channels)};
     const ViewRecipe& recipe = options.recipe;
     const JpegSize size = source_size(encoded);
@@ -289,13 +295,15 @@ struct Loader::State {
         if (stopping) return;
         work = work_queue.front();
         sample = work->next_sample++;
-        if (work->next_sample == static_cast<std::int64_t>(work->samples.size())) work_queue.pop_front();
+        if (work->next_sample == static_cast<std::int64_t>(work->samples.size()))
+          work_queue.pop_front();
       }
       std::string error;
       try {
         render_sample(*work, sample);
       } catch (const std::exception& failure) {
-        error = concat(where(work->samples[static_cast<std::size_t>(sample)]), ": ", failure.what());
+        error =
+            concat(where(work->samples[static_cast<std::size_t>(sample)]), ": ", failure.what());
       }
       std::lock_guard lock(mutex);
       if (!error.empty() && work->error.empty()) work->error = std::move(error);
@@ -329,7 +337,8 @@ struct Loader::State {
 };
 
 Loader::Loader(LoaderOptions options) {
-  if (options.batch_size <= 0) fail("loader: batch size must be positive, got ", options.batch_size);
+  if (options.batch_size <= 0)
+    fail("loader: batch size must be positive, got ", options.batch_size);
   if (options.threads <= 0) fail("loader: threads must be positive, got ", options.threads);
   if (options.prefetch_batches <= 0)
     fail("loader: prefetch_batches must be positive, got ", options.prefetch_batches);
@@ -367,7 +376,8 @@ void Loader::start_epoch(std::uint64_t epoch, std::uint64_t first_step) {
   if (first_step > s.steps)
     fail("loader: cannot resume at step ", first_step, " of an epoch of ", s.steps, " steps");
   s.next_step = first_step;
-  s.reader_thread = std::thread([&s, epoch, first_step] { s.read_epoch(epoch, first_step, s.steps); });
+  s.reader_thread =
+      std::thread([&s, epoch, first_step] { s.read_epoch(epoch, first_step, s.steps); });
   for (int i = 0; i < s.options.threads; ++i) s.workers.emplace_back([&s] { s.work_loop(); });
 }
 

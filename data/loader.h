@@ -28,8 +28,8 @@ struct LoaderOptions {
   SamplerOptions sampler;  // its seed also keys the views
   bool train = true;       // random training views; false: the evaluation view
   ViewRecipe recipe;
-  int threads = 2;           // decode/augment threads
-  int prefetch_batches = 4;  // batches read and in work ahead of the consumer
+  int threads = 2;              // decode/augment threads
+  int prefetch_batches = 4;     // batches read and in work ahead of the consumer
   bool drop_last_batch = true;  // a short final batch: dropped (training) or kept (evaluation)
   // A split whose image bytes fit in this is read whole, once, and kept in memory.
   std::uint64_t in_memory_bytes = std::uint64_t{1} << 30;

@@ -20,8 +20,10 @@ MixDecision draw_mix(const MixupOptions& options, std::uint64_t epoch, std::uint
   MixDecision decision;
   const bool mixup = options.mixup_alpha > 0, cutmix = options.cutmix_alpha > 0;
   if (!(mixup || cutmix) || !(rng.uniform() < options.probability)) return decision;
-  if (mixup && cutmix) decision.cutmix = rng.uniform() < options.switch_probability;
-  else decision.cutmix = cutmix;
+  if (mixup && cutmix)
+    decision.cutmix = rng.uniform() < options.switch_probability;
+  else
+    decision.cutmix = cutmix;
   const double alpha = decision.cutmix ? options.cutmix_alpha : options.mixup_alpha;
   decision.lambda = rng.beta(alpha, alpha);
   decision.mixed = true;
@@ -36,9 +38,9 @@ MixDecision draw_mix(const MixupOptions& options, std::uint64_t epoch, std::uint
     decision.x0 = std::clamp<std::int64_t>(cx - cut_w / 2, 0, width);
     decision.x1 = std::clamp<std::int64_t>(cx + cut_w / 2, 0, width);
     if (options.correct_lambda)
-      decision.lambda = 1.0 - static_cast<double>((decision.y1 - decision.y0) *
-                                                  (decision.x1 - decision.x0)) /
-                                  static_cast<double>(height * width);
+      decision.lambda =
+          1.0 - static_cast<double>((decision.y1 - decision.y0) * (decision.x1 - decision.x0)) /
+                    static_cast<double>(height * width);
   }
   return decision;
 }
@@ -51,7 +53,8 @@ void mix_images(at::Tensor& images, const MixDecision& decision) {
     using at::indexing::Slice;
     const auto rows = Slice(decision.y0, decision.y1), cols = Slice(decision.x0, decision.x1);
     // flip() copies, so the pasted region comes from the unmixed partners.
-    images.index({Slice(), Slice(), rows, cols}).copy_(flipped.index({Slice(), Slice(), rows, cols}));
+    images.index({Slice(), Slice(), rows, cols})
+        .copy_(flipped.index({Slice(), Slice(), rows, cols}));
   } else {
     images.mul_(decision.lambda).add_(flipped, 1.0 - decision.lambda);
   }

@@ -11,9 +11,9 @@
 namespace tleg {
 
 struct MixupOptions {
-  double mixup_alpha = 0.8;   // Beta(α, α) for Mixup; 0 disables Mixup
-  double cutmix_alpha = 1.0;  // Beta(α, α) for CutMix; 0 disables CutMix
-  double probability = 1.0;   // of mixing a batch at all
+  double mixup_alpha = 0.8;         // Beta(α, α) for Mixup; 0 disables Mixup
+  double cutmix_alpha = 1.0;        // Beta(α, α) for CutMix; 0 disables CutMix
+  double probability = 1.0;         // of mixing a batch at all
   double switch_probability = 0.5;  // CutMix instead of Mixup when both are enabled
   double label_smoothing = 0.1;
   bool correct_lambda = true;  // λ from the clipped CutMix box area (timm's correct_lam)
@@ -21,13 +21,15 @@ struct MixupOptions {
 };
 
 struct MixDecision {
-  bool mixed = false;   // false: λ = 1, the batch is left as it is
+  bool mixed = false;  // false: λ = 1, the batch is left as it is
   bool cutmix = false;
   double lambda = 1.0;  // weight of the sample itself; 1 - λ goes to its partner
   // CutMix box [y0, y1) x [x0, x1) in output pixels, pasted from the partner.
   std::int64_t y0 = 0, y1 = 0, x0 = 0, x1 = 0;
   // Sample i is mixed with partner(i) = batch - 1 - i (the batch flipped, as timm).
-  static std::int64_t partner(std::int64_t sample, std::int64_t batch) { return batch - 1 - sample; }
+  static std::int64_t partner(std::int64_t sample, std::int64_t batch) {
+    return batch - 1 - sample;
+  }
 };
 
 // The decision for one step of one rank; needs no tensors.

@@ -46,7 +46,8 @@ DistributedSampler::DistributedSampler(std::uint64_t dataset_size, std::int64_t 
 std::vector<std::uint64_t> DistributedSampler::epoch_indices(std::uint64_t epoch) const {
   const std::uint64_t key = mix64(options_.seed ^ mix64(epoch + 1));
   std::vector<std::uint64_t> order;
-  if (options_.shuffle) order = permutation(size_, key);
+  if (options_.shuffle)
+    order = permutation(size_, key);
   else {
     order.resize(size_);
     std::iota(order.begin(), order.end(), 0);
@@ -58,7 +59,8 @@ std::vector<std::uint64_t> DistributedSampler::epoch_indices(std::uint64_t epoch
   const std::uint64_t total = per_rank_ * r;
   std::vector<std::uint64_t> mine;
   mine.reserve(per_rank_);
-  for (std::uint64_t position = static_cast<std::uint64_t>(rank_); position < total; position += r) {
+  for (std::uint64_t position = static_cast<std::uint64_t>(rank_); position < total;
+       position += r) {
     const std::uint64_t slot = position / repeats;
     mine.push_back(order[slot % size_]);  // wraps around to pad when needed
   }

@@ -20,7 +20,8 @@ constexpr std::uint64_t kChunk = 1 << 16;  // elements per chunk of the growing 
 // Class indices fit int16 up to this many classes (ImageNet-1K, -21K's 21,841 classes).
 constexpr std::int64_t kNarrowIndexClasses = 32768;
 // The fixed part of a view record: source size and crop (6 x u16), flags, augment count, the
-// erase box (4 x u16) and the erase noise key (u64); each augment slot adds op (u8) + argument (f64).
+// erase box (4 x u16) and the erase noise key (u64); each augment slot adds op (u8) + argument
+// (f64).
 constexpr std::size_t kFixedRecordBytes = 12 + 2 + 8 + 8;
 constexpr std::size_t kAugmentSlotBytes = 9;
 
@@ -29,7 +30,8 @@ std::string regenerate_hint(const std::string& dataset, const TeacherLogitsTags&
                             std::int64_t views, const std::string& dir) {
   return concat("regenerate it with: tleg logits --data ", dataset, " --split ", expected.split,
                 " --seed ", expected.seed, " --aug.repeats ", expected.repeats, " --views ", views,
-                " --teacher TEACHER --out ", dir, " (and the training run's aug.*, data.mean/std "
+                " --teacher TEACHER --out ", dir,
+                " (and the training run's aug.*, data.mean/std "
                 "and model.image options)");
 }
 
@@ -84,7 +86,8 @@ struct RecordWriter {
   std::uint8_t* out;
   void u8(unsigned value) { *out++ = static_cast<std::uint8_t>(value); }
   void u16(int value, const char* what) {
-    if (value < 0 || value > 0xffff) fail("view record: ", what, " ", value, " does not fit 16 bits");
+    if (value < 0 || value > 0xffff)
+      fail("view record: ", what, " ", value, " does not fit 16 bits");
     u8(static_cast<unsigned>(value) & 0xff), u8(static_cast<unsigned>(value) >> 8);
   }
   void u64(std::uint64_t value) {
@@ -95,7 +98,10 @@ struct RecordWriter {
 struct RecordReader {
   const std::uint8_t* in;
   unsigned u8() { return *in++; }
-  int u16() { const unsigned low = u8(); return static_cast<int>(low | (u8() << 8)); }
+  int u16() {
+    const unsigned low = u8();
+    return static_cast<int>(low | (u8() << 8));
+  }
   std::uint64_t u64() {
     std::uint64_t value = 0;
     for (int i = 0; i < 8; ++i) value |= static_cast<std::uint64_t>(u8()) << (8 * i);
@@ -110,14 +116,15 @@ std::string describe_recipe(const ViewRecipe& r) {
   out.precision(17);
   out << "size=" << r.output_height << "x" << r.output_width << " channels=" << r.channels
       << " scale=" << r.scale_min << ".." << r.scale_max << " ratio=" << r.ratio_min << ".."
-      << r.ratio_max << " interpolation="
-      << (r.interpolation == Interpolation::kBicubic ? "bicubic" : "bilinear")
+      << r.ratio_max
+      << " interpolation=" << (r.interpolation == Interpolation::kBicubic ? "bicubic" : "bilinear")
       << " flip=" << r.flip_probability << " randaugment=" << r.rand_augment
       << " ops=" << r.augment.ops << " magnitude=" << r.augment.magnitude
-      << " magnitude_std=" << r.augment.magnitude_std << " op_probability=" << r.augment.op_probability
-      << " increasing=" << r.augment.increasing << " translate=" << r.augment.translate_fraction
-      << " erase=" << r.erase_probability << " erase_area=" << r.erase_min_area << ".."
-      << r.erase_max_area << " erase_aspect=" << r.erase_min_aspect << " mean=";
+      << " magnitude_std=" << r.augment.magnitude_std
+      << " op_probability=" << r.augment.op_probability << " increasing=" << r.augment.increasing
+      << " translate=" << r.augment.translate_fraction << " erase=" << r.erase_probability
+      << " erase_area=" << r.erase_min_area << ".." << r.erase_max_area
+      << " erase_aspect=" << r.erase_min_aspect << " mean=";
   for (int c = 0; c < r.channels; ++c) out << (c ? "," : "") << r.mean[static_cast<std::size_t>(c)];
   out << " std=";
   for (int c = 0; c < r.channels; ++c) out << (c ? "," : "") << r.std[static_cast<std::size_t>(c)];
@@ -143,8 +150,10 @@ std::size_t view_record_bytes(int augment_slots) {
 
 void encode_view(const ViewParams& params, int augment_slots, std::uint8_t* out) {
   if (params.augments.size() > static_cast<std::size_t>(augment_slots))
-    fail("view record: ", params.augments.size(), " RandAugment ops, the record has ", augment_slots);
-  if (params.erase.size() > 1) fail("view record: ", params.erase.size(), " erased boxes, at most 1");
+    fail("view record: ", params.augments.size(), " RandAugment ops, the record has ",
+         augment_slots);
+  if (params.erase.size() > 1)
+    fail("view record: ", params.erase.size(), " erased boxes, at most 1");
   RecordWriter w{out};
   w.u16(params.source_width, "source width");
   w.u16(params.source_height, "source height");
@@ -158,7 +167,8 @@ void encode_view(const ViewParams& params, int augment_slots, std::uint8_t* out)
   w.u64(params.erase_noise_key);
   for (int slot = 0; slot < augment_slots; ++slot) {
     const auto i = static_cast<std::size_t>(slot);
-    const AppliedAugment augment = i < params.augments.size() ? params.augments[i] : AppliedAugment{};
+    const AppliedAugment augment =
+        i < params.augments.size() ? params.augments[i] : AppliedAugment{};
     w.u8(static_cast<unsigned>(augment.op));
     // The argument in full (f64): a rounded rotation angle would render other pixels.
     w.u64(std::bit_cast<std::uint64_t>(augment.argument));
@@ -205,8 +215,8 @@ float half_to_float(std::uint16_t bits) {
   return std::bit_cast<float>(sign | ((exponent + 112u) << 23) | (mantissa << 13));
 }
 
-void reconstruct_logits(const std::uint16_t* values, const std::int32_t* indices, std::int64_t stored,
-                        float log_sum_exp, std::int64_t classes, float* out) {
+void reconstruct_logits(const std::uint16_t* values, const std::int32_t* indices,
+                        std::int64_t stored, float log_sum_exp, std::int64_t classes, float* out) {
   if (indices == nullptr) {
     for (std::int64_t c = 0; c < classes; ++c) out[c] = half_to_float(values[c]);
     return;
@@ -222,12 +232,14 @@ void reconstruct_logits(const std::uint16_t* values, const std::int32_t* indices
   float fill = -std::numeric_limits<float>::infinity();
   if (rest > 0 && classes > stored)
     // Never above the smallest stored logit: fp16 rounding must not reorder the classes.
-    fill = std::min(lowest, static_cast<float>(std::log(rest / static_cast<double>(classes - stored)) +
-                                               log_sum_exp));
+    fill = std::min(
+        lowest,
+        static_cast<float>(std::log(rest / static_cast<double>(classes - stored)) + log_sum_exp));
   std::fill(out, out + classes, fill);
   for (std::int64_t i = 0; i < stored; ++i) {
     if (indices[i] < 0 || indices[i] >= classes)
-      fail("teacher logits: class index ", indices[i], " outside ", classes, " classes (corrupt store)");
+      fail("teacher logits: class index ", indices[i], " outside ", classes,
+           " classes (corrupt store)");
     out[indices[i]] = half_to_float(values[i]);
   }
 }
@@ -236,8 +248,11 @@ void reconstruct_logits(const std::uint16_t* values, const std::int32_t* indices
 
 TeacherLogitsShardWriter::TeacherLogitsShardWriter(std::string path, const TeacherLogitsTags& tags,
                                                    int augment_slots, std::int64_t shard,
-                                                   std::uint64_t first_sample, std::uint64_t samples)
-    : path_(std::move(path)), partial_(path_ + ".partial"), tags_(tags),
+                                                   std::uint64_t first_sample,
+                                                   std::uint64_t samples)
+    : path_(std::move(path)),
+      partial_(path_ + ".partial"),
+      tags_(tags),
       augment_slots_(augment_slots),
       expected_views_(samples * static_cast<std::uint64_t>(tags.views)),
       narrow_indices_(tags.classes <= kNarrowIndexClasses) {
@@ -250,8 +265,10 @@ TeacherLogitsShardWriter::TeacherLogitsShardWriter(std::string path, const Teach
   file_->create_extendible_1d<std::uint8_t>("/params", kChunk);
   file_->create_extendible_1d<std::uint16_t>("/values", kChunk);
   if (tags_.topk > 0) {
-    if (narrow_indices_) file_->create_extendible_1d<std::int16_t>("/indices", kChunk);
-    else file_->create_extendible_1d<std::int32_t>("/indices", kChunk);
+    if (narrow_indices_)
+      file_->create_extendible_1d<std::int16_t>("/indices", kChunk);
+    else
+      file_->create_extendible_1d<std::int32_t>("/indices", kChunk);
   }
   file_->create_extendible_1d<float>("/log_sum_exp", kChunk);
 }
@@ -276,7 +293,8 @@ void TeacherLogitsShardWriter::append(const std::vector<ViewParams>& params,
          indices.size(), " indices, ", log_sum_exp.size(), " log-sum-exps");
   const std::size_t record = view_record_bytes(augment_slots_);
   std::vector<std::uint8_t> records(n * record);
-  for (std::size_t i = 0; i < n; ++i) encode_view(params[i], augment_slots_, records.data() + i * record);
+  for (std::size_t i = 0; i < n; ++i)
+    encode_view(params[i], augment_slots_, records.data() + i * record);
   file_->append("/params", records.data(), records.size());
   file_->append("/values", values.data(), values.size());
   if (tags_.topk > 0) {
@@ -346,7 +364,8 @@ struct TeacherLogitsStore::Shard {
 TeacherLogitsStore::TeacherLogitsStore(const std::string& dir) : dir_(dir) {
   const std::string index = (std::filesystem::path(dir) / "index.h5").string();
   if (!std::filesystem::exists(index))
-    fail(dir, ": no teacher-logits store here (", index, " is missing: make the store with "
+    fail(dir, ": no teacher-logits store here (", index,
+         " is missing: make the store with "
          "tleg logits, or let an interrupted tleg logits run finish)");
   {
     const h5::File file = h5::File::open_read(index, "teacher-logits index");
@@ -359,14 +378,17 @@ TeacherLogitsStore::TeacherLogitsStore(const std::string& dir) : dir_(dir) {
   const auto per_view = static_cast<std::uint64_t>(stored_per_view(tags_));
   for (std::size_t s = 0; s + 1 < shard_starts_.size(); ++s) {
     const std::string path = teacher_logits_shard_path(dir, static_cast<std::int64_t>(s));
-    auto shard = std::make_unique<Shard>(Shard{h5::File::open_read(path, "teacher-logits shard"), false});
+    auto shard =
+        std::make_unique<Shard>(Shard{h5::File::open_read(path, "teacher-logits shard"), false});
     int slots = 0;
     const std::uint64_t samples = shard_starts_[s + 1] - shard_starts_[s];
     if (!same_tags(read_tags(shard->file, kShardFormat, slots), tags_) || slots != augment_slots_ ||
-        shard->file.int_attribute("/", "first_sample") != static_cast<std::int64_t>(shard_starts_[s]) ||
+        shard->file.int_attribute("/", "first_sample") !=
+            static_cast<std::int64_t>(shard_starts_[s]) ||
         shard->file.int_attribute("/", "samples") != static_cast<std::int64_t>(samples))
       fail(path, ": belongs to another tleg logits run than ", index,
-           " (mixed files in one folder); regenerate the store with tleg logits into an empty folder");
+           " (mixed files in one folder); regenerate the store with tleg logits into an empty "
+           "folder");
     const std::uint64_t views = samples * static_cast<std::uint64_t>(tags_.views);
     if (shard->file.shape("/log_sum_exp").at(0) != views ||
         shard->file.shape("/values").at(0) != views * per_view)
@@ -379,16 +401,20 @@ TeacherLogitsStore::TeacherLogitsStore(const std::string& dir) : dir_(dir) {
 
 TeacherLogitsStore::~TeacherLogitsStore() = default;
 
-void TeacherLogitsStore::check(const std::string& dataset, const TeacherLogitsTags& expected) const {
+void TeacherLogitsStore::check(const std::string& dataset,
+                               const TeacherLogitsTags& expected) const {
   auto differs = [&](const char* what, const auto& stored, const auto& wanted) {
     fail(dir_, ": teacher logits were made for ", what, " ", stored, ", but training uses ", wanted,
-         "; ", regenerate_hint(dataset, expected, expected.views > 0 ? expected.views : tags_.views, dir_));
+         "; ",
+         regenerate_hint(dataset, expected, expected.views > 0 ? expected.views : tags_.views,
+                         dir_));
   };
   if (tags_.fingerprint != expected.fingerprint)
     differs("the dataset with fingerprint", tags_.fingerprint,
             concat(dataset, " (fingerprint ", expected.fingerprint, ")"));
   if (tags_.split != expected.split) differs("split", tags_.split, expected.split);
-  if (tags_.classes != expected.classes) differs("a class count of", tags_.classes, expected.classes);
+  if (tags_.classes != expected.classes)
+    differs("a class count of", tags_.classes, expected.classes);
   if (expected.views > 0 && tags_.views != expected.views)
     differs("a view count of", tags_.views, expected.views);
   if (tags_.seed != expected.seed) differs("seed (run.seed)", tags_.seed, expected.seed);
@@ -398,7 +424,8 @@ void TeacherLogitsStore::check(const std::string& dataset, const TeacherLogitsTa
     // Name the first recipe word that differs, not two long lines.
     std::istringstream stored(tags_.recipe), wanted(expected.recipe);
     std::string a, b;
-    while (stored >> a && wanted >> b && a == b) {}
+    while (stored >> a && wanted >> b && a == b) {
+    }
     differs("the view recipe with", a, b);
   }
 }
@@ -408,9 +435,11 @@ StoredView TeacherLogitsStore::read(std::uint64_t sample, std::uint64_t view) co
     fail(dir_, ": no stored view ", view, " of sample ", sample, " (the store holds ", tags_.views,
          " views of ", shard_starts_.back(), " samples)");
   const auto s = static_cast<std::size_t>(
-      std::upper_bound(shard_starts_.begin(), shard_starts_.end(), sample) - shard_starts_.begin() - 1);
+      std::upper_bound(shard_starts_.begin(), shard_starts_.end(), sample) - shard_starts_.begin() -
+      1);
   const Shard& shard = *shards_[s];
-  const std::uint64_t row = (sample - shard_starts_[s]) * static_cast<std::uint64_t>(tags_.views) + view;
+  const std::uint64_t row =
+      (sample - shard_starts_[s]) * static_cast<std::uint64_t>(tags_.views) + view;
   const std::size_t record = view_record_bytes(augment_slots_);
   std::vector<std::uint8_t> bytes(record);
   shard.file.read_range("/params", row * record, record, bytes.data());

@@ -55,8 +55,8 @@ float half_to_float(std::uint16_t bits);
 // the stored log-sum-exp) is spread evenly over them (FKD's marginal smoothing, exact at tau = 1).
 // When the top k hold all the mass (rounding), the others get -infinity (probability 0).
 // `indices` is empty when all classes are stored (in class order).
-void reconstruct_logits(const std::uint16_t* values, const std::int32_t* indices, std::int64_t stored,
-                        float log_sum_exp, std::int64_t classes, float* out);
+void reconstruct_logits(const std::uint16_t* values, const std::int32_t* indices,
+                        std::int64_t stored, float log_sum_exp, std::int64_t classes, float* out);
 
 // Writes one shard file: PATH.partial, renamed by finish() (an interrupted run leaves no file
 // that looks complete). Views are appended in (sample, view) order.

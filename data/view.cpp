@@ -39,7 +39,8 @@ bool op_is_signed(AugmentOp op, bool increasing) {
 double level_argument(AugmentOp op, double level, const RandAugmentRecipe& recipe) {
   const double fraction = level / kLevelDenominator;
   switch (op) {
-    case AugmentOp::kRotate: return fraction * 30.0;
+    case AugmentOp::kRotate:
+      return fraction * 30.0;
     case AugmentOp::kPosterize: {
       const int bits = static_cast<int>(fraction * 4);
       return recipe.increasing ? 4 - bits : bits;
@@ -48,17 +49,21 @@ double level_argument(AugmentOp op, double level, const RandAugmentRecipe& recip
       const int threshold = static_cast<int>(fraction * 256);
       return recipe.increasing ? 256 - threshold : threshold;
     }
-    case AugmentOp::kSolarizeAdd: return static_cast<int>(fraction * 110);
+    case AugmentOp::kSolarizeAdd:
+      return static_cast<int>(fraction * 110);
     case AugmentOp::kColor:
     case AugmentOp::kContrast:
     case AugmentOp::kBrightness:
     case AugmentOp::kSharpness:
       return recipe.increasing ? fraction * 0.9 : fraction * 1.8 + 0.1;
     case AugmentOp::kShearX:
-    case AugmentOp::kShearY: return fraction * 0.3;
+    case AugmentOp::kShearY:
+      return fraction * 0.3;
     case AugmentOp::kTranslateXRel:
-    case AugmentOp::kTranslateYRel: return fraction * recipe.translate_fraction;
-    default: return 0;
+    case AugmentOp::kTranslateYRel:
+      return fraction * recipe.translate_fraction;
+    default:
+      return 0;
   }
 }
 
@@ -87,8 +92,8 @@ void pil_affine(Image& image, double a, double b, double c, double d, double e, 
   cv::Mat source = as_mat(image).clone();
   cv::Mat target = as_mat(image);
   cv::warpAffine(source, target, inverse, target.size(),
-                 cv_interpolation(recipe.interpolation) | cv::WARP_INVERSE_MAP,
-                 cv::BORDER_CONSTANT, fill_colour(recipe));
+                 cv_interpolation(recipe.interpolation) | cv::WARP_INVERSE_MAP, cv::BORDER_CONSTANT,
+                 fill_colour(recipe));
 }
 
 void apply_lut(Image& image, const std::array<std::uint8_t, 256>& lut) {
@@ -121,7 +126,8 @@ Image greyscale(const Image& image) {
   const std::size_t pixels = grey.pixels.size();
   for (std::size_t i = 0; i < pixels; ++i) {
     const std::uint8_t* p = image.pixels.data() + i * 3;
-    grey.pixels[i] = static_cast<std::uint8_t>((p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16);
+    grey.pixels[i] =
+        static_cast<std::uint8_t>((p[0] * 19595 + p[1] * 38470 + p[2] * 7471 + 0x8000) >> 16);
   }
   return grey;
 }
@@ -145,7 +151,8 @@ void auto_contrast(Image& image) {
         continue;
       }
       const double scale = 255.0 / (high - low), offset = -low * scale;
-      luts[c][i] = static_cast<std::uint8_t>(std::clamp(static_cast<int>(i * scale + offset), 0, 255));
+      luts[c][i] =
+          static_cast<std::uint8_t>(std::clamp(static_cast<int>(i * scale + offset), 0, 255));
     }
   }
   apply_channel_luts(image, luts);
@@ -193,8 +200,10 @@ Image crop_resize_flip(const cv::Mat& source, cv::Rect box, const ViewParams& pa
   }
   Image view = make_image(recipe.output_height, recipe.output_width, recipe.channels);
   cv::Mat target = as_mat(view);
-  if (region.size() == target.size()) region.copyTo(target);
-  else cv::resize(region, target, target.size(), 0, 0, cv_interpolation(recipe.interpolation));
+  if (region.size() == target.size())
+    region.copyTo(target);
+  else
+    cv::resize(region, target, target.size(), 0, 0, cv_interpolation(recipe.interpolation));
   if (params.flip) cv::flip(target, target, 1);
   for (const AppliedAugment& augment : params.augments) apply_augment(view, augment, recipe);
   return view;
@@ -204,9 +213,9 @@ Image crop_resize_flip(const cv::Mat& source, cv::Rect box, const ViewParams& pa
 
 std::string augment_op_name(AugmentOp op) {
   static const char* const kNames[kAugmentOpCount] = {
-      "AutoContrast", "Equalize", "Invert", "Rotate", "Posterize", "Solarize", "SolarizeAdd",
-      "Color", "Contrast", "Brightness", "Sharpness", "ShearX", "ShearY", "TranslateXRel",
-      "TranslateYRel"};
+      "AutoContrast", "Equalize",    "Invert", "Rotate",        "Posterize",
+      "Solarize",     "SolarizeAdd", "Color",  "Contrast",      "Brightness",
+      "Sharpness",    "ShearX",      "ShearY", "TranslateXRel", "TranslateYRel"};
   return kNames[static_cast<int>(op)];
 }
 
@@ -241,8 +250,10 @@ CropBox random_resized_crop(int width, int height, double scale_min, double scal
   // Fallback: the centre crop, clamped to the ratio range.
   const double in_ratio = static_cast<double>(width) / height;
   int w = width, h = height;
-  if (in_ratio < ratio_min) h = static_cast<int>(std::round(w / ratio_min));
-  else if (in_ratio > ratio_max) w = static_cast<int>(std::round(h * ratio_max));
+  if (in_ratio < ratio_min)
+    h = static_cast<int>(std::round(w / ratio_min));
+  else if (in_ratio > ratio_max)
+    w = static_cast<int>(std::round(h * ratio_max));
   return {(width - w) / 2, (height - h) / 2, w, h};
 }
 
@@ -250,15 +261,15 @@ ViewParams draw_view(const ViewRecipe& recipe, int source_width, int source_heig
                      std::uint64_t seed, std::uint64_t epoch, std::uint64_t sample,
                      std::uint64_t view) {
   if (source_width <= 0 || source_height <= 0)
-    fail("view: sample ", sample, " has an empty source image (", source_width, "x",
-         source_height, ")");
+    fail("view: sample ", sample, " has an empty source image (", source_width, "x", source_height,
+         ")");
   // The draw order below is part of the format of stored views: append, never reorder.
   CounterRng rng{counter_key({seed, epoch, sample, view}), 0};
   ViewParams params;
   params.source_width = source_width;
   params.source_height = source_height;
-  params.crop = random_resized_crop(source_width, source_height, recipe.scale_min,
-                                    recipe.scale_max, recipe.ratio_min, recipe.ratio_max, rng);
+  params.crop = random_resized_crop(source_width, source_height, recipe.scale_min, recipe.scale_max,
+                                    recipe.ratio_min, recipe.ratio_max, rng);
   params.flip = rng.bernoulli(recipe.flip_probability);
   if (recipe.rand_augment) {
     const RandAugmentRecipe& augment = recipe.augment;
@@ -310,8 +321,8 @@ ViewParams eval_view(const ViewRecipe& recipe, int source_width, int source_heig
   }
   // Resize the shorter side to floor(output / fraction), then the centre crop: in source
   // pixels the crop is output / scale.
-  const double resized = std::floor(std::max(recipe.output_width, recipe.output_height) /
-                                    recipe.eval_crop_fraction);
+  const double resized =
+      std::floor(std::max(recipe.output_width, recipe.output_height) / recipe.eval_crop_fraction);
   const double scale = resized / shorter;
   const int w = std::min(source_width, static_cast<int>(std::round(recipe.output_width / scale)));
   const int h = std::min(source_height, static_cast<int>(std::round(recipe.output_height / scale)));
@@ -364,16 +375,20 @@ Image render_view(const EncodedImage& image, const ViewParams& params, const Vie
 }
 
 Image render_view(const Image& source, const ViewParams& params, const ViewRecipe& recipe) {
-  EncodedImage raw{source.pixels.data(), source.pixels.size(), false, source.height, source.width,
-                   source.channels};
+  EncodedImage raw{source.pixels.data(), source.pixels.size(), false,
+                   source.height,        source.width,         source.channels};
   return render_view(raw, params, recipe);
 }
 
 void apply_augment(Image& image, const AppliedAugment& augment, const ViewRecipe& recipe) {
   const double arg = augment.argument;
   switch (augment.op) {
-    case AugmentOp::kAutoContrast: auto_contrast(image); return;
-    case AugmentOp::kEqualize: equalize(image); return;
+    case AugmentOp::kAutoContrast:
+      auto_contrast(image);
+      return;
+    case AugmentOp::kEqualize:
+      equalize(image);
+      return;
     case AugmentOp::kInvert: {
       std::array<std::uint8_t, 256> lut;
       for (int i = 0; i < 256; ++i) lut[i] = static_cast<std::uint8_t>(255 - i);
@@ -387,8 +402,9 @@ void apply_augment(Image& image, const AppliedAugment& augment, const ViewRecipe
       const cv::Mat rotation = cv::getRotationMatrix2D(centre, arg, 1.0);
       cv::Mat source = as_mat(image).clone();
       cv::Mat target = as_mat(image);
-      cv::warpAffine(source, target, rotation, target.size(), cv_interpolation(recipe.interpolation),
-                     cv::BORDER_CONSTANT, fill_colour(recipe));
+      cv::warpAffine(source, target, rotation, target.size(),
+                     cv_interpolation(recipe.interpolation), cv::BORDER_CONSTANT,
+                     fill_colour(recipe));
       return;
     }
     case AugmentOp::kPosterize: {
@@ -410,7 +426,8 @@ void apply_augment(Image& image, const AppliedAugment& augment, const ViewRecipe
     case AugmentOp::kSolarizeAdd: {
       const int add = static_cast<int>(arg);
       std::array<std::uint8_t, 256> lut;
-      for (int i = 0; i < 256; ++i) lut[i] = static_cast<std::uint8_t>(i < 128 ? std::min(255, i + add) : i);
+      for (int i = 0; i < 256; ++i)
+        lut[i] = static_cast<std::uint8_t>(i < 128 ? std::min(255, i + add) : i);
       apply_lut(image, lut);
       return;
     }
@@ -451,8 +468,12 @@ void apply_augment(Image& image, const AppliedAugment& augment, const ViewRecipe
       blend_with(image, smooth, arg);
       return;
     }
-    case AugmentOp::kShearX: pil_affine(image, 1, arg, 0, 0, 1, 0, recipe); return;
-    case AugmentOp::kShearY: pil_affine(image, 1, 0, 0, arg, 1, 0, recipe); return;
+    case AugmentOp::kShearX:
+      pil_affine(image, 1, arg, 0, 0, 1, 0, recipe);
+      return;
+    case AugmentOp::kShearY:
+      pil_affine(image, 1, 0, 0, arg, 1, 0, recipe);
+      return;
     case AugmentOp::kTranslateXRel:
       pil_affine(image, 1, 0, arg * image.width, 0, 1, 0, recipe);
       return;

@@ -20,8 +20,21 @@ enum class Interpolation { kBilinear, kBicubic };
 
 // timm's RandAugment op set (_RAND_TRANSFORMS / _RAND_INCREASING_TRANSFORMS).
 enum class AugmentOp : std::uint8_t {
-  kAutoContrast, kEqualize, kInvert, kRotate, kPosterize, kSolarize, kSolarizeAdd, kColor,
-  kContrast, kBrightness, kSharpness, kShearX, kShearY, kTranslateXRel, kTranslateYRel,
+  kAutoContrast,
+  kEqualize,
+  kInvert,
+  kRotate,
+  kPosterize,
+  kSolarize,
+  kSolarizeAdd,
+  kColor,
+  kContrast,
+  kBrightness,
+  kSharpness,
+  kShearX,
+  kShearY,
+  kTranslateXRel,
+  kTranslateYRel,
 };
 inline constexpr int kAugmentOpCount = 15;
 std::string augment_op_name(AugmentOp op);

@@ -14,9 +14,8 @@ std::unique_ptr<Communicator> make_communicator(World& world, c10::Device device
                                                 const CommunicatorOptions& options) {
   if (device.is_cuda()) {
 #ifdef TLEG_HAVE_CUDA
-    return make_nccl_communicator(MPI_COMM_WORLD,
-                                  device.has_index() ? device.index() : world.device().index(),
-                                  options);
+    return make_nccl_communicator(
+        MPI_COMM_WORLD, device.has_index() ? device.index() : world.device().index(), options);
 #else
     fail("rank ", world.rank(), ": a communicator for ", device,
          " needs a CUDA build of tleg (this one was built without CUDA/NCCL)");

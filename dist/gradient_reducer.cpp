@@ -37,8 +37,7 @@ std::vector<std::vector<std::size_t>> assign_buckets(const std::vector<at::Tenso
     bool fits = !buckets.empty() && bytes + size <= bucket_bytes;
     if (fits) {
       const at::Tensor& first = parameters[buckets.back().front()];
-      fits = first.scalar_type() == parameter.scalar_type() &&
-             first.device() == parameter.device();
+      fits = first.scalar_type() == parameter.scalar_type() && first.device() == parameter.device();
     }
     if (!fits) {
       buckets.emplace_back();
@@ -75,8 +74,8 @@ GradientReducer::GradientReducer(std::vector<at::Tensor> parameters, Communicato
       bucket.offsets.push_back(elements);
       elements += parameters_[bucket.members[m]].numel();
     }
-    bucket.buffer = at::zeros({elements}, parameters_[bucket.members.front()].options()
-                                              .requires_grad(false));
+    bucket.buffer =
+        at::zeros({elements}, parameters_[bucket.members.front()].options().requires_grad(false));
     bucket.missing = bucket.members.size();
     buckets_.push_back(std::move(bucket));
   }
@@ -85,8 +84,8 @@ GradientReducer::GradientReducer(std::vector<at::Tensor> parameters, Communicato
     if (torch::autograd::impl::post_acc_grad_hooks(parameters_[i]))
       fail("GradientReducer on rank ", communicator_.rank(), ": parameter ", i,
            " already has a post-accumulate-grad hook (listed twice, or in another reducer)");
-    torch::autograd::impl::set_post_acc_grad_hooks(
-        parameters_[i], std::make_unique<GradientReadyHook>(*this, i));
+    torch::autograd::impl::set_post_acc_grad_hooks(parameters_[i],
+                                                   std::make_unique<GradientReadyHook>(*this, i));
   }
 }
 

@@ -23,9 +23,12 @@ int world_rank() {
 
 MPI_Datatype mpi_type(const at::Tensor& tensor, const char* operation, int rank) {
   switch (tensor.scalar_type()) {
-    case at::kFloat: return MPI_FLOAT;
-    case at::kDouble: return MPI_DOUBLE;
-    case at::kLong: return MPI_INT64_T;
+    case at::kFloat:
+      return MPI_FLOAT;
+    case at::kDouble:
+      return MPI_DOUBLE;
+    case at::kLong:
+      return MPI_INT64_T;
     default:
       fail(operation, " on rank ", rank, ": dtype ", tensor.scalar_type(),
            " is not supported by the MPI backend (float32, float64, int64)");
@@ -36,8 +39,8 @@ MPI_Datatype mpi_type(const at::Tensor& tensor, const char* operation, int rank)
 int checked_count(const at::Tensor& tensor, const char* operation, int rank) {
   if (!tensor.defined()) fail(operation, " on rank ", rank, ": the tensor is undefined");
   if (!tensor.device().is_cpu())
-    fail(operation, " on rank ", rank, ": the MPI backend takes CPU tensors, got ",
-         tensor.device(), " (use make_communicator with that device for NCCL)");
+    fail(operation, " on rank ", rank, ": the MPI backend takes CPU tensors, got ", tensor.device(),
+         " (use make_communicator with that device for NCCL)");
   if (!tensor.is_contiguous())
     fail(operation, " on rank ", rank, ": the tensor must be contiguous");
   if (tensor.numel() > INT_MAX)

@@ -27,11 +27,16 @@ void check_cuda(cudaError_t code, const char* operation, int rank) {
 
 ncclDataType_t nccl_type(const at::Tensor& tensor, const char* operation, int rank) {
   switch (tensor.scalar_type()) {
-    case at::kFloat: return ncclFloat32;
-    case at::kDouble: return ncclFloat64;
-    case at::kLong: return ncclInt64;
-    case at::kHalf: return ncclFloat16;
-    case at::kBFloat16: return ncclBfloat16;
+    case at::kFloat:
+      return ncclFloat32;
+    case at::kDouble:
+      return ncclFloat64;
+    case at::kLong:
+      return ncclInt64;
+    case at::kHalf:
+      return ncclFloat16;
+    case at::kBFloat16:
+      return ncclBfloat16;
     default:
       fail(operation, " on rank ", rank, ": dtype ", tensor.scalar_type(),
            " is not supported by the NCCL backend");
@@ -133,8 +138,8 @@ class NcclCommunicator final : public Communicator {
   // NCCL has no barrier: a one-element all-reduce that wait() blocks the host on.
   void barrier() override {
     c10::cuda::CUDAGuard guard(device_);
-    at::Tensor token = at::zeros({1}, at::TensorOptions().dtype(at::kFloat).device(
-                                          c10::Device(c10::kCUDA, device_)));
+    at::Tensor token = at::zeros(
+        {1}, at::TensorOptions().dtype(at::kFloat).device(c10::Device(c10::kCUDA, device_)));
     all_reduce_async(token, ReduceOp::Sum)->wait();
   }
 
@@ -196,8 +201,9 @@ class NcclCommunicator final : public Communicator {
   void check_tensor(const at::Tensor& tensor, const char* operation) const {
     if (!tensor.defined()) fail(operation, " on rank ", rank_, ": the tensor is undefined");
     if (!tensor.is_cuda() || tensor.device().index() != device_)
-      fail(operation, " on rank ", rank_, ": this NCCL communicator takes tensors on cuda:",
-           static_cast<int>(device_), ", got ", tensor.device());
+      fail(operation, " on rank ", rank_,
+           ": this NCCL communicator takes tensors on cuda:", static_cast<int>(device_), ", got ",
+           tensor.device());
     if (!tensor.is_contiguous())
       fail(operation, " on rank ", rank_, ": the tensor must be contiguous");
   }
@@ -274,8 +280,8 @@ std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm parent, c10::Devic
   c10::cuda::CUDAGuard guard(device);
   ncclComm_t comm = nullptr;
   if (const ncclResult_t code = ncclCommInitRank(&comm, size, id, rank); code != ncclSuccess)
-    fail("ncclCommInitRank failed on rank ", rank, " of ", size, " (cuda:",
-         static_cast<int>(device), "): ", ncclGetErrorString(code),
+    fail("ncclCommInitRank failed on rank ", rank, " of ", size,
+         " (cuda:", static_cast<int>(device), "): ", ncclGetErrorString(code),
          "; each rank needs its own GPU");
   return std::make_unique<NcclCommunicator>(mpi, comm, device, options);
 }

@@ -74,9 +74,7 @@ class PretrainedInitializer final : public Initializer {
       model.head->bias.copy_(source_->head->bias);
     }
   }
-  std::int64_t stored_parameters() const override {
-    return vit_parameter_count(source_->config());
-  }
+  std::int64_t stored_parameters() const override { return vit_parameter_count(source_->config()); }
   std::string describe() const override {
     return method_ == "prefin" ? "pre-trained model " + path_
                                : concat("subset (", layers_, " layers) of ", path_);
@@ -96,9 +94,9 @@ std::int64_t subset_layer(const std::string& layers, std::int64_t i, std::int64_
   if (layers == "first") return i;
   if (layers == "spread") {
     if (depth == 1) return 0;
-    return static_cast<std::int64_t>(std::llround(static_cast<double>(i) *
-                                                  static_cast<double>(source_depth - 1) /
-                                                  static_cast<double>(depth - 1)));
+    return static_cast<std::int64_t>(
+        std::llround(static_cast<double>(i) * static_cast<double>(source_depth - 1) /
+                     static_cast<double>(depth - 1)));
   }
   fail("unknown subset layer choice '", layers, "': use first or spread");
 }
@@ -109,8 +107,8 @@ const std::vector<std::string>& initializer_names() {
 }
 
 std::unique_ptr<Initializer> make_initializer(const InitSpec& spec) {
-  const bool needs_source = spec.method == "tleg" || spec.method == "subset" ||
-                            spec.method == "prefin";
+  const bool needs_source =
+      spec.method == "tleg" || spec.method == "subset" || spec.method == "prefin";
   if (needs_source && spec.source.empty())
     fail("--init ", spec.method, " needs a source file (",
          spec.method == "tleg" ? "--learngene" : "--pretrained", ")");

@@ -16,7 +16,7 @@ class ViT;
 
 struct InitSpec {
   std::string method = "scratch";
-  std::string source;                // learngene (tleg) or pre-trained model (subset, prefin)
+  std::string source;                   // learngene (tleg) or pre-trained model (subset, prefin)
   std::string subset_layers = "first";  // subset: "first" d layers or "spread" evenly
   std::uint64_t seed = 0;
 };

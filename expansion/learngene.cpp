@@ -66,8 +66,10 @@ void expand_into(const WeightsFile& learngene, ViT& model) {
   const std::int64_t depth = model.depth();
   // θ_B and θ_A as BlockWeights, to reuse the one interpolation of the auxiliary net.
   BlockParams base(learngene.config), slope(learngene.config);
-  for (auto& item : base.named_parameters()) item.value().copy_(learngene.tensor("theta_B." + item.key()));
-  for (auto& item : slope.named_parameters()) item.value().copy_(learngene.tensor("theta_A." + item.key()));
+  for (auto& item : base.named_parameters())
+    item.value().copy_(learngene.tensor("theta_B." + item.key()));
+  for (auto& item : slope.named_parameters())
+    item.value().copy_(learngene.tensor("theta_A." + item.key()));
   for (std::int64_t i = 0; i < depth; ++i) {
     const BlockWeights expanded = interpolate(base.weights(), slope.weights(),
                                               static_cast<double>(i) / static_cast<double>(depth));

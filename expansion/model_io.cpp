@@ -38,7 +38,8 @@ std::shared_ptr<ViT> load_vit(const std::string& path) { return load_vit(load_we
 void save_torch_dict(const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                      const std::string& path) {
   c10::Dict<std::string, at::Tensor> state;
-  for (const auto& [name, tensor] : tensors) state.insert(name, tensor.detach().to(at::kCPU).contiguous());
+  for (const auto& [name, tensor] : tensors)
+    state.insert(name, tensor.detach().to(at::kCPU).contiguous());
   // The container of torch.save: a zip with the pickle and one record per tensor. Written with
   // the pickler's type tags off, because torch.load(weights_only=True) refuses the tag
   // function that torch::pickle_save emits for typed dictionaries.
@@ -57,8 +58,8 @@ void save_torch_dict(const std::vector<std::pair<std::string, at::Tensor>>& tens
       out.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
       return out ? size : 0;
     });
-    torch::jit::writeArchiveAndTensors("data", pickled.data(), pickled.size(),
-                                       pickler.tensorData(), writer);
+    torch::jit::writeArchiveAndTensors("data", pickled.data(), pickled.size(), pickler.tensorData(),
+                                       writer);
     writer.writeEndOfFile();
     if (!out) fail(path, ": cannot write the file");
   }

@@ -20,11 +20,14 @@ struct ConfigField {
   const char* key;
   std::int64_t VitConfig::*field;
 };
-constexpr ConfigField kConfigFields[] = {
-    {"image_size", &VitConfig::image_size}, {"patch_size", &VitConfig::patch_size},
-    {"channels", &VitConfig::channels},     {"classes", &VitConfig::classes},
-    {"dim", &VitConfig::dim},               {"heads", &VitConfig::heads},
-    {"depth", &VitConfig::depth},           {"mlp_ratio", &VitConfig::mlp_ratio}};
+constexpr ConfigField kConfigFields[] = {{"image_size", &VitConfig::image_size},
+                                         {"patch_size", &VitConfig::patch_size},
+                                         {"channels", &VitConfig::channels},
+                                         {"classes", &VitConfig::classes},
+                                         {"dim", &VitConfig::dim},
+                                         {"heads", &VitConfig::heads},
+                                         {"depth", &VitConfig::depth},
+                                         {"mlp_ratio", &VitConfig::mlp_ratio}};
 
 std::uint32_t tensors_checksum(const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
   // Over name, shape and bytes, in name order, so the order of writing does not matter.
@@ -69,7 +72,8 @@ void save_weights(const WeightsFile& weights, const std::string& path) {
     file.set_attribute("/", "format", std::string(kFormatName));
     file.set_attribute("/", "format_version", kWeightsFormatVersion);
     file.set_attribute("/", "kind", weights.kind);
-    for (const auto& [key, field] : kConfigFields) file.set_attribute("/", key, weights.config.*field);
+    for (const auto& [key, field] : kConfigFields)
+      file.set_attribute("/", key, weights.config.*field);
     file.create_group("/metadata");
     for (const auto& [key, value] : weights.metadata) file.set_attribute("/metadata", key, value);
     file.create_group("/tensors");
@@ -77,10 +81,14 @@ void save_weights(const WeightsFile& weights, const std::string& path) {
       const at::Tensor cpu = tensor.detach().to(at::kCPU).contiguous();
       const h5::Shape shape(cpu.sizes().begin(), cpu.sizes().end());
       const std::string dataset = "/tensors/" + name;
-      if (cpu.scalar_type() == at::kFloat) file.write(dataset, shape, cpu.data_ptr<float>());
-      else if (cpu.scalar_type() == at::kDouble) file.write(dataset, shape, cpu.data_ptr<double>());
-      else fail(path, ": tensor '", name, "' has type ", cpu.scalar_type(), "; only float32 and "
-                "float64 weights are stored");
+      if (cpu.scalar_type() == at::kFloat)
+        file.write(dataset, shape, cpu.data_ptr<float>());
+      else if (cpu.scalar_type() == at::kDouble)
+        file.write(dataset, shape, cpu.data_ptr<double>());
+      else
+        fail(path, ": tensor '", name, "' has type ", cpu.scalar_type(),
+             "; only float32 and "
+             "float64 weights are stored");
     }
     std::vector<std::pair<std::string, at::Tensor>> stored;
     for (const auto& [name, tensor] : weights.tensors)
@@ -103,7 +111,8 @@ WeightsFile load_weights(const std::string& path) {
   WeightsFile weights;
   weights.source = path;
   weights.kind = file.string_attribute("/", "kind");
-  for (const auto& [key, field] : kConfigFields) weights.config.*field = file.int_attribute("/", key);
+  for (const auto& [key, field] : kConfigFields)
+    weights.config.*field = file.int_attribute("/", key);
   try {
     weights.config.validate();
   } catch (const Error& error) {
@@ -121,8 +130,10 @@ WeightsFile load_weights(const std::string& path) {
     if (!is_float || (element_size != 4 && element_size != 8))
       fail(path, ": tensor '", name, "' is not float32 or float64");
     at::Tensor tensor = at::empty(sizes, element_size == 4 ? at::kFloat : at::kDouble);
-    if (element_size == 4) file.read(dataset, tensor.data_ptr<float>(), tensor.numel());
-    else file.read(dataset, tensor.data_ptr<double>(), tensor.numel());
+    if (element_size == 4)
+      file.read(dataset, tensor.data_ptr<float>(), tensor.numel());
+    else
+      file.read(dataset, tensor.data_ptr<double>(), tensor.numel());
     weights.tensors.emplace_back(name, std::move(tensor));
   }
   const auto stored = static_cast<std::uint32_t>(file.int_attribute("/", "crc32"));

@@ -22,14 +22,14 @@ namespace tleg {
 inline constexpr std::int64_t kWeightsFormatVersion = 1;
 
 struct WeightsFile {
-  std::string kind;             // "learngene" or "vit"
-  VitConfig config;             // for a learngene, config.depth is the auxiliary depth L
+  std::string kind;  // "learngene" or "vit"
+  VitConfig config;  // for a learngene, config.depth is the auxiliary depth L
   std::map<std::string, std::string> metadata;  // provenance: command, dataset, time, ...
   std::vector<std::pair<std::string, at::Tensor>> tensors;  // timm names, CPU, contiguous
 
   const at::Tensor& tensor(const std::string& name) const;  // throws naming the missing one
   std::int64_t parameter_count() const;
-  std::string source;           // the path it was loaded from, for messages
+  std::string source;  // the path it was loaded from, for messages
 };
 
 // Writes to `path` through a temporary file and a rename, so a crash never leaves a file that

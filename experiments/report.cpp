@@ -145,8 +145,9 @@ std::vector<LoadedRun> load_runs(const std::vector<std::string>& arguments) {
         if (entry.is_regular_file() && entry.path().filename() == "run.json")
           found.push_back(entry.path().string());
       if (found.empty())
-        fail(argument, ": no run.json in this folder or below it (a run writes run.json when it "
-                       "finishes; pass the folders of finished runs)");
+        fail(argument,
+             ": no run.json in this folder or below it (a run writes run.json when it "
+             "finishes; pass the folders of finished runs)");
       std::sort(found.begin(), found.end());
     } else if (fs::is_regular_file(argument)) {
       found.push_back(argument);
@@ -202,11 +203,11 @@ std::vector<RunGroup> group_runs(const std::vector<LoadedRun>& runs) {
       const RunLedger& other = group.runs.front()->ledger;
       if (other.parameters_trained != run.ledger.parameters_trained ||
           other.parameters_stored != run.ledger.parameters_stored)
-        fail("runs of the same method and depth (", run.ledger.method, ", depth ",
-             run.ledger.depth, ") differ in parameters trained/stored: ",
-             group.runs.front()->file, " has ", other.parameters_trained, "/",
-             other.parameters_stored, ", ", run.file, " has ", run.ledger.parameters_trained,
-             "/", run.ledger.parameters_stored, "; they are not seeds of one model");
+        fail("runs of the same method and depth (", run.ledger.method, ", depth ", run.ledger.depth,
+             ") differ in parameters trained/stored: ", group.runs.front()->file, " has ",
+             other.parameters_trained, "/", other.parameters_stored, ", ", run.file, " has ",
+             run.ledger.parameters_trained, "/", run.ledger.parameters_stored,
+             "; they are not seeds of one model");
     }
     group.method = run.ledger.method;
     group.depth = run.ledger.depth;
@@ -247,7 +248,8 @@ struct StageCost {
   std::string description;  // "aux (depth 12, 150 epochs)"
 };
 
-std::optional<StageCost> stage_cost(const std::vector<RunGroup>& groups, const std::string& method) {
+std::optional<StageCost> stage_cost(const std::vector<RunGroup>& groups,
+                                    const std::string& method) {
   const auto found = groups_of(groups, method);
   if (found.empty()) return std::nullopt;
   StageCost stage;
@@ -268,7 +270,7 @@ std::optional<StageCost> stage_cost(const std::vector<RunGroup>& groups, const s
 struct Family {
   std::string method;
   std::vector<const RunGroup*> models;  // by depth
-  std::optional<Cost> pretraining;       // empty: the pre-trained source is not among the runs
+  std::optional<Cost> pretraining;      // empty: the pre-trained source is not among the runs
   std::string pretraining_accounting;
   Cost finetuning;
   std::int64_t parameters_stored = 0;
@@ -303,8 +305,9 @@ Family make_family(const std::string& method, const std::vector<RunGroup>& group
     }
     for (const RunGroup* model : family.models)
       family.parameters_stored = std::max(family.parameters_stored, model->parameters_stored);
-    family.stored_accounting = "the learngene (theta_A, theta_B and the shared embedding, "
-                               "position, final norm and head), one for every depth";
+    family.stored_accounting =
+        "the learngene (theta_A, theta_B and the shared embedding, "
+        "position, final norm and head), one for every depth";
   } else if (method == "scratch") {
     family.pretraining = Cost{};
     family.pretraining_accounting = "none: every depth starts from random init";
@@ -315,7 +318,8 @@ Family make_family(const std::string& method, const std::vector<RunGroup>& group
     for (std::size_t i = 0; i < family.models.size(); ++i) {
       const RunGroup* model = family.models[i];
       family.parameters_stored += model->parameters_stored;
-      stored_terms.push_back(concat("depth ", model->depth, ": ", grouped(model->parameters_stored)));
+      stored_terms.push_back(
+          concat("depth ", model->depth, ": ", grouped(model->parameters_stored)));
       bool found = false;
       for (const RunGroup* pretrain : groups_of(groups, "prefin-pretrain"))
         if (pretrain->depth == model->depth) {
@@ -323,8 +327,10 @@ Family make_family(const std::string& method, const std::vector<RunGroup>& group
           sum += pretrain->cost;
           found = true;
         }
-      if (found) terms.push_back(std::to_string(model->depth));
-      else missing.push_back(std::to_string(model->depth));
+      if (found)
+        terms.push_back(std::to_string(model->depth));
+      else
+        missing.push_back(std::to_string(model->depth));
     }
     if (missing.empty()) {
       family.pretraining = sum;
@@ -369,15 +375,15 @@ ReportRatio cost_ratio(const std::string& name, const CostMeasure& measure,
                        const std::string& tleg_words, const Cost& tleg) {
   const double b = measure.of(baseline), t = measure.of(tleg);
   ReportRatio ratio{name + " (" + measure.name + ")", std::nullopt, "x", ""};
-  const std::string sides = baseline_words + " = " + measure.format(b) + " " + measure.name +
-                            "; " + tleg_words + " = " + measure.format(t) + " " + measure.name;
+  const std::string sides = baseline_words + " = " + measure.format(b) + " " + measure.name + "; " +
+                            tleg_words + " = " + measure.format(t) + " " + measure.name;
   if (t <= 0) {
     ratio.accounting = cannot("TLEG's side is 0 in the run records (" + sides + ")");
     return ratio;
   }
   ratio.value = b / t;
-  ratio.accounting = sides + "; " + measure.format(b) + " / " + measure.format(t) + " = " +
-                     times(*ratio.value);
+  ratio.accounting =
+      sides + "; " + measure.format(b) + " / " + measure.format(t) + " = " + times(*ratio.value);
   return ratio;
 }
 
@@ -409,9 +415,12 @@ void add_scratch_ratios(ReportData& data) {
   const Family* scratch = data.family("scratch");
   const std::string name = "TLEG vs scratch: total training cost";
   std::string missing;
-  if (!tleg) missing = "no tleg runs among the inputs";
-  else if (!tleg->pretraining) missing = "no aux run among the inputs (TLEG's stage-1 cost)";
-  else if (!scratch) missing = "no scratch runs among the inputs";
+  if (!tleg)
+    missing = "no tleg runs among the inputs";
+  else if (!tleg->pretraining)
+    missing = "no aux run among the inputs (TLEG's stage-1 cost)";
+  else if (!scratch)
+    missing = "no scratch runs among the inputs";
   if (!missing.empty()) {
     data.ratios.push_back({name, std::nullopt, "x", cannot(missing)});
     return;
@@ -429,11 +438,11 @@ void add_scratch_ratios(ReportData& data) {
   }
   if (data.teacher) {
     const auto& flops = cost_measures().front();
-    data.ratios.push_back(cost_ratio(
-        name + ", teacher's training included", flops,
-        "scratch: depths " + join(scratch->depth_list(), ", ") + " from random init",
-        scratch->total(), tleg_total_words(*tleg, flops, data.teacher),
-        tleg->total() + data.teacher->cost));
+    data.ratios.push_back(
+        cost_ratio(name + ", teacher's training included", flops,
+                   "scratch: depths " + join(scratch->depth_list(), ", ") + " from random init",
+                   scratch->total(), tleg_total_words(*tleg, flops, data.teacher),
+                   tleg->total() + data.teacher->cost));
   }
 }
 
@@ -443,8 +452,10 @@ void add_prefin_ratios(ReportData& data) {
   const std::string stored_name = "TLEG vs Pre-Fin: parameters stored";
   const std::string pretraining_name = "TLEG vs Pre-Fin: pre-training cost";
   std::string missing;
-  if (!tleg) missing = "no tleg runs among the inputs";
-  else if (!prefin) missing = "no prefin runs among the inputs";
+  if (!tleg)
+    missing = "no tleg runs among the inputs";
+  else if (!prefin)
+    missing = "no prefin runs among the inputs";
   if (!missing.empty()) {
     data.ratios.push_back({stored_name, std::nullopt, "x", cannot(missing)});
     data.ratios.push_back({pretraining_name, std::nullopt, "x", cannot(missing)});
@@ -452,8 +463,8 @@ void add_prefin_ratios(ReportData& data) {
   }
   ReportRatio stored{stored_name, std::nullopt, "x", ""};
   const std::string stored_sides = "Pre-Fin: " + prefin->stored_accounting + " = " +
-                                   grouped(prefin->parameters_stored) + "; TLEG: the learngene = " +
-                                   grouped(tleg->parameters_stored);
+                                   grouped(prefin->parameters_stored) +
+                                   "; TLEG: the learngene = " + grouped(tleg->parameters_stored);
   if (tleg->parameters_stored <= 0) {
     stored.accounting = cannot("the tleg runs record 0 parameters stored (" + stored_sides + ")");
   } else {
@@ -503,11 +514,11 @@ void add_pretrained_model_ratio(ReportData& data) {
                           "; no subset runs among the inputs)");
   }
   if (!tleg || tleg->parameters_stored <= 0 || source_words.empty()) {
-    data.ratios.push_back(
-        {name, std::nullopt, "x",
-         cannot(!tleg ? "no tleg runs among the inputs"
-                      : tleg->parameters_stored <= 0 ? "the tleg runs record 0 parameters stored"
-                                                     : "no subset or prefin-pretrain runs among the inputs")});
+    data.ratios.push_back({name, std::nullopt, "x",
+                           cannot(!tleg ? "no tleg runs among the inputs"
+                                  : tleg->parameters_stored <= 0
+                                      ? "the tleg runs record 0 parameters stored"
+                                      : "no subset or prefin-pretrain runs among the inputs")});
     return;
   }
   const double value =
@@ -526,9 +537,9 @@ void add_accuracy_differences(ReportData& data) {
   const Family* tleg = data.family("tleg");
   const Family* scratch = data.family("scratch");
   if (!tleg || !scratch) {
-    data.ratios.push_back({name, std::nullopt, "points",
-                           cannot(!tleg ? "no tleg runs among the inputs"
-                                        : "no scratch runs among the inputs")});
+    data.ratios.push_back(
+        {name, std::nullopt, "points",
+         cannot(!tleg ? "no tleg runs among the inputs" : "no scratch runs among the inputs")});
     return;
   }
   bool any = false;
@@ -539,15 +550,13 @@ void add_accuracy_differences(ReportData& data) {
       const double points = 100 * (mine->top1_mean - theirs->top1_mean);
       const std::string budget =
           mine->cost.epochs == theirs->cost.epochs
-              ? "equal budget: both trained " + printf_format("%g", mine->cost.epochs) +
-                    " epochs"
+              ? "equal budget: both trained " + printf_format("%g", mine->cost.epochs) + " epochs"
               : "NOT an equal budget: TLEG fine-tuned " + printf_format("%g", mine->cost.epochs) +
                     " epochs, scratch trained " + printf_format("%g", theirs->cost.epochs);
-      data.ratios.push_back(
-          {concat(name, ", depth ", mine->depth), points, "points",
-           concat("TLEG ", percent(mine->top1_mean), " (n=", mine->n(), ") - scratch ",
-                  percent(theirs->top1_mean), " (n=", theirs->n(), ") = ",
-                  printf_format("%+.2f", points), " points; ", budget)});
+      data.ratios.push_back({concat(name, ", depth ", mine->depth), points, "points",
+                             concat("TLEG ", percent(mine->top1_mean), " (n=", mine->n(),
+                                    ") - scratch ", percent(theirs->top1_mean), " (n=", theirs->n(),
+                                    ") = ", printf_format("%+.2f", points), " points; ", budget)});
     }
   if (!any)
     data.ratios.push_back({name, std::nullopt, "points",
@@ -582,8 +591,8 @@ std::string runs_csv(const ReportData& data) {
     const auto std_field = [&](double fraction) {
       return g.n() < 2 ? std::string() : csv_number(100 * fraction);
     };
-    out << g.method << "," << g.depth << "," << g.n() << "," << csv_number(100 * g.top1_mean)
-        << "," << std_field(g.top1_std) << "," << csv_number(100 * g.top5_mean) << ","
+    out << g.method << "," << g.depth << "," << g.n() << "," << csv_number(100 * g.top1_mean) << ","
+        << std_field(g.top1_std) << "," << csv_number(100 * g.top5_mean) << ","
         << std_field(g.top5_std) << "," << csv_number(g.cost.epochs) << ","
         << csv_number(g.cost.images) << "," << csv_number(g.cost.flops) << ","
         << csv_number(g.cost.device_seconds / 3600) << "," << g.parameters_trained << ","
@@ -603,10 +612,10 @@ std::string runs_table(const ReportData& data) {
              (g.n() < 2 ? std::string() : " ± " + printf_format("%.2f", 100 * std));
     };
     out << "| " << g.method << " | " << g.depth << " | " << g.n() << " | "
-        << accuracy(g.top1_mean, g.top1_std) << " | " << accuracy(g.top5_mean, g.top5_std)
-        << " | " << printf_format("%g", g.cost.epochs) << " | "
-        << grouped(std::llround(g.cost.images)) << " | " << printf_format("%.4g", g.cost.flops)
-        << " | " << printf_format("%.4g", g.cost.device_seconds / 3600) << " | "
+        << accuracy(g.top1_mean, g.top1_std) << " | " << accuracy(g.top5_mean, g.top5_std) << " | "
+        << printf_format("%g", g.cost.epochs) << " | " << grouped(std::llround(g.cost.images))
+        << " | " << printf_format("%.4g", g.cost.flops) << " | "
+        << printf_format("%.4g", g.cost.device_seconds / 3600) << " | "
         << grouped(g.parameters_trained) << " | " << grouped(g.parameters_stored) << " |\n";
   }
   return out.str();
@@ -643,8 +652,10 @@ std::string totals_csv(const ReportData& data) {
         << csv_field(f.stored_accounting) << "\n";
   if (data.teacher)
     out << "teacher,,0" << costs(data.teacher->cost) << costs(Cost{}) << costs(data.teacher->cost)
-        << ",0," << csv_field(data.teacher->description + "; shared by every TLEG descendant "
-                                                          "through stage 1, not in tleg's row")
+        << ",0,"
+        << csv_field(data.teacher->description +
+                     "; shared by every TLEG descendant "
+                     "through stage 1, not in tleg's row")
         << ",\n";
   return out.str();
 }
@@ -676,16 +687,19 @@ std::string teacher_note(const ReportData& data) {
            "is NOT included in TLEG's pre-training cost above, and the ratios marked \"teacher's "
            "training included\" add it.";
   else
-    note = "No teacher run among the inputs: the teacher's training is not counted anywhere (as "
-           "for an already-trained, external teacher).";
+    note =
+        "No teacher run among the inputs: the teacher's training is not counted anywhere (as "
+        "for an already-trained, external teacher).";
   for (const RunGroup* aux : groups_of(data.groups, "aux")) {
     const auto& extra = aux->runs.front()->ledger.extra;
     const auto found = extra.find("teacher_flops_per_image");
     if (found != extra.end())
-      note += concat(" The aux run's FLOPs include the teacher's forward passes during "
-                     "distillation: ",
-                     found->second, " FLOPs per image as recorded (0 when the run could not count "
-                                    "them, e.g. a TorchScript teacher).");
+      note += concat(
+          " The aux run's FLOPs include the teacher's forward passes during "
+          "distillation: ",
+          found->second,
+          " FLOPs per image as recorded (0 when the run could not count "
+          "them, e.g. a TorchScript teacher).");
   }
   return note;
 }
@@ -707,8 +721,7 @@ std::string totals_md(const ReportData& data) {
   const auto& hours = cost_measures()[1];
   const auto& images = cost_measures()[2];
   for (const auto& f : data.families) {
-    const std::optional<Cost> total =
-        f.pretraining ? std::optional<Cost>(f.total()) : std::nullopt;
+    const std::optional<Cost> total = f.pretraining ? std::optional<Cost>(f.total()) : std::nullopt;
     out << "| " << display_name(f.method) << " | " << join(f.depth_list(), ", ") << " | ";
     for (const auto* measure : {&flops, &hours, &images})
       out << amount(*measure, f.pretraining) << " | " << amount(*measure, f.finetuning) << " | "
@@ -719,7 +732,8 @@ std::string totals_md(const ReportData& data) {
   for (const auto& f : data.families)
     out << "| " << display_name(f.method) << " | " << f.pretraining_accounting << " | "
         << f.stored_accounting << " |\n";
-  out << "\n" << teacher_note(data) << "\n\n## Ratios\n\n"
+  out << "\n"
+      << teacher_note(data) << "\n\n## Ratios\n\n"
       << "A ratio is the baseline's amount over TLEG's: above 1, TLEG needs less. Accuracy "
          "differences are TLEG minus scratch in percentage points.\n\n"
       << ratios_table(data);
@@ -746,7 +760,8 @@ std::string render_both(const std::string& stem, const std::string& plot) {
   return "set terminal pngcairo size 1000,650 noenhanced font 'sans,11'\nset output '" + stem +
          ".png'\nplot " + plot +
          "\nset terminal svg size 1000,650 noenhanced font 'sans,11' background '#ffffff'\n"
-         "set output '" + stem + ".svg'\nreplot\nunset output\n";
+         "set output '" +
+         stem + ".svg'\nreplot\nunset output\n";
 }
 
 std::string script_header(const std::string& stem, const std::string& job) {
@@ -780,9 +795,9 @@ PlotFiles accuracy_vs_depth(const ReportData& data) {
       dat << m->depth << " " << 100 * m->top1_mean << " " << 100 * m->top1_std << " " << m->n()
           << "\n";
     dat << "\n\n";
-    commands.push_back(concat("'accuracy_vs_depth.dat' index ", i,
-                              " using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '",
-                              colour_of(f.method), "' title ", gnuplot_string(display_name(f.method))));
+    commands.push_back(concat(
+        "'accuracy_vs_depth.dat' index ", i, " using 1:2:3 with yerrorlines lw 2 pt 7 lc rgb '",
+        colour_of(f.method), "' title ", gnuplot_string(display_name(f.method))));
   }
   plot.data = dat.str();
   plot.script = script_header(plot.stem, "top-1 accuracy against depth, one line per method") +
@@ -809,12 +824,13 @@ PlotFiles accuracy_vs_cost(const ReportData& data, const AxisScale& scale) {
     if (!f.pretraining) title += " (pre-training unknown, not counted)";
     commands.push_back(concat("'accuracy_vs_cost.dat' index ", i, " using ($1/", scale.factor,
                               "):2 with linespoints lw 2 pt 7 lc rgb '", colour_of(f.method),
-                              "' title ", gnuplot_string(title), ", '' index ", i, " using ($1/", scale.factor,
+                              "' title ", gnuplot_string(title), ", '' index ", i, " using ($1/",
+                              scale.factor,
                               "):2:(sprintf('d=%d', $3)) with labels offset 0,1 notitle"));
     if (f.cumulative.front().flops > 0)  // a curve that starts after a shared stage
-      marks << "set arrow from " << f.cumulative.front().flops / scale.factor
-            << ", graph 0 to " << f.cumulative.front().flops / scale.factor
-            << ", graph 1 nohead dt 2 lc rgb '" << colour_of(f.method) << "'\nset label "
+      marks << "set arrow from " << f.cumulative.front().flops / scale.factor << ", graph 0 to "
+            << f.cumulative.front().flops / scale.factor << ", graph 1 nohead dt 2 lc rgb '"
+            << colour_of(f.method) << "'\nset label "
             << gnuplot_string(display_name(f.method) +
                               (f.method == "tleg" ? " stage 1 (aux) done" : " source pre-trained"))
             << " at " << f.cumulative.front().flops / scale.factor
@@ -822,11 +838,14 @@ PlotFiles accuracy_vs_cost(const ReportData& data, const AxisScale& scale) {
             << "'\n";
   }
   plot.data = dat.str();
-  plot.script = script_header(plot.stem, "accuracy of each model against the family's cumulative "
-                                         "training cost when it is ready") +
+  plot.script = script_header(plot.stem,
+                              "accuracy of each model against the family's cumulative "
+                              "training cost when it is ready") +
                 "set title 'Top-1 accuracy against cumulative training cost of the family "
                 "(models added by increasing depth)'\nset xlabel 'cumulative training compute "
-                "(" + scale.prefix + "FLOP, pre-training included)'\nset ylabel 'top-1 accuracy "
+                "(" +
+                scale.prefix +
+                "FLOP, pre-training included)'\nset ylabel 'top-1 accuracy "
                 "of the model just added (%)'\nset xrange [0:*]\nset offsets 0, graph 0.05, "
                 "graph 0.08, graph 0.05\n" +
                 marks.str() + render_both(plot.stem, join(commands, ", \\\n     "));
@@ -844,7 +863,8 @@ PlotFiles cost_vs_models(const ReportData& data, const AxisScale& scale) {
       dat << m << " " << csv_number(cumulative[m].flops) << "\n";
     dat << "\n\n";
     commands.push_back(concat("'cost_vs_models.dat' index ", commands.size(), " using 1:($2/",
-                              scale.factor, ") with linespoints ", style, " title ", gnuplot_string(title)));
+                              scale.factor, ") with linespoints ", style, " title ",
+                              gnuplot_string(title)));
   };
   for (const Family& f : data.families) {
     std::string title = display_name(f.method);
@@ -877,9 +897,10 @@ PlotFiles stored_parameters(const ReportData& data) {
   std::int64_t largest = 0;
   for (const Family& f : data.families) largest = std::max(largest, f.parameters_stored);
   const AxisScale scale = axis_scale(static_cast<double>(largest));
-  const std::string unit = scale.prefix == "M" ? "millions" : scale.prefix == "k" ? "thousands"
-                                                            : scale.prefix == "G" ? "billions"
-                                                                                  : "count";
+  const std::string unit = scale.prefix == "M"   ? "millions"
+                           : scale.prefix == "k" ? "thousands"
+                           : scale.prefix == "G" ? "billions"
+                                                 : "count";
   std::ostringstream dat;
   dat << "# method parameters_stored colour label\n";
   for (const Family& f : data.families)
@@ -887,16 +908,18 @@ PlotFiles stored_parameters(const ReportData& data) {
         << colour_of(f.method).substr(1) << " " << gnuplot_string(grouped(f.parameters_stored))
         << "\n";
   plot.data = dat.str();
-  const std::string bars = concat(
-      "'stored_parameters.dat' using 0:($2/", scale.factor,
-      "):3:xtic(1) with boxes lc rgb variable notitle, '' using 0:($2/", scale.factor,
-      "):4 with labels offset 0,1 notitle");
+  const std::string bars = concat("'stored_parameters.dat' using 0:($2/", scale.factor,
+                                  "):3:xtic(1) with boxes lc rgb variable notitle, '' using 0:($2/",
+                                  scale.factor, "):4 with labels offset 0,1 notitle");
   plot.script =
       script_header(plot.stem, "parameters kept on disk to initialise the family, per method") +
       "set title 'Parameters stored to initialise the whole family of depths, per method'\n"
-      "set ylabel 'parameters stored (" + unit + ")'\nset xlabel 'method'\n"
+      "set ylabel 'parameters stored (" +
+      unit +
+      ")'\nset xlabel 'method'\n"
       "set style fill solid 0.7 border -1\nset boxwidth 0.6\nset yrange [0:*]\n"
-      "set offsets 0.5, 0.5, graph 0.1, 0\nunset key\nset grid noxtics ytics\nset xtics nomirror\n" +
+      "set offsets 0.5, 0.5, graph 0.1, 0\nunset key\nset grid noxtics ytics\nset xtics "
+      "nomirror\n" +
       render_both(plot.stem, bars);
   return plot;
 }
@@ -924,8 +947,10 @@ void run_gnuplot(const fs::path& dir, const std::vector<std::string>& scripts) {
   if (waitpid(child, &status, 0) < 0) fail("cannot wait for gnuplot");
   const int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   if (code == 127)
-    fail("gnuplot not found on PATH: install it (Debian: gnuplot-nox; setup/install-deps.sh) "
-         "or plot the .dat files in ", dir_text, " yourself");
+    fail(
+        "gnuplot not found on PATH: install it (Debian: gnuplot-nox; setup/install-deps.sh) "
+        "or plot the .dat files in ",
+        dir_text, " yourself");
   if (code != 0) {
     std::ifstream in(log);
     std::string line, last;
@@ -984,7 +1009,8 @@ ReportSummary write_report(const std::vector<std::string>& runs, const std::stri
   const fs::path dir(out_dir);
   std::error_code error;
   fs::create_directories(dir, error);
-  if (!fs::is_directory(dir)) fail(out_dir, ": cannot create the report folder (", error.message(), ")");
+  if (!fs::is_directory(dir))
+    fail(out_dir, ": cannot create the report folder (", error.message(), ")");
   ReportSummary summary;
   summary.run_files = data.runs.size();
   summary.ratios = data.ratios;
@@ -997,7 +1023,8 @@ ReportSummary write_report(const std::vector<std::string>& runs, const std::stri
   std::vector<PlotFiles> plots;
   if (!data.families.empty()) {
     double largest_flops = 0;
-    for (const Family& f : data.families) largest_flops = std::max(largest_flops, f.cumulative.back().flops);
+    for (const Family& f : data.families)
+      largest_flops = std::max(largest_flops, f.cumulative.back().flops);
     if (data.teacher) largest_flops += data.teacher->cost.flops;
     const AxisScale scale = axis_scale(largest_flops);
     plots = {accuracy_vs_depth(data), accuracy_vs_cost(data, scale), cost_vs_models(data, scale),

@@ -11,15 +11,15 @@ namespace tleg {
 // One of the paper's comparisons. `value` is empty when it cannot be computed (a method is
 // missing); `accounting` then says why, otherwise it spells out the numbers behind the value.
 struct ReportRatio {
-  std::string name;        // e.g. "TLEG vs scratch: total training FLOPs"
+  std::string name;  // e.g. "TLEG vs scratch: total training FLOPs"
   std::optional<double> value;
-  std::string unit;        // "x" (baseline / TLEG, >1 means TLEG needs less) or "points"
+  std::string unit;  // "x" (baseline / TLEG, >1 means TLEG needs less) or "points"
   std::string accounting;
 };
 
 struct ReportSummary {
-  std::size_t run_files = 0;          // run.json files read
-  std::vector<std::string> files;     // what was written, relative to the output folder
+  std::size_t run_files = 0;       // run.json files read
+  std::vector<std::string> files;  // what was written, relative to the output folder
   std::vector<ReportRatio> ratios;
 };
 

@@ -24,7 +24,8 @@ std::string SweepPlan::describe(const std::string& cost_unit) const {
     out << "  group " << g << ": rank" << (group.ranks > 1 ? "s " : " ") << group.first_rank;
     if (group.ranks > 1) out << "-" << group.first_rank + group.ranks - 1;
     out << ", depth" << (group.jobs.size() > 1 ? "s " : " ");
-    for (std::size_t j = 0; j < group.jobs.size(); ++j) out << (j ? ", " : "") << group.jobs[j].depth;
+    for (std::size_t j = 0; j < group.jobs.size(); ++j)
+      out << (j ? ", " : "") << group.jobs[j].depth;
     out << " (est. " << group.finish << " " << cost_unit << ")\n";
   }
   out << "  estimated makespan " << makespan << " " << cost_unit << " against " << serial
@@ -55,8 +56,9 @@ SweepPlan plan_sweep(std::vector<SweepJob> jobs, int ranks) {
   } else {
     for (int r = 0; r < ranks; ++r) plan.groups.push_back({r, 1, {}, 0});
     for (const auto& job : jobs) {
-      auto least = std::min_element(plan.groups.begin(), plan.groups.end(),
-                                    [](const SweepGroup& a, const SweepGroup& b) { return a.finish < b.finish; });
+      auto least = std::min_element(
+          plan.groups.begin(), plan.groups.end(),
+          [](const SweepGroup& a, const SweepGroup& b) { return a.finish < b.finish; });
       least->jobs.push_back(job);
       least->finish += job.cost;
     }

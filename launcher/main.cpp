@@ -27,7 +27,8 @@ void print_overview(const std::vector<Command>& commands) {
                "usage: tleg <command> [options]    (tleg <command> --help for its options)\n\n"
                "commands:\n";
   for (const auto& command : commands) {
-    std::cout << "  " << command.name << std::string(12 - std::min<std::size_t>(11, command.name.size()), ' ')
+    std::cout << "  " << command.name
+              << std::string(12 - std::min<std::size_t>(11, command.name.size()), ' ')
               << command.summary << "\n";
   }
 }
@@ -84,8 +85,7 @@ int main(int argc, char** argv) {
     try {
       return run_command(command, argc - 1, argv + 1);
     } catch (const po::error& error) {
-      std::cerr << "tleg " << name << ": " << error.what() << " (see tleg " << name
-                << " --help)\n";
+      std::cerr << "tleg " << name << ": " << error.what() << " (see tleg " << name << " --help)\n";
       return 2;
     } catch (const c10::Error& error) {
       // LibTorch's own errors carry a C++ backtrace; the message alone is what the user needs.

@@ -77,8 +77,7 @@ int export_command(const po::variables_map& options) {
 
 std::vector<Command> model_commands() {
   return {
-      {"inspect", "print a learngene's or model's architecture, parameter count and FLOPs",
-       "FILE",
+      {"inspect", "print a learngene's or model's architecture, parameter count and FLOPs", "FILE",
        [](po::options_description& o, po::positional_options_description& p) {
          o.add_options()("file", po::value<std::string>()->required(),
                          "learngene or model file (.h5)");

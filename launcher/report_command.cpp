@@ -9,15 +9,17 @@ namespace {
 
 int report_command(const po::variables_map& options) {
   const std::string out = options["out"].as<std::string>();
-  const ReportSummary summary =
-      write_report(options["runs"].as<std::vector<std::string>>(), out);
+  const ReportSummary summary = write_report(options["runs"].as<std::vector<std::string>>(), out);
   std::cout << "read " << summary.run_files << " run.json file(s); wrote " << summary.files.size()
             << " files to " << out << " (start with " << out << "/report.md)\n";
   for (const auto& ratio : summary.ratios) {
     std::cout << "  " << ratio.name << ": ";
-    if (!ratio.value) std::cout << ratio.accounting << "\n";
-    else if (ratio.unit == "x") std::cout << *ratio.value << "x\n";
-    else std::cout << (*ratio.value >= 0 ? "+" : "") << *ratio.value << " " << ratio.unit << "\n";
+    if (!ratio.value)
+      std::cout << ratio.accounting << "\n";
+    else if (ratio.unit == "x")
+      std::cout << *ratio.value << "x\n";
+    else
+      std::cout << (*ratio.value >= 0 ? "+" : "") << *ratio.value << " " << ratio.unit << "\n";
   }
   return 0;
 }
@@ -26,8 +28,7 @@ int report_command(const po::variables_map& options) {
 
 std::vector<Command> report_commands() {
   return {
-      {"report",
-       "cost report of finished runs: accuracy, cost, stored parameters, ratios, plots",
+      {"report", "cost report of finished runs: accuracy, cost, stored parameters, ratios, plots",
        "RUNS...",
        [](po::options_description& o, po::positional_options_description& p) {
          o.add_options()("runs", po::value<std::vector<std::string>>()->required()->multitoken(),

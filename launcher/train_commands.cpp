@@ -47,14 +47,15 @@ T get(const po::variables_map& o, const char* key) {
 void add_view_options(po::options_description& o) {
   auto value_s = [](const char* v) { return po::value<std::string>()->default_value(v); };
   auto value_d = [](double v) { return po::value<double>()->default_value(v, shortest(v)); };
-  o.add_options()
-      ("data.mean", value_s("0.485,0.456,0.406"), "normalisation mean per channel")
-      ("data.std", value_s("0.229,0.224,0.225"), "normalisation std per channel")
-      ("aug.recipe", value_s("deit"), "deit (RandomResizedCrop, flip, RandAugment, erasing) or basic (crop and flip)")
-      ("aug.scale-min", value_d(0.08), "RandomResizedCrop minimum area fraction")
-      ("aug.erase", value_d(0.25), "random-erasing probability (deit recipe)")
-      ("aug.repeats", po::value<std::int64_t>()->default_value(1), "repeated augmentation (3 in the DeiT recipe)")
-      ("model.image", po::value<std::int64_t>()->default_value(224), "input image size");
+  o.add_options()("data.mean", value_s("0.485,0.456,0.406"), "normalisation mean per channel")(
+      "data.std", value_s("0.229,0.224,0.225"), "normalisation std per channel")(
+      "aug.recipe", value_s("deit"),
+      "deit (RandomResizedCrop, flip, RandAugment, erasing) or basic (crop and flip)")(
+      "aug.scale-min", value_d(0.08), "RandomResizedCrop minimum area fraction")(
+      "aug.erase", value_d(0.25), "random-erasing probability (deit recipe)")(
+      "aug.repeats", po::value<std::int64_t>()->default_value(1),
+      "repeated augmentation (3 in the DeiT recipe)")(
+      "model.image", po::value<std::int64_t>()->default_value(224), "input image size");
 }
 
 void add_training_options(po::options_description& o, const std::string& stage) {
@@ -63,41 +64,46 @@ void add_training_options(po::options_description& o, const std::string& stage) 
   auto value_i = [](std::int64_t v) { return po::value<std::int64_t>()->default_value(v); };
   auto value_d = [](double v) { return po::value<double>()->default_value(v, shortest(v)); };
   const bool distill = stage == "distill";
-  o.add_options()
-      ("data.store", po::value<std::string>()->required(), "dataset store (.h5, from tleg prepare)")
-      ("data.train-split", value_s("train"), "split to train on")
-      ("data.val-split", value_s("val"), "split to evaluate on ('' to skip evaluation)")
-      ("data.threads", value_i(2), "decode/augment threads per rank")
-      ("aug.mixup", value_d(0.8), "Mixup alpha (0: off)")
-      ("aug.cutmix", value_d(1.0), "CutMix alpha (0: off)")
-      ("aug.mix-prob", value_d(1.0), "probability of mixing a batch")
-      ("aug.smoothing", value_d(0.1), "label smoothing")
-      ("model.size", value_s("Ti"), "Ti, S or B: sets dim and heads")
-      ("model.dim", value_i(0), "embedding dim (0: from model.size)")
-      ("model.heads", value_i(0), "attention heads (0: from model.size)")
-      ("model.depth", value_i(12), distill ? "auxiliary depth L" : "depth (finetune: --depth wins)")
-      ("model.patch", value_i(16), "patch size")
-      ("model.drop-path", value_d(distill ? 0.0 : 0.1), "drop-path rate of the last block")
-      ("optim.epochs", value_i(distill ? 150 : 35), "epochs")
-      ("optim.steps-per-epoch", value_i(0), "cap on steps per epoch (0: whole epochs)")
-      ("optim.batch", value_i(128), "batch per rank")
-      ("optim.lr", value_d(5e-4), "learning rate per 512 images (scaled by the global batch)")
-      ("optim.min-lr", value_d(1e-5), "cosine floor")
-      ("optim.warmup-lr", value_d(1e-6), "warm-up start")
-      ("optim.warmup-epochs", value_i(distill ? 5 : 0), "warm-up epochs")
-      ("optim.lr-per-step", po::value<bool>()->default_value(false), "update the rate every step (default: every epoch, as the recipes)")
-      ("optim.weight-decay", value_d(0.05), "AdamW weight decay (none on biases, norms, pos_embed)")
-      ("optim.clip-grad", value_d(0.0), "max gradient norm (0: no clipping)")
-      ("run.dir", po::value<std::string>()->required(), "run folder: checkpoints, metrics.jsonl, run.json, outputs")
-      ("run.seed", value_i(0), "seed of every random choice")
-      ("run.method", value_s(""), "method label written to run.json (default from the stage and --init)")
-      ("run.log-interval", value_i(50), "steps between log lines")
-      ("run.checkpoint-every", value_i(0), "steps between checkpoints (0: at epoch ends)")
-      ("run.keep", value_i(3), "checkpoints kept")
-      ("run.threads", value_i(1), "compute threads per rank (CPU)")
-      ("run.stop-after-steps", value_i(0), "stop (with a checkpoint) after this many steps of this process")
-      ("dist.timeout", value_i(600), "seconds a collective may wait for the other ranks before the job ends naming it")
-      ("resume", po::bool_switch(), "continue from the newest valid checkpoint in run.dir");
+  o.add_options()("data.store", po::value<std::string>()->required(),
+                  "dataset store (.h5, from tleg prepare)")("data.train-split", value_s("train"),
+                                                            "split to train on")(
+      "data.val-split", value_s("val"), "split to evaluate on ('' to skip evaluation)")(
+      "data.threads", value_i(2), "decode/augment threads per rank")("aug.mixup", value_d(0.8),
+                                                                     "Mixup alpha (0: off)")(
+      "aug.cutmix", value_d(1.0), "CutMix alpha (0: off)")("aug.mix-prob", value_d(1.0),
+                                                           "probability of mixing a batch")(
+      "aug.smoothing", value_d(0.1), "label smoothing")("model.size", value_s("Ti"),
+                                                        "Ti, S or B: sets dim and heads")(
+      "model.dim", value_i(0), "embedding dim (0: from model.size)")(
+      "model.heads", value_i(0), "attention heads (0: from model.size)")(
+      "model.depth", value_i(12), distill ? "auxiliary depth L" : "depth (finetune: --depth wins)")(
+      "model.patch", value_i(16), "patch size")("model.drop-path", value_d(distill ? 0.0 : 0.1),
+                                                "drop-path rate of the last block")(
+      "optim.epochs", value_i(distill ? 150 : 35), "epochs")(
+      "optim.steps-per-epoch", value_i(0), "cap on steps per epoch (0: whole epochs)")(
+      "optim.batch", value_i(128), "batch per rank")(
+      "optim.lr", value_d(5e-4), "learning rate per 512 images (scaled by the global batch)")(
+      "optim.min-lr", value_d(1e-5), "cosine floor")("optim.warmup-lr", value_d(1e-6),
+                                                     "warm-up start")(
+      "optim.warmup-epochs", value_i(distill ? 5 : 0), "warm-up epochs")(
+      "optim.lr-per-step", po::value<bool>()->default_value(false),
+      "update the rate every step (default: every epoch, as the recipes)")(
+      "optim.weight-decay", value_d(0.05), "AdamW weight decay (none on biases, norms, pos_embed)")(
+      "optim.clip-grad", value_d(0.0), "max gradient norm (0: no clipping)")(
+      "run.dir", po::value<std::string>()->required(),
+      "run folder: checkpoints, metrics.jsonl, run.json, outputs")("run.seed", value_i(0),
+                                                                   "seed of every random choice")(
+      "run.method", value_s(""),
+      "method label written to run.json (default from the stage and --init)")(
+      "run.log-interval", value_i(50), "steps between log lines")(
+      "run.checkpoint-every", value_i(0), "steps between checkpoints (0: at epoch ends)")(
+      "run.keep", value_i(3), "checkpoints kept")("run.threads", value_i(1),
+                                                  "compute threads per rank (CPU)")(
+      "run.stop-after-steps", value_i(0),
+      "stop (with a checkpoint) after this many steps of this process")(
+      "dist.timeout", value_i(600),
+      "seconds a collective may wait for the other ranks before the job ends naming it")(
+      "resume", po::bool_switch(), "continue from the newest valid checkpoint in run.dir");
   if (distill) {
     o.add_options()("distill.teacher", value_s(""),
                     "teacher run live on every batch: tleg model (.h5) or TorchScript file")(
@@ -109,19 +115,21 @@ void add_training_options(po::options_description& o, const std::string& stage) 
   }
   if (stage == "finetune") {
     o.add_options()("init", value_s("scratch"), "tleg, scratch, subset or prefin")(
-        "depth", value_i(0), "depth of the model (0: model.depth)")(
-        "learngene", value_s(""), "learngene file (--init tleg)")(
+        "depth", value_i(0), "depth of the model (0: model.depth)")("learngene", value_s(""),
+                                                                    "learngene file (--init tleg)")(
         "pretrained", value_s(""), "pre-trained model file (--init subset or prefin)")(
         "subset-layers", value_s("first"), "subset: first or spread");
   }
 }
 
-std::array<float, 3> channel_values(const std::string& text, std::int64_t channels, const char* name) {
+std::array<float, 3> channel_values(const std::string& text, std::int64_t channels,
+                                    const char* name) {
   std::array<float, 3> values{};
   std::istringstream in(text);
   std::string item;
   std::int64_t n = 0;
-  while (std::getline(in, item, ',') && n < 3) values[static_cast<std::size_t>(n++)] = std::stof(item);
+  while (std::getline(in, item, ',') && n < 3)
+    values[static_cast<std::size_t>(n++)] = std::stof(item);
   if (n < channels) fail(name, " needs ", channels, " comma-separated values, got '", text, "'");
   return values;
 }
@@ -223,10 +231,14 @@ std::string command_line_of(const po::variables_map& o) {
     if (value.defaulted()) continue;
     const auto& any = value.value();
     text << "--" << key << "=";
-    if (const auto* s = boost::any_cast<std::string>(&any)) text << *s;
-    else if (const auto* i = boost::any_cast<std::int64_t>(&any)) text << *i;
-    else if (const auto* d = boost::any_cast<double>(&any)) text << *d;
-    else if (const auto* b = boost::any_cast<bool>(&any)) text << (*b ? "true" : "false");
+    if (const auto* s = boost::any_cast<std::string>(&any))
+      text << *s;
+    else if (const auto* i = boost::any_cast<std::int64_t>(&any))
+      text << *i;
+    else if (const auto* d = boost::any_cast<double>(&any))
+      text << *d;
+    else if (const auto* b = boost::any_cast<bool>(&any))
+      text << (*b ? "true" : "false");
     else if (const auto* v = boost::any_cast<std::vector<std::string>>(&any))
       for (const auto& item : *v) text << item << ";";
     text << " ";
@@ -262,16 +274,18 @@ bool run_stage(const po::variables_map& o, const StageContext& context, const st
                                            teacher.get(), settings, context.device);
   if (!outcome.finished) {
     if (context.root())
-      std::cerr << "stopped after " << settings.stop_after_steps << " steps; resume with --resume\n";
+      std::cerr << "stopped after " << settings.stop_after_steps
+                << " steps; resume with --resume\n";
     return false;
   }
   if (!context.root()) return true;
 
   const std::string dir = settings.run_dir;
-  std::map<std::string, std::string> provenance = {{"command", "tleg " + stage + " " + command_line_of(o)},
-                                                   {"dataset", dataset.info().name},
-                                                   {"dataset_fingerprint", dataset.fingerprint()},
-                                                   {"method", method}};
+  std::map<std::string, std::string> provenance = {
+      {"command", "tleg " + stage + " " + command_line_of(o)},
+      {"dataset", dataset.info().name},
+      {"dataset_fingerprint", dataset.fingerprint()},
+      {"method", method}};
   std::string output;
   if (stage == "distill") {
     output = dir + "/learngene.h5";
@@ -289,16 +303,17 @@ bool run_stage(const po::variables_map& o, const StageContext& context, const st
   ledger.images = outcome.images;
   // Stored logits cost no teacher FLOPs in training (tleg logits paid them once).
   const double teacher_flops =
-      teacher_path.ends_with(".h5") ? static_cast<double>(forward_flops(load_weights(teacher_path).config))
-                                    : 0.0;
+      teacher_path.ends_with(".h5")
+          ? static_cast<double>(forward_flops(load_weights(teacher_path).config))
+          : 0.0;
   ledger.flops = static_cast<double>(outcome.images) *
                  (static_cast<double>(training_flops(config)) + teacher_flops);
   ledger.wall_seconds = outcome.wall_seconds;
   ledger.device_seconds = outcome.wall_seconds * context.comm.size();
   ledger.ranks = context.comm.size();
   ledger.device = context.device.is_cuda() ? "cuda" : "cpu";
-  ledger.parameters_trained = stage == "distill" ? learngene_parameter_count(config)
-                                                 : vit_parameter_count(config);
+  ledger.parameters_trained =
+      stage == "distill" ? learngene_parameter_count(config) : vit_parameter_count(config);
   ledger.parameters_stored = stored_parameters;
   ledger.top1 = outcome.top1;
   ledger.top5 = outcome.top5;
@@ -309,13 +324,14 @@ bool run_stage(const po::variables_map& o, const StageContext& context, const st
   ledger.command = provenance["command"];
   if (o.count("config"))
     for (const auto& path : o["config"].as<std::vector<std::string>>()) ledger.config += path + " ";
-  ledger.extra = {{"output", output},
-                  {"seed", std::to_string(settings.seed)},
-                  {"data_wait_fraction", std::to_string(outcome.data_wait_fraction)},
-                  {"teacher", teacher ? teacher->identity() : train.teacher_logits_identity()},
-                  {"teacher_logits", train.has_teacher_logits() ? get<std::string>(o, "distill.logits") : ""},
-                  {"teacher_flops_per_image", std::to_string(teacher_flops)},
-                  {"resumed_from", std::to_string(outcome.resumed_from)}};
+  ledger.extra = {
+      {"output", output},
+      {"seed", std::to_string(settings.seed)},
+      {"data_wait_fraction", std::to_string(outcome.data_wait_fraction)},
+      {"teacher", teacher ? teacher->identity() : train.teacher_logits_identity()},
+      {"teacher_logits", train.has_teacher_logits() ? get<std::string>(o, "distill.logits") : ""},
+      {"teacher_flops_per_image", std::to_string(teacher_flops)},
+      {"resumed_from", std::to_string(outcome.resumed_from)}};
   write_run_ledger(ledger, dir + "/run.json");
   std::cout << stage << " done: top-1 " << outcome.top1 * 100 << "%, top-5 " << outcome.top5 * 100
             << "%, " << outcome.wall_seconds << " s; wrote " << output << " and " << dir
@@ -353,9 +369,11 @@ int teacher_command(const po::variables_map& o) {
 }
 
 int distill_command(const po::variables_map& o) {
-  if (get<std::string>(o, "distill.teacher").empty() == get<std::string>(o, "distill.logits").empty())
-    fail("distill needs exactly one of --distill.teacher (a live teacher) and --distill.logits "
-         "(stored logits from tleg logits)");
+  if (get<std::string>(o, "distill.teacher").empty() ==
+      get<std::string>(o, "distill.logits").empty())
+    fail(
+        "distill needs exactly one of --distill.teacher (a live teacher) and --distill.logits "
+        "(stored logits from tleg logits)");
   return run_on_world(o, [&](const StageContext& context) {
     const DatasetReader dataset(get<std::string>(o, "data.store"));
     AuxViT model(model_config(o, dataset.info()));
@@ -367,7 +385,8 @@ int distill_command(const po::variables_map& o) {
 
 // The architecture of stage-2 models: the learngene's when one is given (baselines included,
 // so that every method trains the same network), else the model.* options; depth `depth`.
-VitConfig descendant_config(const po::variables_map& o, const DatasetInfo& data, std::int64_t depth) {
+VitConfig descendant_config(const po::variables_map& o, const DatasetInfo& data,
+                            std::int64_t depth) {
   VitConfig config = model_config(o, data);
   const std::string learngene = get<std::string>(o, "learngene");
   if (!learngene.empty()) {
@@ -382,7 +401,8 @@ VitConfig descendant_config(const po::variables_map& o, const DatasetInfo& data,
 
 InitSpec init_spec(const po::variables_map& o, const std::string& init) {
   return {.method = init,
-          .source = init == "tleg" ? get<std::string>(o, "learngene") : get<std::string>(o, "pretrained"),
+          .source =
+              init == "tleg" ? get<std::string>(o, "learngene") : get<std::string>(o, "pretrained"),
           .subset_layers = get<std::string>(o, "subset-layers"),
           .seed = static_cast<std::uint64_t>(get<std::int64_t>(o, "run.seed"))};
 }
@@ -400,8 +420,9 @@ bool finetune_once(const po::variables_map& o, const StageContext& context, cons
 int finetune_command(const po::variables_map& o) {
   return run_on_world(o, [&](const StageContext& context) {
     const DatasetReader dataset(get<std::string>(o, "data.store"));
-    const std::int64_t depth = get<std::int64_t>(o, "depth") > 0 ? get<std::int64_t>(o, "depth")
-                                                                 : get<std::int64_t>(o, "model.depth");
+    const std::int64_t depth = get<std::int64_t>(o, "depth") > 0
+                                   ? get<std::int64_t>(o, "depth")
+                                   : get<std::int64_t>(o, "model.depth");
     const std::string init = get<std::string>(o, "init");
     finetune_once(o, context, descendant_config(o, dataset.info(), depth), init_spec(o, init),
                   method_or(o, init), train_settings(o, "finetune"));
@@ -409,7 +430,8 @@ int finetune_command(const po::variables_map& o) {
 }
 
 // The directory of one sweep run: RUN_DIR/<method>/depth-<d>.
-std::string sweep_run_dir(const po::variables_map& o, const std::string& method, std::int64_t depth) {
+std::string sweep_run_dir(const po::variables_map& o, const std::string& method,
+                          std::int64_t depth) {
   return get<std::string>(o, "run.dir") + "/" + method + "/depth-" + std::to_string(depth);
 }
 
@@ -428,14 +450,17 @@ int sweep_command(const po::variables_map& o) {
     const std::vector<std::int64_t> depths = parse_depths(get<std::string>(o, "depths"));
     const TrainSettings finetune = train_settings(o, "finetune");
     TrainSettings pretrain = finetune;
-    pretrain.epochs = get<std::int64_t>(o, "pretrain-epochs") > 0 ? get<std::int64_t>(o, "pretrain-epochs")
-                                                                  : finetune.epochs;
+    pretrain.epochs = get<std::int64_t>(o, "pretrain-epochs") > 0
+                          ? get<std::int64_t>(o, "pretrain-epochs")
+                          : finetune.epochs;
     const std::string method = method_or(o, init);
 
     std::vector<SweepJob> jobs;
     for (const auto depth : depths) {
-      const double flops = static_cast<double>(training_flops(descendant_config(o, dataset.info(), depth)));
-      const double epochs = static_cast<double>(finetune.epochs + (init == "prefin" ? pretrain.epochs : 0));
+      const double flops =
+          static_cast<double>(training_flops(descendant_config(o, dataset.info(), depth)));
+      const double epochs =
+          static_cast<double>(finetune.epochs + (init == "prefin" ? pretrain.epochs : 0));
       jobs.push_back({depth, flops * epochs * 1e-9});
     }
     const SweepPlan plan = plan_sweep(jobs, world.size());
@@ -450,7 +475,8 @@ int sweep_command(const po::variables_map& o) {
       const VitConfig config = descendant_config(o, dataset.info(), job.depth);
       const std::string dir = sweep_run_dir(o, method, job.depth);
       if (run_finished(dir)) {
-        if (context.root()) std::cerr << "depth " << job.depth << ": already done (" << dir << ")\n";
+        if (context.root())
+          std::cerr << "depth " << job.depth << ": already done (" << dir << ")\n";
         continue;
       }
       try {
@@ -461,7 +487,8 @@ int sweep_command(const po::variables_map& o) {
           if (!run_finished(pretrained)) {
             TrainSettings settings = pretrain;
             settings.run_dir = pretrained;
-            if (!finetune_once(o, context, config, init_spec(o, "scratch"), "prefin-pretrain", settings))
+            if (!finetune_once(o, context, config, init_spec(o, "scratch"), "prefin-pretrain",
+                               settings))
               continue;
           }
           spec.source = pretrained + "/model.h5";
@@ -473,7 +500,8 @@ int sweep_command(const po::variables_map& o) {
         // Every rank of the group sees the same failure (configuration, data, a NaN loss):
         // record it and go on with the group's next depth.
         const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
-        const std::string message = torch_error ? torch_error->what_without_backtrace() : error.what();
+        const std::string message =
+            torch_error ? torch_error->what_without_backtrace() : error.what();
         failures.push_back("depth " + std::to_string(job.depth) + ": " + message);
         if (context.root()) {
           std::filesystem::create_directories(dir);
@@ -528,7 +556,8 @@ int logits_command(const po::variables_map& o) {
     const SplitIndex& index = dataset.index(split);
     const ViewRecipe recipe = view_recipe(o, get<std::int64_t>(o, "model.image"), info.channels);
     const auto classes = static_cast<std::int64_t>(info.class_names.size());
-    const std::unique_ptr<Teacher> teacher = load_teacher(get<std::string>(o, "teacher"), context.device);
+    const std::unique_ptr<Teacher> teacher =
+        load_teacher(get<std::string>(o, "teacher"), context.device);
     TeacherLogitsTags tags;
     tags.fingerprint = dataset.fingerprint();
     tags.split = split;
@@ -544,8 +573,8 @@ int logits_command(const po::variables_map& o) {
     std::filesystem::create_directories(out);
 
     const auto shards = static_cast<std::int64_t>(index.shards());
-    const std::int64_t floats = static_cast<std::int64_t>(recipe.channels) * recipe.output_height *
-                                recipe.output_width;
+    const std::int64_t floats =
+        static_cast<std::int64_t>(recipe.channels) * recipe.output_height * recipe.output_width;
     ProgressLine progress(context.root(), 0);
     const auto started = std::chrono::steady_clock::now();
     std::int64_t written = 0;
@@ -558,17 +587,21 @@ int logits_command(const po::variables_map& o) {
       TeacherLogitsShardWriter writer(path, tags, slots, s, first, samples);
       const std::uint64_t total = samples * static_cast<std::uint64_t>(views);
       for (std::uint64_t begin = 0; begin < total; begin += static_cast<std::uint64_t>(batch)) {
-        const auto n = static_cast<std::int64_t>(std::min<std::uint64_t>(static_cast<std::uint64_t>(batch), total - begin));
-        at::Tensor images = at::empty({n, recipe.channels, recipe.output_height, recipe.output_width});
+        const auto n = static_cast<std::int64_t>(
+            std::min<std::uint64_t>(static_cast<std::uint64_t>(batch), total - begin));
+        at::Tensor images =
+            at::empty({n, recipe.channels, recipe.output_height, recipe.output_width});
         std::vector<ViewParams> params(static_cast<std::size_t>(n));
         // Rows are (sample, view) pairs in sample-major order, the order of the shard file.
         at::parallel_for(0, n, 1, [&](std::int64_t from, std::int64_t to) {
           for (std::int64_t j = from; j < to; ++j) {
             const std::uint64_t row = begin + static_cast<std::uint64_t>(j);
             const std::uint64_t sample = first + row / static_cast<std::uint64_t>(views);
-            const EncodedImage encoded{run.image(sample), static_cast<std::size_t>(run.length(sample)),
+            const EncodedImage encoded{run.image(sample),
+                                       static_cast<std::size_t>(run.length(sample)),
                                        info.encoding == ImageEncoding::kJpeg,
-                                       static_cast<int>(info.height), static_cast<int>(info.width),
+                                       static_cast<int>(info.height),
+                                       static_cast<int>(info.width),
                                        static_cast<int>(info.channels)};
             const JpegSize size = source_size(encoded);
             ViewParams& view = params[static_cast<std::size_t>(j)];
@@ -578,10 +611,11 @@ int logits_command(const po::variables_map& o) {
                            images.data_ptr<float>() + j * floats);
           }
         });
-        const at::Tensor logits = teacher->logits(images.to(context.device)).to(at::kCPU, at::kFloat).contiguous();
+        const at::Tensor logits =
+            teacher->logits(images.to(context.device)).to(at::kCPU, at::kFloat).contiguous();
         if (logits.dim() != 2 || logits.size(0) != n || logits.size(1) != classes)
-          fail(get<std::string>(o, "teacher"), ": the teacher gave logits of shape ", logits.sizes(),
-               " for ", n, " images of a dataset with ", classes, " classes");
+          fail(get<std::string>(o, "teacher"), ": the teacher gave logits of shape ",
+               logits.sizes(), " for ", n, " images of a dataset with ", classes, " classes");
         const at::Tensor log_sum_exp = at::logsumexp(logits, 1).contiguous();
         at::Tensor kept = logits, indices;
         if (tags.topk > 0) {
@@ -595,22 +629,26 @@ int logits_command(const po::variables_map& o) {
         std::memcpy(value_bits.data(), half.data_ptr(), value_bits.size() * sizeof(std::uint16_t));
         std::vector<std::int32_t> index_values;
         if (indices.defined())
-          index_values.assign(indices.data_ptr<std::int32_t>(), indices.data_ptr<std::int32_t>() + indices.numel());
-        writer.append(params, value_bits, index_values,
-                      std::vector<float>(log_sum_exp.data_ptr<float>(), log_sum_exp.data_ptr<float>() + n));
+          index_values.assign(indices.data_ptr<std::int32_t>(),
+                              indices.data_ptr<std::int32_t>() + indices.numel());
+        writer.append(
+            params, value_bits, index_values,
+            std::vector<float>(log_sum_exp.data_ptr<float>(), log_sum_exp.data_ptr<float>() + n));
       }
       writer.finish();
       written += static_cast<std::int64_t>(total);
-      const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-      progress.update("shard", s + 1, shards, static_cast<double>(written) / std::max(seconds, 1e-9),
-                      "views of rank 0");
+      const double seconds =
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+      progress.update("shard", s + 1, shards,
+                      static_cast<double>(written) / std::max(seconds, 1e-9), "views of rank 0");
     }
     context.comm.barrier();
     if (context.root()) {
       write_teacher_logits_index(out, tags, slots, index.shard_starts);
-      std::cout << "logits: " << out << ": " << views << " view(s) of " << index.size() << " images ("
-                << split << "), " << (tags.topk > 0 ? "top-" + std::to_string(tags.topk) : "all")
-                << " of " << classes << " classes, from " << tags.teacher << "\n";
+      std::cout << "logits: " << out << ": " << views << " view(s) of " << index.size()
+                << " images (" << split << "), "
+                << (tags.topk > 0 ? "top-" + std::to_string(tags.topk) : "all") << " of " << classes
+                << " classes, from " << tags.teacher << "\n";
     }
     return 0;
   });
@@ -647,17 +685,23 @@ std::vector<Command> train_commands() {
       {"logits", "run a teacher over stored augmentation views and keep its logits for distill", "",
        [](po::options_description& o, po::positional_options_description&) {
          add_view_options(o);
-         o.add_options()("data", po::value<std::string>()->required(), "dataset store (.h5, from tleg prepare)")(
-             "teacher", po::value<std::string>()->required(), "teacher: tleg model (.h5) or TorchScript file")(
+         o.add_options()("data", po::value<std::string>()->required(),
+                         "dataset store (.h5, from tleg prepare)")(
+             "teacher", po::value<std::string>()->required(),
+             "teacher: tleg model (.h5) or TorchScript file")(
              "out", po::value<std::string>()->required(),
              "output folder: index.h5 and one shard-NNNNN.h5 per dataset shard")(
              "split", po::value<std::string>()->default_value("train"), "split to store views of")(
              "views", po::value<std::int64_t>()->default_value(1),
-             "stored views per image, K; training's epoch e, copy r uses view (e * aug.repeats + r) mod K")(
-             "topk", po::value<std::int64_t>()->default_value(10), "logits kept per view (0: all classes)")(
-             "seed", po::value<std::int64_t>()->default_value(0), "the training run's run.seed (views depend on it)")(
-             "batch", po::value<std::int64_t>()->default_value(256), "views per teacher forward pass")(
-             "threads", po::value<std::int64_t>()->default_value(2), "render and compute threads per rank");
+             "stored views per image, K; training's epoch e, copy r uses view (e * aug.repeats + "
+             "r) mod K")("topk", po::value<std::int64_t>()->default_value(10),
+                         "logits kept per view (0: all classes)")(
+             "seed", po::value<std::int64_t>()->default_value(0),
+             "the training run's run.seed (views depend on it)")(
+             "batch", po::value<std::int64_t>()->default_value(256),
+             "views per teacher forward pass")("threads",
+                                               po::value<std::int64_t>()->default_value(2),
+                                               "render and compute threads per rank");
        },
        logits_command},
   };

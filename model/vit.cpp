@@ -12,9 +12,9 @@ namespace tleg {
 namespace {
 
 constexpr at::Tensor BlockWeights::*kBlockFields[] = {
-    &BlockWeights::norm1_weight, &BlockWeights::norm1_bias, &BlockWeights::qkv_weight,
+    &BlockWeights::norm1_weight, &BlockWeights::norm1_bias,  &BlockWeights::qkv_weight,
     &BlockWeights::qkv_bias,     &BlockWeights::proj_weight, &BlockWeights::proj_bias,
-    &BlockWeights::norm2_weight, &BlockWeights::norm2_bias, &BlockWeights::fc1_weight,
+    &BlockWeights::norm2_weight, &BlockWeights::norm2_bias,  &BlockWeights::fc1_weight,
     &BlockWeights::fc1_bias,     &BlockWeights::fc2_weight,  &BlockWeights::fc2_bias};
 
 // Stochastic depth per sample, scaled by the keep probability (timm's DropPath).
@@ -89,9 +89,9 @@ BlockParams::BlockParams(const VitConfig& config) {
 }
 
 BlockWeights BlockParams::weights() const {
-  return {norm1->weight,     norm1->bias,      attn->qkv->weight, attn->qkv->bias,
+  return {norm1->weight,      norm1->bias,      attn->qkv->weight, attn->qkv->bias,
           attn->proj->weight, attn->proj->bias, norm2->weight,     norm2->bias,
-          mlp->fc1->weight,  mlp->fc1->bias,   mlp->fc2->weight,  mlp->fc2->bias};
+          mlp->fc1->weight,   mlp->fc1->bias,   mlp->fc2->weight,  mlp->fc2->bias};
 }
 
 PatchEmbedParams::PatchEmbedParams(const VitConfig& config) {
@@ -123,8 +123,8 @@ at::Tensor VitBase::features(const at::Tensor& images, std::optional<at::Generat
                      .transpose(1, 2);
   x = x + pos_embed;
   for (std::int64_t l = 0; l < config_.depth; ++l) {
-    x = block_forward(x, block_weights(l), config_.heads, drop_path_rate(config_, l),
-                      is_training(), generator);
+    x = block_forward(x, block_weights(l), config_.heads, drop_path_rate(config_, l), is_training(),
+                      generator);
   }
   // No class token: mean-pool the tokens, then the final norm (timm's fc_norm).
   return at::layer_norm(x.mean(1), {config_.dim}, fc_norm->weight, fc_norm->bias, kLayerNormEps);
@@ -184,9 +184,8 @@ void initialise(VitBase& model, std::uint64_t seed) {
     at::Tensor values = at::empty(tensor.sizes(), at::kFloat);
     if (name == "patch_embed.proj.weight" || name == "patch_embed.proj.bias") {
       // PyTorch's Conv2d default (kaiming-uniform, a = sqrt(5)): U(-1/sqrt(fan_in), ...).
-      const double fan_in = static_cast<double>(model.config().channels *
-                                                model.config().patch_size *
-                                                model.config().patch_size);
+      const double fan_in = static_cast<double>(
+          model.config().channels * model.config().patch_size * model.config().patch_size);
       const double bound = 1.0 / std::sqrt(fan_in);
       values.uniform_(-bound, bound, generator);
     } else if (name == "pos_embed") {

@@ -33,8 +33,8 @@ VitConfig vit_preset(const std::string& size);
 std::int64_t block_parameter_count(const VitConfig& config);
 std::int64_t embedding_parameter_count(const VitConfig& config);  // patch embed + pos + final norm
 std::int64_t head_parameter_count(const VitConfig& config);
-std::int64_t vit_parameter_count(const VitConfig& config);          // depth blocks + the rest
-std::int64_t learngene_parameter_count(const VitConfig& config);    // 2 blocks + the rest
+std::int64_t vit_parameter_count(const VitConfig& config);        // depth blocks + the rest
+std::int64_t learngene_parameter_count(const VitConfig& config);  // 2 blocks + the rest
 
 // Forward FLOPs for one image, counting a multiply-add as 2 FLOPs, over the matrix products and
 // the patch convolution (the convention of fvcore/torch's FlopCounter; norms, GELU and softmax

@@ -21,7 +21,8 @@ constexpr std::size_t kTrailerSize = sizeof kTrailerMagic + sizeof(std::uint32_t
 
 std::string checkpoint_name(std::int64_t step) {
   std::string digits = std::to_string(step);
-  return "checkpoint-" + std::string(digits.size() < 10 ? 10 - digits.size() : 0, '0') + digits + ".pt";
+  return "checkpoint-" + std::string(digits.size() < 10 ? 10 - digits.size() : 0, '0') + digits +
+         ".pt";
 }
 
 }  // namespace
@@ -80,9 +81,9 @@ std::optional<std::int64_t> CheckpointStore::load_latest(
     std::ifstream in(*it, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
     std::uint32_t stored = 0;
-    bool valid = bytes.size() > kTrailerSize &&
-                 std::memcmp(bytes.data() + bytes.size() - kTrailerSize, kTrailerMagic,
-                             sizeof kTrailerMagic) == 0;
+    bool valid =
+        bytes.size() > kTrailerSize && std::memcmp(bytes.data() + bytes.size() - kTrailerSize,
+                                                   kTrailerMagic, sizeof kTrailerMagic) == 0;
     if (valid) {
       std::memcpy(&stored, bytes.data() + bytes.size() - sizeof stored, sizeof stored);
       bytes.resize(bytes.size() - kTrailerSize);

@@ -11,7 +11,8 @@ at::Tensor soft_target_cross_entropy(const at::Tensor& logits, const at::Tensor&
 at::Tensor distillation_loss(const at::Tensor& student_logits, const at::Tensor& teacher_logits,
                              const at::Tensor& targets, double tau, double alpha) {
   const at::Tensor student = at::log_softmax(student_logits / tau, -1);
-  const at::Tensor teacher = at::log_softmax(teacher_logits.to(student_logits.scalar_type()) / tau, -1);
+  const at::Tensor teacher =
+      at::log_softmax(teacher_logits.to(student_logits.scalar_type()) / tau, -1);
   // KL(p_t || p_s) = sum p_t (log p_t - log p_s), with the teacher constant.
   const at::Tensor kl = (teacher.exp() * (teacher - student)).sum(-1).mean();
   at::Tensor loss = kl * (alpha * tau * tau);
@@ -21,7 +22,8 @@ at::Tensor distillation_loss(const at::Tensor& student_logits, const at::Tensor&
 
 at::Tensor distillation_loss_from_probabilities(const at::Tensor& student_logits,
                                                 const at::Tensor& teacher_probabilities,
-                                                const at::Tensor& targets, double tau, double alpha) {
+                                                const at::Tensor& targets, double tau,
+                                                double alpha) {
   const at::Tensor student = at::log_softmax(student_logits / tau, -1);
   const at::Tensor p = teacher_probabilities.to(student_logits.scalar_type());
   // xlogy(0, 0) = 0: top-k targets have exact zeros, where p log p would give NaN.

@@ -21,6 +21,7 @@ at::Tensor distillation_loss(const at::Tensor& student_logits, const at::Tensor&
 // sees the mixed image. Classes of probability 0 add nothing to the KL.
 at::Tensor distillation_loss_from_probabilities(const at::Tensor& student_logits,
                                                 const at::Tensor& teacher_probabilities,
-                                                const at::Tensor& targets, double tau, double alpha);
+                                                const at::Tensor& targets, double tau,
+                                                double alpha);
 
 }  // namespace tleg

@@ -102,8 +102,12 @@ void MetricsLog::write(const std::map<std::string, double>& values, const std::s
 std::string format_duration(double seconds) {
   const auto total = static_cast<std::int64_t>(seconds + 0.5);
   char text[32];
-  if (total >= 3600) std::snprintf(text, sizeof text, "%lldh%02lldm", static_cast<long long>(total / 3600), static_cast<long long>(total % 3600 / 60));
-  else std::snprintf(text, sizeof text, "%lldm%02llds", static_cast<long long>(total / 60), static_cast<long long>(total % 60));
+  if (total >= 3600)
+    std::snprintf(text, sizeof text, "%lldh%02lldm", static_cast<long long>(total / 3600),
+                  static_cast<long long>(total % 3600 / 60));
+  else
+    std::snprintf(text, sizeof text, "%lldm%02llds", static_cast<long long>(total / 60),
+                  static_cast<long long>(total % 60));
   return text;
 }
 

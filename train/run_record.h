@@ -13,23 +13,24 @@ namespace tleg {
 // The cost ledger (architecture.md): enough to compare methods by accuracy, training cost
 // and stored parameters without rerunning anything.
 struct RunLedger {
-  std::string method;        // "aux" (stage 1), "tleg", "scratch", "prefin-pretrain", "prefin", "subset", "teacher"
-  std::string init;          // how the model was initialised (describe() of the initialiser)
+  std::string method;  // "aux" (stage 1), "tleg", "scratch", "prefin-pretrain", "prefin", "subset",
+                       // "teacher"
+  std::string init;    // how the model was initialised (describe() of the initialiser)
   std::int64_t depth = 0;
   std::int64_t epochs = 0;
   std::int64_t steps = 0;
-  std::int64_t images = 0;          // training images processed, all ranks
-  double flops = 0;                 // training FLOPs (3 x forward per image)
+  std::int64_t images = 0;  // training images processed, all ranks
+  double flops = 0;         // training FLOPs (3 x forward per image)
   double wall_seconds = 0;
-  double device_seconds = 0;        // wall x ranks (each rank holds one device or core)
+  double device_seconds = 0;  // wall x ranks (each rank holds one device or core)
   std::int64_t ranks = 1;
-  std::string device;               // "cpu" or "cuda"
+  std::string device;  // "cpu" or "cuda"
   std::int64_t parameters_trained = 0;
-  std::int64_t parameters_stored = 0;   // kept on disk to initialise this model
+  std::int64_t parameters_stored = 0;  // kept on disk to initialise this model
   double top1 = 0, top5 = 0;
   std::string dataset, dataset_fingerprint;
   std::int64_t classes = 0;
-  std::string teacher_mode;         // "stored-logits", "live", or "" when no teacher
+  std::string teacher_mode;  // "stored-logits", "live", or "" when no teacher
   std::string command, config;
   std::map<std::string, std::string> extra;
 };

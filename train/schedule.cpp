@@ -6,8 +6,9 @@
 namespace tleg {
 
 double CosineSchedule::at(std::int64_t global_step) const {
-  const double epoch = per_step ? static_cast<double>(global_step) / static_cast<double>(steps_per_epoch)
-                                : static_cast<double>(global_step / steps_per_epoch);
+  const double epoch = per_step
+                           ? static_cast<double>(global_step) / static_cast<double>(steps_per_epoch)
+                           : static_cast<double>(global_step / steps_per_epoch);
   const double warmup = static_cast<double>(warmup_epochs);
   if (epoch < warmup) return warmup_lr + epoch * (base_lr - warmup_lr) / warmup;
   const double span = std::max(1.0, static_cast<double>(epochs) - warmup);

@@ -56,7 +56,8 @@ class StopSignals {
   StopSignals& operator=(const StopSignals&) = delete;
 
  private:
-  struct sigaction previous_term_ {}, previous_usr1_ {};
+  struct sigaction previous_term_ {
+  }, previous_usr1_{};
 };
 
 double seconds_since(Clock::time_point start) {
@@ -109,15 +110,16 @@ Accuracy evaluate(VitBase& model, Loader& val, std::uint64_t split_size, dist::C
   if (n != static_cast<double>(split_size))
     fail("evaluation counted ", n, " samples of a split of ", split_size,
          " (the evaluation loader must keep padding and its last batch)");
-  return {totals[0].item<double>() / n, totals[1].item<double>() / n,
-          static_cast<std::int64_t>(n)};
+  return {totals[0].item<double>() / n, totals[1].item<double>() / n, static_cast<std::int64_t>(n)};
 }
 
 TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64_t val_size,
                          dist::Communicator& comm, Teacher* teacher, const TrainSettings& settings,
                          c10::Device device) {
   if (settings.distill && teacher == nullptr && !train.has_teacher_logits())
-    fail("distillation needs a teacher (--distill.teacher) or stored teacher logits (--distill.logits)");
+    fail(
+        "distillation needs a teacher (--distill.teacher) or stored teacher logits "
+        "(--distill.logits)");
   const Clock::time_point started = Clock::now();
   const bool root = comm.rank() == 0;
   const auto ranks = static_cast<std::uint64_t>(comm.size());
@@ -134,7 +136,8 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
   std::int64_t steps_per_epoch = static_cast<std::int64_t>(train.steps_per_epoch());
   if (settings.max_steps_per_epoch > 0)
     steps_per_epoch = std::min(steps_per_epoch, settings.max_steps_per_epoch);
-  if (steps_per_epoch == 0) fail("the training split gives no full batch per rank; lower the batch size");
+  if (steps_per_epoch == 0)
+    fail("the training split gives no full batch per rank; lower the batch size");
   const std::int64_t total_steps = settings.epochs * steps_per_epoch;
   const std::int64_t global_batch = train.batch_size() * comm.size();
   const CosineSchedule schedule{.base_lr = scaled_lr(settings.lr, global_batch),
@@ -219,15 +222,17 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
       AutocastScope autocast(device);
       const at::Tensor logits = model.forward(images, generator);
       if (settings.distill) {
-        const at::Tensor targets = mix_targets(next->labels, classes, mixup.label_smoothing, decision).to(device);
+        const at::Tensor targets =
+            mix_targets(next->labels, classes, mixup.label_smoothing, decision).to(device);
         if (next->teacher_logits.defined()) {
           // Stored logits belong to the unmixed views: mix their soft targets as the images were.
           const at::Tensor soft = at::softmax(next->teacher_logits.to(device) / settings.tau, -1);
-          loss = distillation_loss_from_probabilities(logits.to(at::kFloat), mix_soft_targets(soft, decision),
-                                                      targets, settings.tau, settings.alpha);
+          loss = distillation_loss_from_probabilities(logits.to(at::kFloat),
+                                                      mix_soft_targets(soft, decision), targets,
+                                                      settings.tau, settings.alpha);
         } else {
-          loss = distillation_loss(logits.to(at::kFloat), teacher->logits(images).to(at::kFloat), targets,
-                                   settings.tau, settings.alpha);
+          loss = distillation_loss(logits.to(at::kFloat), teacher->logits(images).to(at::kFloat),
+                                   targets, settings.tau, settings.alpha);
         }
       } else {
         const at::Tensor targets =
@@ -253,10 +258,11 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
     const bool stop_requested = shared[1].item<double>() > 0;
     if (!std::isfinite(loss_value)) {
       const auto saved = checkpoints.checkpoints();
-      fail("the loss became ", loss_value, " at step ", step, " (epoch ", epoch,
-           "); stopped without saving. The last good checkpoint is ",
-           saved.empty() ? std::string("none") : saved.back(),
-           ". Lower the learning rate or enable gradient clipping (optim.clip-grad), then --resume");
+      fail(
+          "the loss became ", loss_value, " at step ", step, " (epoch ", epoch,
+          "); stopped without saving. The last good checkpoint is ",
+          saved.empty() ? std::string("none") : saved.back(),
+          ". Lower the learning rate or enable gradient clipping (optim.clip-grad), then --resume");
     }
     step_time += seconds_since(step_start);
     interval_loss += loss_value;
@@ -285,7 +291,8 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
       interval_steps = 0;
       interval_start = Clock::now();
     }
-    const bool stop_now = settings.stop_after_steps > 0 && steps_this_run >= settings.stop_after_steps;
+    const bool stop_now =
+        settings.stop_after_steps > 0 && steps_this_run >= settings.stop_after_steps;
     if ((settings.checkpoint_every > 0 && step % settings.checkpoint_every == 0) || epoch_end ||
         stop_now)
       save_checkpoint(step);

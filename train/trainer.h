@@ -25,22 +25,22 @@ struct TrainSettings {
   // Caps the steps of an epoch (0: the whole epoch): a quick run over part of the data. The
   // ledger counts the images actually processed.
   std::int64_t max_steps_per_epoch = 0;
-  double lr = 5e-4;             // per 512 images; scaled by the global batch
+  double lr = 5e-4;  // per 512 images; scaled by the global batch
   double min_lr = 1e-5;
   double warmup_lr = 1e-6;
   std::int64_t warmup_epochs = 0;
   bool lr_per_step = false;
   double weight_decay = 0.05;
-  double clip_grad = 0.0;       // max gradient norm; 0: no clipping
+  double clip_grad = 0.0;  // max gradient norm; 0: no clipping
   // Stage 1: distillation (tau, alpha; alpha = 1: no label term) from `teacher` run on the mixed
   // batch, or, when the train loader carries stored teacher logits, from those (teacher unused).
   bool distill = false;
   double tau = 1.0, alpha = 1.0;
   MixupOptions mixup;
-  std::int64_t log_interval = 50;       // steps
-  std::int64_t checkpoint_every = 0;    // steps; 0: at epoch ends only
+  std::int64_t log_interval = 50;     // steps
+  std::int64_t checkpoint_every = 0;  // steps; 0: at epoch ends only
   std::int64_t keep_checkpoints = 3;
-  std::int64_t eval_every = 1;          // epochs; the last epoch is always evaluated
+  std::int64_t eval_every = 1;  // epochs; the last epoch is always evaluated
   bool resume = false;
   std::uint64_t seed = 0;
   std::string run_dir;
@@ -51,11 +51,11 @@ struct TrainSettings {
 
 struct TrainOutcome {
   double top1 = 0, top5 = 0;
-  std::int64_t steps = 0, images = 0;   // this run's whole schedule (all ranks)
-  std::int64_t resumed_from = -1;       // the checkpoint step, when resumed
-  double wall_seconds = 0;              // this process's time
-  double data_wait_fraction = 0;        // share of step time spent waiting for batches
-  bool finished = true;                 // false when stopped by stop_after_steps
+  std::int64_t steps = 0, images = 0;  // this run's whole schedule (all ranks)
+  std::int64_t resumed_from = -1;      // the checkpoint step, when resumed
+  double wall_seconds = 0;             // this process's time
+  double data_wait_fraction = 0;       // share of step time spent waiting for batches
+  bool finished = true;                // false when stopped by stop_after_steps
 };
 
 struct Accuracy {

@@ -70,7 +70,6 @@ std::map<std::string, std::string> read_report(const std::string& path) {
   return entries;
 }
 
-
 ImageImportOptions quiet_options(int threads) {
   ImageImportOptions options;
   options.threads = threads;
@@ -211,15 +210,15 @@ TEST(ImagenetImport, TooManyBadInputsFailWithoutAStore) {
 
 TEST(ImagenetImport, MissingFoldersAndLabelsAreExplained) {
   TempDir dir;
-  const std::string missing = error_of(
-      [&] { prepare_imagenet(dir.file("nowhere"), dir.file("x.h5"), quiet_options(1)); });
+  const std::string missing =
+      error_of([&] { prepare_imagenet(dir.file("nowhere"), dir.file("x.h5"), quiet_options(1)); });
   EXPECT_NE(missing.find(dir.file("nowhere") + ": no such folder"), std::string::npos) << missing;
   EXPECT_NE(missing.find("--src"), std::string::npos) << missing;
 
   write_bytes(dir.file("in/train/n01/a.JPEG"), jpeg(40, 40, 1));
   write_bytes(dir.file("in/val/v1.JPEG"), jpeg(40, 40, 2));
-  const std::string no_csv = error_of(
-      [&] { prepare_imagenet(dir.file("in"), dir.file("x.h5"), quiet_options(1)); });
+  const std::string no_csv =
+      error_of([&] { prepare_imagenet(dir.file("in"), dir.file("x.h5"), quiet_options(1)); });
   EXPECT_NE(no_csv.find("LOC_val_solution.csv"), std::string::npos) << no_csv;
   EXPECT_NE(no_csv.find("--val-labels"), std::string::npos) << no_csv;
   EXPECT_FALSE(fs::exists(dir.file("x.h5")));

@@ -13,7 +13,8 @@ Image gradient(int height, int width, int channels) {
   image.pixels.resize(static_cast<std::size_t>(height) * width * channels);
   for (int y = 0; y < height; ++y)
     for (int x = 0; x < width; ++x)
-      for (int c = 0; c < channels; ++c) image.row(y)[x * channels + c] =
+      for (int c = 0; c < channels; ++c)
+        image.row(y)[x * channels + c] =
             static_cast<std::uint8_t>((x + y) * 200 / (width + height) + 20 * c);
   return image;
 }
@@ -42,7 +43,8 @@ TEST(JpegCodec, TruncatedAndGarbageInputsAreErrors) {
   const auto bytes = encode_jpeg(gradient(256, 256, 3), 90);
   // Cut inside the entropy-coded data (the headers take the first few hundred bytes).
   const std::vector<std::uint8_t> truncated(bytes.begin(), bytes.begin() + bytes.size() * 3 / 4);
-  EXPECT_THROW(decode_jpeg(truncated.data(), truncated.size(), 3, 8, /*strict=*/true), std::exception);
+  EXPECT_THROW(decode_jpeg(truncated.data(), truncated.size(), 3, 8, /*strict=*/true),
+               std::exception);
   EXPECT_NO_THROW(decode_jpeg(truncated.data(), truncated.size(), 3, 8, /*strict=*/false));
   const std::vector<std::uint8_t> garbage(100, 7);
   EXPECT_THROW(decode_jpeg(garbage.data(), garbage.size(), 3), std::exception);

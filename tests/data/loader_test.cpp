@@ -70,7 +70,8 @@ TEST(Loader, EverySampleOnceAcrossTwoRanksInBothReadModes) {
         ASSERT_EQ(batch.images.sizes(), (at::IntArrayRef{batch.samples.size(0), 3, 32, 32}));
         for (std::int64_t i = 0; i < batch.samples.size(0); ++i) {
           seen.insert(batch.samples[i].item<std::int64_t>());
-          EXPECT_EQ(batch.labels[i].item<std::int64_t>(), batch.samples[i].item<std::int64_t>() % 4);
+          EXPECT_EQ(batch.labels[i].item<std::int64_t>(),
+                    batch.samples[i].item<std::int64_t>() % 4);
         }
       }
     }

@@ -70,14 +70,16 @@ TEST(Mixup, TargetsSumToOneAndCarryLambda) {
 }
 
 TEST(Mixup, ImagesAreMixedWithTheFlippedBatch) {
-  at::Tensor images = at::arange(4, at::kFloat).view({4, 1, 1, 1}).expand({4, 2, 6, 6}).contiguous();
+  at::Tensor images =
+      at::arange(4, at::kFloat).view({4, 1, 1, 1}).expand({4, 2, 6, 6}).contiguous();
   MixDecision mixup;
   mixup.mixed = true;
   mixup.lambda = 0.25;
   at::Tensor mixed = images.clone();
   mix_images(mixed, mixup);
   // Sample i becomes 0.25 * i + 0.75 * (3 - i).
-  for (int i = 0; i < 4; ++i) EXPECT_FLOAT_EQ(mixed[i][0][0][0].item<float>(), 0.25f * i + 0.75f * (3 - i));
+  for (int i = 0; i < 4; ++i)
+    EXPECT_FLOAT_EQ(mixed[i][0][0][0].item<float>(), 0.25f * i + 0.75f * (3 - i));
 
   MixDecision cutmix = mixup;
   cutmix.cutmix = true;

@@ -22,7 +22,6 @@ namespace {
 using testing::error_of;
 using testing::TempDir;
 
-
 // Images of varying length with recognisable contents: image i is i%251 repeated 10+i%17 times.
 std::vector<std::uint8_t> fake_image(int i) {
   return std::vector<std::uint8_t>(10 + i % 17, static_cast<std::uint8_t>(i % 251));
@@ -117,18 +116,23 @@ TEST(DatasetStore, WrongVersionTruncatedAndBrokenIndexAreExplained) {
   for (int i = 0; i < 9; ++i) writer.add(fake_image(i).data(), fake_image(i).size(), 0);
   writer.finish();
   std::filesystem::copy_file(dir.file("ok.h5"), dir.file("cut.h5"));
-  std::filesystem::resize_file(dir.file("cut.h5"), std::filesystem::file_size(dir.file("ok.h5")) / 2);
+  std::filesystem::resize_file(dir.file("cut.h5"),
+                               std::filesystem::file_size(dir.file("ok.h5")) / 2);
   const std::string cut = error_of([&] { DatasetReader reader(dir.file("cut.h5")); });
   EXPECT_NE(cut.find(dir.file("cut.h5")), std::string::npos) << cut;
 
   // A store whose offsets skip bytes: built by hand in the store's layout.
   {
     h5::File file = h5::File::create(dir.file("broken.h5"));
-    for (const auto& [key, value] : {std::pair{"format", "tleg-dataset"}, {"name", "x"},
-                                     {"encoding", "jpeg"}, {"source", "x"}, {"fingerprint", "x"}})
+    for (const auto& [key, value] : {std::pair{"format", "tleg-dataset"},
+                                     {"name", "x"},
+                                     {"encoding", "jpeg"},
+                                     {"source", "x"},
+                                     {"fingerprint", "x"}})
       file.set_attribute("/", key, std::string(value));
     file.set_attribute("/", "format_version", std::int64_t{1});
-    for (const char* key : {"height", "width", "channels"}) file.set_attribute("/", key, std::int64_t{0});
+    for (const char* key : {"height", "width", "channels"})
+      file.set_attribute("/", key, std::int64_t{0});
     const std::string names = "a\n";
     file.write("/class_names", {names.size()}, reinterpret_cast<const std::uint8_t*>(names.data()));
     file.create_group("/splits");
@@ -174,8 +178,9 @@ TEST(FashionMnist, PrepareWritesBothSplits) {
   const IdxArray images = read_idx(std::string(kFashionMnistDir) + "/t10k-images-idx3-ubyte.gz");
   const ImageRun run = reader.read_run("val", 9990, 10);
   EXPECT_TRUE(std::equal(run.bytes.begin(), run.bytes.end(), images.values.end() - 7840));
-  EXPECT_NE(error_of([&] { prepare_fashion_mnist(dir.path().string(), dir.file("g.h5"), 64); })
-                .find("dataset-fashion-mnist"),
+  EXPECT_NE(error_of([&] {
+              prepare_fashion_mnist(dir.path().string(), dir.file("g.h5"), 64);
+            }).find("dataset-fashion-mnist"),
             std::string::npos);
 }
 
@@ -188,7 +193,8 @@ TEST(Sampler, EverySampleOncePerEpochAcrossRanks) {
       EXPECT_EQ(mine.size(), sampler.per_rank());
       seen.insert(mine.begin(), mine.end());
     }
-    for (std::uint64_t i = 0; i < 102; ++i) EXPECT_EQ(seen.count(i), 1u) << ranks << " ranks, " << i;
+    for (std::uint64_t i = 0; i < 102; ++i)
+      EXPECT_EQ(seen.count(i), 1u) << ranks << " ranks, " << i;
   }
   // 100 over 3 ranks: padded to 102 (two samples twice), or dropped to 99.
   std::set<std::uint64_t> padded;
@@ -197,7 +203,9 @@ TEST(Sampler, EverySampleOncePerEpochAcrossRanks) {
     const auto mine = DistributedSampler(100, 3, rank, {.seed = 4}).epoch_indices(0);
     padded.insert(mine.begin(), mine.end());
     total += mine.size();
-    EXPECT_EQ(DistributedSampler(100, 3, rank, {.seed = 4, .drop_last = true}).epoch_indices(0).size(), 33u);
+    EXPECT_EQ(
+        DistributedSampler(100, 3, rank, {.seed = 4, .drop_last = true}).epoch_indices(0).size(),
+        33u);
   }
   EXPECT_EQ(padded.size(), 100u);
   EXPECT_EQ(total, 102u);
@@ -218,7 +226,8 @@ TEST(Sampler, DeterministicPerEpochAndResumable) {
 TEST(Sampler, RepeatedAugmentationSpreadsCopiesOverRanks) {
   std::map<std::uint64_t, int> copies;
   for (std::int64_t rank = 0; rank < 3; ++rank) {
-    for (const auto i : DistributedSampler(300, 3, rank, {.seed = 1, .repeats = 3}).epoch_indices(0))
+    for (const auto i :
+         DistributedSampler(300, 3, rank, {.seed = 1, .repeats = 3}).epoch_indices(0))
       ++copies[i];
   }
   EXPECT_EQ(copies.size(), 100u);  // 300 slots per epoch hold 100 distinct samples, 3 each

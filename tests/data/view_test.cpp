@@ -13,7 +13,8 @@ namespace {
 
 using testing::textured_image;
 
-std::vector<float> normalized(const Image& view, const ViewParams& params, const ViewRecipe& recipe) {
+std::vector<float> normalized(const Image& view, const ViewParams& params,
+                              const ViewRecipe& recipe) {
   std::vector<float> out(view.pixels.size());
   normalize_view(view, params, recipe, out.data());
   return out;
@@ -35,9 +36,9 @@ TEST(View, DrawIsDeterministicAndDiffersAcrossEpochSampleAndView) {
     erased += !p.erase.empty();
     augments += static_cast<int>(p.augments.size());
   }
-  EXPECT_GT(flips, 150);   // p = 0.5
+  EXPECT_GT(flips, 150);  // p = 0.5
   EXPECT_LT(flips, 250);
-  EXPECT_GT(erased, 60);   // p = 0.25
+  EXPECT_GT(erased, 60);  // p = 0.25
   EXPECT_LT(erased, 140);
   EXPECT_GT(augments, 300);  // 2 ops at p = 0.5: 400 expected
   EXPECT_LT(augments, 500);
@@ -45,7 +46,8 @@ TEST(View, DrawIsDeterministicAndDiffersAcrossEpochSampleAndView) {
 
 TEST(View, RandomResizedCropRespectsScaleAndRatio) {
   const ViewRecipe recipe = ViewRecipe::basic(224);
-  for (const auto& [width, height] : {std::pair{341, 256}, std::pair{256, 500}, std::pair{64, 64}}) {
+  for (const auto& [width, height] :
+       {std::pair{341, 256}, std::pair{256, 500}, std::pair{64, 64}}) {
     const double area = static_cast<double>(width) * height;
     for (std::uint64_t sample = 0; sample < 2000; ++sample) {
       const CropBox box = draw_view(recipe, width, height, 1, 0, sample).crop;
@@ -110,7 +112,8 @@ TEST(View, DctScaledDecodeIsCloseToFullDecode) {
   const Image b = render_view(encoded, params, full);
   ASSERT_EQ(a.pixels.size(), b.pixels.size());
   double error = 0;
-  for (std::size_t i = 0; i < a.pixels.size(); ++i) error += std::abs(int(a.pixels[i]) - int(b.pixels[i]));
+  for (std::size_t i = 0; i < a.pixels.size(); ++i)
+    error += std::abs(int(a.pixels[i]) - int(b.pixels[i]));
   // Two resampling paths of a smooth image: about one grey level on average; a box off by
   // one source pixel already gives several.
   EXPECT_LT(error / a.pixels.size(), 2.0);
@@ -147,10 +150,13 @@ TEST(View, RandAugmentOpsKeepShapeAndBehaveAsTimm) {
   apply_augment(image, {AugmentOp::kInvert, 0}, recipe);
   EXPECT_EQ(image.pixels, source.pixels);
   // Enhance ops at factor 1 and a zero shear are the identity.
-  for (const AugmentOp op : {AugmentOp::kColor, AugmentOp::kContrast, AugmentOp::kBrightness,
-                             AugmentOp::kSharpness, AugmentOp::kShearX, AugmentOp::kTranslateYRel}) {
+  for (const AugmentOp op :
+       {AugmentOp::kColor, AugmentOp::kContrast, AugmentOp::kBrightness, AugmentOp::kSharpness,
+        AugmentOp::kShearX, AugmentOp::kTranslateYRel}) {
     Image same = source;
-    apply_augment(same, {op, op == AugmentOp::kShearX || op == AugmentOp::kTranslateYRel ? 0.0 : 1.0}, recipe);
+    apply_augment(same,
+                  {op, op == AugmentOp::kShearX || op == AugmentOp::kTranslateYRel ? 0.0 : 1.0},
+                  recipe);
     EXPECT_EQ(same.pixels, source.pixels) << augment_op_name(op);
   }
   // Posterize to 1 bit leaves only 0 and 128; Solarize at 128 maps 200 to 55.

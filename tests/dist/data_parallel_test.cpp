@@ -17,8 +17,13 @@ using testing::kTestOptions;
 using testing::world;
 
 VitConfig small_config(std::int64_t depth) {
-  return VitConfig{.image_size = 8, .patch_size = 4, .channels = 1, .classes = 3, .dim = 12,
-                   .heads = 2, .depth = depth};
+  return VitConfig{.image_size = 8,
+                   .patch_size = 4,
+                   .channels = 1,
+                   .classes = 3,
+                   .dim = 12,
+                   .heads = 2,
+                   .depth = depth};
 }
 
 void sgd_step(const std::vector<at::Tensor>& parameters, double lr, bool set_to_none) {
@@ -122,8 +127,8 @@ TEST(DataParallel, ParameterWithoutGradientOnOneRankIsReducedAsZero) {
     loss.backward();
     reducer.finish();
     const double mean_rank_factor = (ranks + 1) / 2.0;  // mean of 1..ranks
-    EXPECT_TRUE(at::allclose(parameters[0].grad(),
-                             at::full({3}, step * mean_rank_factor, at::kDouble)));
+    EXPECT_TRUE(
+        at::allclose(parameters[0].grad(), at::full({3}, step * mean_rank_factor, at::kDouble)));
     ASSERT_TRUE(parameters[1].grad().defined()) << "rank " << rank;
     EXPECT_TRUE(at::allclose(parameters[1].grad(), at::full({5}, 10.0 / ranks, at::kDouble)));
     for (auto& parameter : parameters) parameter.mutable_grad().reset();

@@ -60,8 +60,13 @@ TEST_F(Nccl, SplitGivesAWorkingNcclCommunicator) {
 }
 
 TEST_F(Nccl, GradientReducerOnACudaModel) {
-  VitConfig config{.image_size = 16, .patch_size = 4, .channels = 3, .classes = 10, .dim = 48,
-                   .heads = 3, .depth = 4};
+  VitConfig config{.image_size = 16,
+                   .patch_size = 4,
+                   .channels = 3,
+                   .classes = 10,
+                   .dim = 48,
+                   .heads = 3,
+                   .depth = 4};
   AuxViT model(config);
   initialise(model, 3);
   model.to(world().device());

@@ -24,7 +24,12 @@ using testing::error_of;
 using testing::TempDir;
 
 VitConfig small_config(std::int64_t depth = 12) {
-  return {.image_size = 16, .patch_size = 4, .channels = 3, .classes = 7, .dim = 24, .heads = 3,
+  return {.image_size = 16,
+          .patch_size = 4,
+          .channels = 3,
+          .classes = 7,
+          .dim = 24,
+          .heads = 3,
           .depth = depth};
 }
 
@@ -35,7 +40,6 @@ WeightsFile trained_learngene(std::uint64_t seed = 5) {
   aux.theta_A->norm1->weight.normal_();  // make θ_A's norms non-zero, as after training
   return extract_learngene(aux, {{"dataset", "unit-test"}, {"command", "tleg distill"}});
 }
-
 
 TEST(WeightsFile, RoundTripKeepsTensorsArchitectureAndMetadata) {
   TempDir dir;
@@ -190,16 +194,26 @@ TEST(Initializers, ChosenByNameWithStoredParameterCounts) {
 
 TEST(Export, TimmLoadsTheModelAndComputesTheSameLogits) {
   TempDir dir;
-  for (const VitConfig& config :
-       {VitConfig{.image_size = 32, .patch_size = 8, .channels = 3, .classes = 10, .dim = 48,
-                  .heads = 3, .depth = 5},
-        VitConfig{.image_size = 28, .patch_size = 4, .channels = 1, .classes = 10, .dim = 96,
-                  .heads = 3, .depth = 3}}) {
+  for (const VitConfig& config : {VitConfig{.image_size = 32,
+                                 .patch_size = 8,
+                                 .channels = 3,
+                                 .classes = 10,
+                                 .dim = 48,
+                                 .heads = 3,
+                                 .depth = 5},
+                                  VitConfig{.image_size = 28,
+                                  .patch_size = 4,
+                                  .channels = 1,
+                                  .classes = 10,
+                                  .dim = 96,
+                                  .heads = 3,
+                                  .depth = 3}}) {
     auto vit = std::make_shared<ViT>(config);
     initialise(*vit, 21);
     {
       at::NoGradGuard no_grad;
-      for (auto& item : vit->named_parameters()) item.value().add_(at::randn_like(item.value()), 0.1);
+      for (auto& item : vit->named_parameters())
+        item.value().add_(at::randn_like(item.value()), 0.1);
     }
     vit->eval();
     const at::Tensor images = at::randn({4, config.channels, config.image_size, config.image_size});

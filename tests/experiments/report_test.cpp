@@ -88,10 +88,14 @@ std::vector<std::map<std::string, std::string>> read_csv(const fs::path& path) {
     bool quoted = false;
     for (std::size_t i = 0; i < line.size(); ++i) {
       const char c = line[i];
-      if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"') fields.back() += line[++i];
-      else if (c == '"') quoted = !quoted;
-      else if (c == ',' && !quoted) fields.emplace_back();
-      else fields.back() += c;
+      if (quoted && c == '"' && i + 1 < line.size() && line[i + 1] == '"')
+        fields.back() += line[++i];
+      else if (c == '"')
+        quoted = !quoted;
+      else if (c == ',' && !quoted)
+        fields.emplace_back();
+      else
+        fields.back() += c;
     }
     lines.push_back(fields);
   }
@@ -106,8 +110,9 @@ std::vector<std::map<std::string, std::string>> read_csv(const fs::path& path) {
   return rows;
 }
 
-std::map<std::string, std::string> find_row(const std::vector<std::map<std::string, std::string>>& rows,
-                                            const std::map<std::string, std::string>& keys) {
+std::map<std::string, std::string> find_row(
+    const std::vector<std::map<std::string, std::string>>& rows,
+    const std::map<std::string, std::string>& keys) {
   for (const auto& row : rows) {
     bool match = true;
     for (const auto& [column, value] : keys) match = match && row.at(column) == value;
@@ -182,7 +187,8 @@ TEST_F(ReportOfFamily, RunsTableHasOneRowPerMethodAndDepthWithSeedStatistics) {
   EXPECT_EQ(scratch3.at("n"), "1");
   EXPECT_EQ(scratch3.at("top1_percent_std"), "");  // undefined for one seed
   EXPECT_NEAR(number(scratch3, "top1_percent_mean"), 68.0, kTolerance);
-  EXPECT_EQ(find_row(rows, {{"method", "teacher"}, {"depth", "12"}}).at("parameters_trained"), "5000");
+  EXPECT_EQ(find_row(rows, {{"method", "teacher"}, {"depth", "12"}}).at("parameters_trained"),
+            "5000");
   EXPECT_NE(text_of(out("runs.md")).find("| tleg | 6 | 2 | 75.00 ± 1.41 |"), std::string::npos);
 }
 
@@ -228,12 +234,11 @@ TEST_F(ReportOfFamily, RatiosMatchHandComputedNumbers) {
       {"TLEG vs scratch: total training cost, teacher's training included (FLOPs)",
        6.6e14 / 3.31e14},
       {"TLEG vs Pre-Fin: parameters stored", 2900.0 / 2000.0},
-      {"TLEG vs Pre-Fin: pre-training cost (FLOPs)", 5.0},  // (5e14 + 1e15) / 3e14
+      {"TLEG vs Pre-Fin: pre-training cost (FLOPs)", 5.0},         // (5e14 + 1e15) / 3e14
       {"TLEG vs Pre-Fin: pre-training cost (device-hours)", 5.0},  // (4 h + 6 h) / 2 h
       {"TLEG vs Pre-Fin: pre-training cost (images)", 200000.0 / 150000.0},
       {"TLEG vs Pre-Fin: pre-training cost (epochs)", 200.0 / 150.0},
-      {"TLEG vs Pre-Fin: pre-training cost, teacher's training included (FLOPs)",
-       1.5e15 / 3.01e14},
+      {"TLEG vs Pre-Fin: pre-training cost, teacher's training included (FLOPs)", 1.5e15 / 3.01e14},
       // no subset runs: the largest prefin-pretrain model (d=6, 1600) against the learngene
       {"TLEG vs a pre-trained model: parameters stored", 0.8},
       {"TLEG vs scratch: top-1 at equal fine-tuning budget, depth 3", 2.0},  // 70 - 68
@@ -261,8 +266,8 @@ TEST_F(ReportOfFamily, RatiosMatchHandComputedNumbers) {
 }
 
 TEST_F(ReportOfFamily, WritesEveryPlotAndTheIndex) {
-  for (const char* stem : {"accuracy_vs_depth", "accuracy_vs_cost", "cost_vs_models",
-                           "stored_parameters"})
+  for (const char* stem :
+       {"accuracy_vs_depth", "accuracy_vs_cost", "cost_vs_models", "stored_parameters"})
     for (const char* extension : {".png", ".svg", ".dat", ".gp"}) {
       const fs::path file = out(std::string(stem) + extension);
       ASSERT_TRUE(fs::exists(file)) << file;
@@ -272,9 +277,10 @@ TEST_F(ReportOfFamily, WritesEveryPlotAndTheIndex) {
   EXPECT_NE(index.find("![accuracy_vs_cost](accuracy_vs_cost.png)"), std::string::npos);
   EXPECT_NE(index.find("TLEG vs Pre-Fin: parameters stored | 1.45x |"), std::string::npos);
   // The TLEG curve starts where stage 1 ends: 0 models, the aux run's 3e14 FLOPs.
-  EXPECT_NE(text_of(out("cost_vs_models.dat")).find("# TLEG (aux + fine-tunings)\n"
-                                                    "# models_produced cumulative_training_flops\n"
-                                                    "0 3e+14\n1 3.1e+14\n2 3.3e+14\n"),
+  EXPECT_NE(text_of(out("cost_vs_models.dat"))
+                .find("# TLEG (aux + fine-tunings)\n"
+                      "# models_produced cumulative_training_flops\n"
+                      "0 3e+14\n1 3.1e+14\n2 3.3e+14\n"),
             std::string::npos);
 }
 
@@ -295,12 +301,14 @@ TEST(Report, SubsetSourceIsThePretrainedModel) {
   TempDir dir;
   write_run(dir.path() / "aux", {"aux", 12, 150, 150000, 3e14, 7200, 2000, 0, 0.75, 0.95});
   write_run(dir.path() / "tleg", {"tleg", 3, 35, 35000, 1e13, 1800, 1300, 2000, 0.70, 0.90});
-  write_run(dir.path() / "pretrained", {"pretrained", 12, 300, 300000, 9e14, 36000, 5000, 0, 0.8, 0.95});
+  write_run(dir.path() / "pretrained",
+            {"pretrained", 12, 300, 300000, 9e14, 36000, 5000, 0, 0.8, 0.95});
   write_run(dir.path() / "subset", {"subset", 3, 35, 35000, 1e13, 1800, 1300, 5000, 0.69, 0.89});
   const ReportSummary summary = write_report({dir.path().string()}, dir.file("report"));
   EXPECT_NEAR(*ratio_named(summary, "TLEG vs a pre-trained model: parameters stored").value, 2.5,
               kTolerance);  // 5000 / 2000
-  const auto subset = find_row(read_csv(dir.path() / "report" / "totals.csv"), {{"method", "subset"}});
+  const auto subset =
+      find_row(read_csv(dir.path() / "report" / "totals.csv"), {{"method", "subset"}});
   EXPECT_NEAR(number(subset, "total_flops"), 9.1e14, 9.1e14 * kTolerance);
 }
 
@@ -354,8 +362,8 @@ TEST(ReportCommand, HelpListsTheOptions) {
 TEST(ReportCommand, WritesAReportAndFailsInOneLine) {
   TempDir dir;
   write_family(dir.path() / "runs");
-  const auto [status, output] = shell(std::string(TLEG_BINARY) + " report " +
-                                      dir.file("runs") + " --out " + dir.file("out"));
+  const auto [status, output] =
+      shell(std::string(TLEG_BINARY) + " report " + dir.file("runs") + " --out " + dir.file("out"));
   EXPECT_EQ(status, 0) << output;
   EXPECT_NE(output.find("read 11 run.json file(s)"), std::string::npos) << output;
   EXPECT_NE(output.find("TLEG vs scratch: total training cost (FLOPs): 2x"), std::string::npos)

@@ -41,8 +41,13 @@ TEST(VitConfig, AnalyticalCountsEqualTheTensorSizes) {
     EXPECT_EQ(numel(aux), learngene_parameter_count(config)) << size;
     EXPECT_EQ(numel_with_prefix(aux, "theta_A."), block_parameter_count(config)) << size;
   }
-  VitConfig small{.image_size = 28, .patch_size = 4, .channels = 1, .classes = 10, .dim = 96,
-                  .heads = 3, .depth = 5};
+  VitConfig small{.image_size = 28,
+                  .patch_size = 4,
+                  .channels = 1,
+                  .classes = 10,
+                  .dim = 96,
+                  .heads = 3,
+                  .depth = 5};
   EXPECT_EQ(numel(ViT(small)), vit_parameter_count(small));
 }
 
@@ -50,8 +55,8 @@ TEST(VitConfig, FlopsFollowTheFormula) {
   // DeiT-Ti at 224/16 without a class token: 196 tokens. Per block: qkv 2*196*192*576,
   // attention 4*196*196*192, projection 2*196*192*192, MLP 4*196*192*768.
   const VitConfig ti = vit_preset("Ti");
-  const std::int64_t block = 2LL * 196 * 192 * 576 + 4LL * 196 * 196 * 192 +
-                             2LL * 196 * 192 * 192 + 4LL * 196 * 192 * 768;
+  const std::int64_t block =
+      2LL * 196 * 192 * 576 + 4LL * 196 * 196 * 192 + 2LL * 196 * 192 * 192 + 4LL * 196 * 192 * 768;
   const std::int64_t embed = 2LL * 196 * 192 * 3 * 16 * 16;
   EXPECT_EQ(forward_flops(ti), embed + 12 * block + 2LL * 192 * 1000);
   EXPECT_EQ(training_flops(ti), 3 * forward_flops(ti));
@@ -68,8 +73,13 @@ TEST(VitConfig, RejectsBadShapes) {
 }
 
 TEST(ViT, UsesTimmParameterNames) {
-  VitConfig config{.image_size = 8, .patch_size = 4, .channels = 1, .classes = 3, .dim = 6,
-                   .heads = 2, .depth = 2};
+  VitConfig config{.image_size = 8,
+                   .patch_size = 4,
+                   .channels = 1,
+                   .classes = 3,
+                   .dim = 6,
+                   .heads = 2,
+                   .depth = 2};
   ViT vit(config);
   std::vector<std::string> names;
   for (const auto& item : vit.named_parameters()) names.push_back(item.key());
@@ -104,8 +114,14 @@ TEST(ViT, InitialValuesFollowTheMethod) {
 }
 
 TEST(ViT, ForwardShapesAndDropPathDeterminism) {
-  VitConfig config{.image_size = 28, .patch_size = 7, .channels = 1, .classes = 10, .dim = 24,
-                   .heads = 3, .depth = 4, .drop_path = 0.5};
+  VitConfig config{.image_size = 28,
+                   .patch_size = 7,
+                   .channels = 1,
+                   .classes = 10,
+                   .dim = 24,
+                   .heads = 3,
+                   .depth = 4,
+                   .drop_path = 0.5};
   ViT vit(config);
   initialise(vit, 1);
   const at::Tensor images = at::randn({5, 1, 28, 28});
@@ -123,8 +139,13 @@ TEST(ViT, ForwardShapesAndDropPathDeterminism) {
 // A small auxiliary net with every parameter random (also the θ_A norms, which start at 0),
 // in float64 so that the comparisons below measure the method, not rounding.
 std::shared_ptr<AuxViT> random_aux(std::int64_t depth) {
-  VitConfig config{.image_size = 16, .patch_size = 4, .channels = 2, .classes = 5, .dim = 24,
-                   .heads = 3, .depth = depth};
+  VitConfig config{.image_size = 16,
+                   .patch_size = 4,
+                   .channels = 2,
+                   .classes = 5,
+                   .dim = 24,
+                   .heads = 3,
+                   .depth = depth};
   auto aux = std::make_shared<AuxViT>(config);
   aux->to(at::kDouble);
   at::NoGradGuard no_grad;
@@ -163,9 +184,8 @@ TEST(AuxViT, LearngeneGradientsAreWeightedSumsOfBlockGradients) {
     at::Tensor sum_b = at::zeros_like(item.value());
     at::Tensor sum_a = at::zeros_like(item.value());
     for (std::int64_t l = 0; l < depth; ++l) {
-      const at::Tensor g = explicit_vit->named_parameters()["blocks." + std::to_string(l) + "." +
-                                                            item.key()]
-                               .grad();
+      const at::Tensor g =
+          explicit_vit->named_parameters()["blocks." + std::to_string(l) + "." + item.key()].grad();
       sum_b += g;
       sum_a += g * (static_cast<double>(l) / depth);
     }

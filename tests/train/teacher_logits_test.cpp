@@ -33,14 +33,20 @@ constexpr std::uint64_t kSeed = 7;
 
 // 11 random 16x16 grey images in shards of 4 (shards of 4, 4, 3), labels i % 3.
 void write_dataset(const std::string& path, std::uint32_t salt) {
-  DatasetInfo info{.name = "tiny", .encoding = ImageEncoding::kRaw, .height = kSize, .width = kSize,
-                   .channels = 1, .class_names = {"a", "b", "c"}, .source = "test"};
+  DatasetInfo info{.name = "tiny",
+                   .encoding = ImageEncoding::kRaw,
+                   .height = kSize,
+                   .width = kSize,
+                   .channels = 1,
+                   .class_names = {"a", "b", "c"},
+                   .source = "test"};
   DatasetWriter writer(path, info, 4);
   writer.begin_split("train");
   std::uint32_t state = 12345 + salt;
   for (int i = 0; i < 11; ++i) {
     std::vector<std::uint8_t> pixels(kSize * kSize);
-    for (auto& p : pixels) p = static_cast<std::uint8_t>((state = state * 1664525u + 1013904223u) >> 24);
+    for (auto& p : pixels)
+      p = static_cast<std::uint8_t>((state = state * 1664525u + 1013904223u) >> 24);
     writer.add(pixels.data(), pixels.size(), i % 3);
   }
   writer.end_split();
@@ -56,9 +62,7 @@ ViewRecipe recipe() {
   return r;
 }
 
-std::string recipe_flags() {
-  return " --model.image 16 --data.mean 0.5 --data.std 0.25";
-}
+std::string recipe_flags() { return " --model.image 16 --data.mean 0.5 --data.std 0.25"; }
 
 int run(const std::string& command) { return std::system((command + " >/dev/null 2>&1").c_str()); }
 
@@ -68,10 +72,16 @@ class TeacherLogitsStoreTest : public ::testing::Test {
     dir_ = new testing::TempDir();
     write_dataset(file("data.h5"), 0);
     write_dataset(file("other.h5"), 1);
-    ViT teacher({.image_size = kSize, .patch_size = 4, .channels = 1, .classes = kClasses, .dim = 16,
-                 .heads = 2, .depth = 2});
+    ViT teacher({.image_size = kSize,
+                 .patch_size = 4,
+                 .channels = 1,
+                 .classes = kClasses,
+                 .dim = 16,
+                 .heads = 2,
+                 .depth = 2});
     initialise(teacher, 3);
-    // A freshly initialised head gives logits near 0; spread them so the comparison means something.
+    // A freshly initialised head gives logits near 0; spread them so the comparison means
+    // something.
     for (auto& item : teacher.named_parameters())
       if (item.key().starts_with("head")) item.value().data().mul_(200);
     save_weights(vit_weights(teacher, {}), file("teacher.h5"));
@@ -121,8 +131,10 @@ TEST_F(TeacherLogitsStoreTest, StoredLogitsAreTheLiveTeachersOnTheRegeneratedVie
     loader.start_epoch(epoch);
     while (auto batch = loader.next()) {
       for (std::size_t i = 0; i < batch->views.size(); ++i) {
-        const auto sample = static_cast<std::uint64_t>(batch->samples[static_cast<std::int64_t>(i)].item<std::int64_t>());
-        EXPECT_EQ(batch->views[i], draw_stored_view(recipe(), kSize, kSize, kSeed, 1, epoch % kViews, sample))
+        const auto sample = static_cast<std::uint64_t>(
+            batch->samples[static_cast<std::int64_t>(i)].item<std::int64_t>());
+        EXPECT_EQ(batch->views[i],
+                  draw_stored_view(recipe(), kSize, kSize, kSeed, 1, epoch % kViews, sample))
             << "epoch " << epoch << " sample " << sample;
       }
       const at::Tensor live = teacher->logits(batch->images);
@@ -132,7 +144,8 @@ TEST_F(TeacherLogitsStoreTest, StoredLogitsAreTheLiveTeachersOnTheRegeneratedVie
       // logit of another view or sample, which differs by far more.
       EXPECT_TRUE(at::allclose(batch->teacher_logits, live, 1e-3, 1e-3))
           << "max |stored - live| " << (batch->teacher_logits - live).abs().max().item<float>();
-      EXPECT_GT((live - live.mean(1, true)).abs().max().item<float>(), 0.1f) << "logits too flat to test";
+      EXPECT_GT((live - live.mean(1, true)).abs().max().item<float>(), 0.1f)
+          << "logits too flat to test";
       checked += live.size(0);
     }
   }
@@ -184,8 +197,9 @@ TEST(TeacherLogits, ReconstructionSpreadsTheRemainingMassEvenly) {
 
   // All classes stored: the probability form is the logits form.
   const at::Tensor s = at::randn({3, 5}, at::kDouble), t = at::randn({3, 5}, at::kDouble);
-  EXPECT_NEAR(distillation_loss_from_probabilities(s, at::softmax(t / 2, 1), t, 2.0, 1.0).item<double>(),
-              distillation_loss(s, t, t, 2.0, 1.0).item<double>(), 1e-12);
+  EXPECT_NEAR(
+      distillation_loss_from_probabilities(s, at::softmax(t / 2, 1), t, 2.0, 1.0).item<double>(),
+      distillation_loss(s, t, t, 2.0, 1.0).item<double>(), 1e-12);
 }
 
 TEST(TeacherLogits, HalfDecodingAndViewRecordsRoundTrip) {
@@ -193,8 +207,10 @@ TEST(TeacherLogits, HalfDecodingAndViewRecordsRoundTrip) {
     c10::Half half;
     half.x = static_cast<std::uint16_t>(bits);
     const float expected = static_cast<float>(half), got = half_to_float(half.x);
-    if (std::isnan(expected)) EXPECT_TRUE(std::isnan(got));
-    else ASSERT_EQ(got, expected) << "bits " << bits;
+    if (std::isnan(expected))
+      EXPECT_TRUE(std::isnan(got));
+    else
+      ASSERT_EQ(got, expected) << "bits " << bits;
   }
   ViewParams params;
   params.source_width = 500, params.source_height = 375;
@@ -219,22 +235,26 @@ TEST_F(TeacherLogitsStoreTest, AStoreOfOtherOptionsIsRefusedWithTheReason) {
   other_data.path = file("other.h5");
   const std::string data_error = failure(other_data);
   EXPECT_NE(data_error.find("fingerprint"), std::string::npos) << data_error;
-  EXPECT_NE(data_error.find("tleg logits --data " + file("other.h5")), std::string::npos) << data_error;
+  EXPECT_NE(data_error.find("tleg logits --data " + file("other.h5")), std::string::npos)
+      << data_error;
 
   LoaderOptions views = loader(file("all"));
   views.teacher_logits_views = 5;
   const std::string views_error = failure(views);
-  EXPECT_NE(views_error.find("view count of 3, but training uses 5"), std::string::npos) << views_error;
+  EXPECT_NE(views_error.find("view count of 3, but training uses 5"), std::string::npos)
+      << views_error;
 
   LoaderOptions seed = loader(file("all"));
   seed.sampler.seed = 8;
   const std::string seed_error = failure(seed);
-  EXPECT_NE(seed_error.find("seed (run.seed) 7, but training uses 8"), std::string::npos) << seed_error;
+  EXPECT_NE(seed_error.find("seed (run.seed) 7, but training uses 8"), std::string::npos)
+      << seed_error;
 
   LoaderOptions erase = loader(file("all"));
   erase.recipe.erase_probability = 0;
   const std::string recipe_error = failure(erase);
-  EXPECT_NE(recipe_error.find("erase=0.25, but training uses erase=0"), std::string::npos) << recipe_error;
+  EXPECT_NE(recipe_error.find("erase=0.25, but training uses erase=0"), std::string::npos)
+      << recipe_error;
 
   // A store for a teacher of another class count (the dataset fingerprint of the same images
   // with other classes would differ first; the check names the class count on its own too).
@@ -245,25 +265,31 @@ TEST_F(TeacherLogitsStoreTest, AStoreOfOtherOptionsIsRefusedWithTheReason) {
     store.check(file("data.h5"), expected);
     FAIL() << "another class count must be refused";
   } catch (const std::exception& error) {
-    EXPECT_NE(std::string(error.what()).find("class count of 3, but training uses 4"), std::string::npos)
+    EXPECT_NE(std::string(error.what()).find("class count of 3, but training uses 4"),
+              std::string::npos)
         << error.what();
   }
 
-  EXPECT_NE(failure(loader(file("missing"))).find("make the store with tleg logits"), std::string::npos);
+  EXPECT_NE(failure(loader(file("missing"))).find("make the store with tleg logits"),
+            std::string::npos);
 }
 
 TEST_F(TeacherLogitsStoreTest, DistillFromTheStoreWritesStoredLogitsMode) {
   const auto distill = [&](int seed, const std::string& run_dir) {
-    return std::string(TLEG_BINARY) + " distill --data.store " + file("data.h5") + " --data.val-split ''" +
-           recipe_flags() + " --data.threads 1 --model.dim 16 --model.heads 2 --model.depth 2"
-           " --model.patch 4 --optim.epochs 2 --optim.batch 4 --optim.warmup-epochs 0 --distill.logits " +
-           file("top2") + " --distill.views 3 --run.seed " + std::to_string(seed) + " --run.dir " + run_dir;
+    return std::string(TLEG_BINARY) + " distill --data.store " + file("data.h5") +
+           " --data.val-split ''" + recipe_flags() +
+           " --data.threads 1 --model.dim 16 --model.heads 2 --model.depth 2"
+           " --model.patch 4 --optim.epochs 2 --optim.batch 4 --optim.warmup-epochs 0 "
+           "--distill.logits " +
+           file("top2") + " --distill.views 3 --run.seed " + std::to_string(seed) + " --run.dir " +
+           run_dir;
   };
   ASSERT_EQ(run(distill(7, file("distill"))), 0) << distill(7, file("distill"));
   std::ifstream in(file("distill") + "/run.json");
   std::stringstream text;
   text << in.rdbuf();
-  EXPECT_NE(text.str().find("\"teacher_mode\": \"stored-logits\""), std::string::npos) << text.str();
+  EXPECT_NE(text.str().find("\"teacher_mode\": \"stored-logits\""), std::string::npos)
+      << text.str();
   EXPECT_NE(text.str().find(file("top2")), std::string::npos) << text.str();
   // Another seed than the store's: refused before training starts.
   EXPECT_NE(run(distill(8, file("distill-seed-8"))), 0);

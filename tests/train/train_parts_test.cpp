@@ -20,12 +20,16 @@ namespace tleg {
 namespace {
 
 TEST(CosineSchedule, WarmupCosineAndFloorPerEpoch) {
-  CosineSchedule schedule{.base_lr = 1e-3, .min_lr = 1e-5, .warmup_lr = 1e-6, .warmup_epochs = 5,
-                          .epochs = 105, .steps_per_epoch = 10};
+  CosineSchedule schedule{.base_lr = 1e-3,
+                          .min_lr = 1e-5,
+                          .warmup_lr = 1e-6,
+                          .warmup_epochs = 5,
+                          .epochs = 105,
+                          .steps_per_epoch = 10};
   EXPECT_DOUBLE_EQ(schedule.at(0), 1e-6);
   EXPECT_DOUBLE_EQ(schedule.at(9), 1e-6);  // per epoch: constant within an epoch
   EXPECT_NEAR(schedule.at(10), 1e-6 + (1e-3 - 1e-6) / 5, 1e-15);
-  EXPECT_DOUBLE_EQ(schedule.at(50), 1e-3);   // end of warm-up: the peak
+  EXPECT_DOUBLE_EQ(schedule.at(50), 1e-3);                           // end of warm-up: the peak
   EXPECT_NEAR(schedule.at(550), 1e-5 + 0.5 * (1e-3 - 1e-5), 1e-12);  // half way: the mean
   EXPECT_NEAR(schedule.at(1050), 1e-5, 1e-15);
   schedule.per_step = true;
@@ -53,7 +57,12 @@ TEST(Losses, SoftCrossEntropyAndDistillationMatchTheirDefinitions) {
 }
 
 TEST(AdamW, NoDecayOnBiasesNormsAndPositionEmbedding) {
-  ViT vit({.image_size = 8, .patch_size = 4, .channels = 1, .classes = 3, .dim = 6, .heads = 2,
+  ViT vit({.image_size = 8,
+           .patch_size = 4,
+           .channels = 1,
+           .classes = 3,
+           .dim = 6,
+           .heads = 2,
            .depth = 1});
   std::int64_t decayed = 0;
   for (const auto& item : vit.named_parameters())
@@ -63,7 +72,8 @@ TEST(AdamW, NoDecayOnBiasesNormsAndPositionEmbedding) {
   ASSERT_EQ(optimizer->param_groups().size(), 2u);
   EXPECT_EQ(optimizer->param_groups()[0].params().size(), 6u);
   set_learning_rate(*optimizer, 0.25);
-  EXPECT_DOUBLE_EQ(static_cast<torch::optim::AdamWOptions&>(optimizer->param_groups()[1].options()).lr(), 0.25);
+  EXPECT_DOUBLE_EQ(
+      static_cast<torch::optim::AdamWOptions&>(optimizer->param_groups()[1].options()).lr(), 0.25);
 }
 
 TEST(CheckpointStore, KeepsTheNewestAndSkipsACorruptOne) {
@@ -99,9 +109,17 @@ TEST(CheckpointStore, KeepsTheNewestAndSkipsACorruptOne) {
 
 TEST(RunLedger, RoundTripAndClearErrors) {
   testing::TempDir dir;
-  RunLedger ledger{.method = "tleg", .init = "tleg expansion of lg.h5", .depth = 6, .epochs = 3,
-                   .images = 180000, .flops = 1.5e12, .ranks = 2, .device = "cpu",
-                   .parameters_stored = 1234, .top1 = 0.875, .dataset = "fashion-mnist",
+  RunLedger ledger{.method = "tleg",
+                   .init = "tleg expansion of lg.h5",
+                   .depth = 6,
+                   .epochs = 3,
+                   .images = 180000,
+                   .flops = 1.5e12,
+                   .ranks = 2,
+                   .device = "cpu",
+                   .parameters_stored = 1234,
+                   .top1 = 0.875,
+                   .dataset = "fashion-mnist",
                    .classes = 10};
   ledger.extra["seed"] = "1";
   write_run_ledger(ledger, dir.file("run.json"));
