@@ -12,9 +12,9 @@ fail() { echo "FAIL: $*"; exit 1; }
 
 "$tleg" prepare fashion-mnist --out "$work/fm.h5" >/dev/null || fail "prepare"
 common=(--data.store "$work/fm.h5" --data.val-split "" --data.mean 0.2860 --data.std 0.3530
-        --data.threads 1 --model.dim 32 --model.heads 2 --model.depth 3 --model.patch 7
-        --model.image 28 --model.drop-path 0.1 --optim.epochs 2 --optim.steps-per-epoch 60
-        --optim.batch 32 --run.log-interval 4 --run.seed 5)
+        --data.threads 1 --model.dim 64 --model.heads 2 --model.depth 3 --model.patch 7
+        --model.image 28 --model.drop-path 0.1 --optim.epochs 2 --optim.steps-per-epoch 150
+        --optim.batch 64 --run.log-interval 50 --run.seed 5)
 schedule=(--optim.lr 1e-3 --optim.warmup-epochs 1 --run.checkpoint-every 3)
 
 mpirun2 "$tleg" teacher "${common[@]}" "${schedule[@]}" --run.dir "$work/straight" >"$work/straight.log" 2>&1 ||
@@ -24,10 +24,10 @@ mpirun2 "$tleg" teacher "${common[@]}" "${schedule[@]}" --run.dir "$work/straigh
 mpirun2 "$tleg" teacher "${common[@]}" "${schedule[@]}" --run.dir "$work/killed" \
   >"$work/killed.log" 2>&1 &
 launcher=$!
-for _ in $(seq 600); do
+for _ in $(seq 3000); do
   [ -f "$work/killed/checkpoints/checkpoint-0000000006.pt" ] && break
   kill -0 $launcher 2>/dev/null || break
-  sleep 0.1
+  sleep 0.02
 done
 kill -9 $launcher 2>/dev/null
 pkill -9 -f "$work/killed" 2>/dev/null
@@ -54,9 +54,9 @@ PY
 # after writing a checkpoint of that step, says so, and the resumed run is again identical.
 mpirun2 "$tleg" teacher "${common[@]}" "${schedule[@]}" --run.dir "$work/term" >"$work/term.log" 2>&1 &
 launcher=$!
-for _ in $(seq 600); do
+for _ in $(seq 3000); do
   [ -f "$work/term/checkpoints/checkpoint-0000000006.pt" ] && break
-  sleep 0.1
+  sleep 0.02
 done
 pkill -TERM -f -- "--run.dir $work/term"
 wait $launcher && fail "a run stopped by SIGTERM must not end successfully"
