@@ -20,11 +20,14 @@
 #include <string_view>
 #include <vector>
 
+#include "bench/bench_flags.h"
 #include "bench/mpi_bench.h"
 #include "dist/communicator.h"
 #include "dist/world.h"
 
 namespace {
+
+using tleg::bench::parse_flag;
 
 constexpr int kWarmupCalls = 3;  // the first calls fault the buffers' pages in
 
@@ -61,13 +64,6 @@ void bench_tleg(benchmark::State& state, tleg::dist::Communicator& comm, std::in
   comm.barrier();
   for (auto _ : state) comm.all_reduce(buffer, tleg::dist::ReduceOp::Sum);
   set_counters(state, bytes, comm.size());
-}
-
-bool parse_flag(std::string_view arg, std::string_view name, std::int64_t& value) {
-  const std::string prefix = "--" + std::string(name) + "=";
-  if (!arg.starts_with(prefix)) return false;
-  value = std::strtoll(std::string(arg.substr(prefix.size())).c_str(), nullptr, 10);
-  return true;
 }
 
 Options parse_options(int argc, char** argv) {

@@ -27,6 +27,7 @@
 #include <string>
 #include <string_view>
 
+#include "bench/bench_flags.h"
 #include "bench/mpi_bench.h"
 #include "data/loader.h"
 #include "data/mixup.h"
@@ -39,6 +40,8 @@
 #include "train/teacher.h"
 
 namespace {
+
+using tleg::bench::parse_flag;
 
 using Clock = std::chrono::steady_clock;
 
@@ -146,20 +149,6 @@ void bench_distill(benchmark::State& state, tleg::dist::Communicator& comm,
   state.counters["data_wait_fraction"] = fractions[0].item<double>();
   state.counters["teacher_fraction"] = fractions[1].item<double>();
   state.counters["comm_wait_fraction"] = fractions[2].item<double>();
-}
-
-bool parse_flag(std::string_view arg, std::string_view name, std::int64_t& value) {
-  const std::string prefix = "--" + std::string(name) + "=";
-  if (!arg.starts_with(prefix)) return false;
-  value = std::strtoll(std::string(arg.substr(prefix.size())).c_str(), nullptr, 10);
-  return true;
-}
-
-bool parse_flag(std::string_view arg, std::string_view name, std::string& value) {
-  const std::string prefix = "--" + std::string(name) + "=";
-  if (!arg.starts_with(prefix)) return false;
-  value = arg.substr(prefix.size());
-  return true;
 }
 
 Options parse_options(int argc, char** argv) {

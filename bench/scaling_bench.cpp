@@ -23,6 +23,7 @@
 #include <string>
 #include <string_view>
 
+#include "bench/bench_flags.h"
 #include "bench/mpi_bench.h"
 #include "dist/communicator.h"
 #include "dist/gradient_reducer.h"
@@ -31,6 +32,8 @@
 #include "train/optimizer.h"
 
 namespace {
+
+using tleg::bench::parse_flag;
 
 using Clock = std::chrono::steady_clock;
 
@@ -95,13 +98,6 @@ void bench_step(benchmark::State& state, tleg::dist::Communicator& comm, const O
   state.counters["batch_per_rank"] = static_cast<double>(options.batch);
   state.counters["comm_wait_fraction"] = wait_fraction.item<double>();
   state.counters["bytes_reduced"] = static_cast<double>(reducer.bytes_reduced_last_step());
-}
-
-bool parse_flag(std::string_view arg, std::string_view name, std::int64_t& value) {
-  const std::string prefix = "--" + std::string(name) + "=";
-  if (!arg.starts_with(prefix)) return false;
-  value = std::strtoll(std::string(arg.substr(prefix.size())).c_str(), nullptr, 10);
-  return true;
 }
 
 Options parse_options(int argc, char** argv) {

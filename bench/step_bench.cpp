@@ -22,10 +22,13 @@
 #include <string>
 #include <string_view>
 
+#include "bench/bench_flags.h"
 #include "model/vit.h"
 #include "train/autocast_scope.h"
 
 namespace {
+
+using tleg::bench::parse_flag;
 
 struct BenchConfig {
   std::string name;
@@ -61,9 +64,9 @@ BenchConfig config_28px() {
 struct Options {
   std::int64_t steps = 5;
   std::int64_t warmup = 2;
-  long top_pad = 1L << 30;
+  std::int64_t top_pad = std::int64_t{1} << 30;
   c10::Device device = c10::kCPU;
-  long batch = 0;  // 0: the configuration's own
+  std::int64_t batch = 0;  // 0: the configuration's own
 };
 
 void training_step(tleg::VitBase& model, torch::optim::AdamW& optimizer, const at::Tensor& images,
@@ -107,17 +110,10 @@ void bench_step(benchmark::State& state, const BenchConfig& config, int threads,
   state.counters["batch"] = static_cast<double>(config.batch);
 }
 
-bool parse_flag(std::string_view arg, std::string_view name, long& value) {
-  const std::string prefix = "--" + std::string(name) + "=";
-  if (arg.substr(0, prefix.size()) != prefix) return false;
-  value = std::strtol(std::string(arg.substr(prefix.size())).c_str(), nullptr, 10);
-  return true;
-}
-
 Options parse_options(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
-    long value = 0;
+    std::int64_t value = 0;
     const std::string_view arg = argv[i];
     if (parse_flag(arg, "steps", value)) {
       options.steps = value;
