@@ -1,5 +1,6 @@
 #include "common/format.h"
 
+#include <algorithm>
 #include <cstdio>
 
 namespace tleg {
@@ -18,6 +19,16 @@ std::string grouped(std::int64_t n) {
     out += digits[i];
   }
   return out;
+}
+
+std::string format_duration(double seconds) {
+  const auto total = static_cast<long long>(std::max(0.0, seconds) + 0.5);
+  char text[32];
+  if (total >= 3600)
+    std::snprintf(text, sizeof text, "%lldh%02lldm", total / 3600, total / 60 % 60);
+  else
+    std::snprintf(text, sizeof text, "%lldm%02llds", total / 60, total % 60);
+  return text;
 }
 
 }  // namespace tleg

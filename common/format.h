@@ -12,5 +12,7 @@ std::string format_number(const char* spec, double value);
 inline std::string shortest(double value) { return format_number("%g", value); }
 // Thousands separated by commas: 5,716,042.
 std::string grouped(std::int64_t n);
+// A duration for progress lines: "5m12s", or "2h05m" from an hour on (negative counts as 0).
+std::string format_duration(double seconds);
 
 }  // namespace tleg
