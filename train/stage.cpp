@@ -129,7 +129,9 @@ bool run_stage(const StageSettings& s, const StageContext& context, VitBase& mod
                   {"teacher", teacher ? teacher->identity() : train.teacher_logits_identity()},
                   {"teacher_logits", train.has_teacher_logits() ? s.teacher.logits : ""},
                   {"teacher_flops_per_image", std::to_string(teacher_flops)},
-                  {"resumed_from", std::to_string(outcome.resumed_from)}};
+                  {"resumed_from", std::to_string(outcome.resumed_from)},
+                  {"segments", std::to_string(outcome.segments)},
+                  {"segment_wall_seconds", std::to_string(outcome.segment_seconds)}};
   write_run_ledger(ledger, dir + "/run.json");
   std::cout << s.stage << " done: top-1 " << outcome.top1 * 100 << "%, top-5 " << outcome.top5 * 100
             << "%, " << outcome.wall_seconds << " s; wrote " << output << " and " << dir
