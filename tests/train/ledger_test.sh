@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # run.json of a resumed run: a run stopped twice and resumed records the images and FLOPs of an
 # uninterrupted run and the time of all its segments; a run resumed from the checkpoint of its
-# last step (killed during its final evaluation) evaluates and records its real accuracy.
+# last step (killed during its final evaluation) evaluates and records its real accuracy; a
+# resume under another global batch is refused.
 # usage: ledger_test.sh TLEG PYTHON
 set -u
 tleg=$1 python=$2
@@ -20,6 +21,12 @@ run=(teacher --data.store "$work/fm.h5" --data.mean 0.2860 --data.std 0.3530 --d
 "$tleg" "${run[@]}" --run.dir "$work/parts" --run.stop-after-steps 20 >"$work/p1.log" 2>&1 || { cat "$work/p1.log"; fail "segment 1"; }
 "$tleg" "${run[@]}" --run.dir "$work/parts" --run.stop-after-steps 25 --resume >"$work/p2.log" 2>&1 || { cat "$work/p2.log"; fail "segment 2"; }
 [ -f "$work/parts/run.json" ] && fail "the run ended before its third segment"
+# A resume under another global batch would not continue exactly: refused, naming the difference.
+other=("${run[@]}")
+for i in "${!other[@]}"; do [ "${other[$i]}" = "--optim.batch" ] && other[$((i + 1))]=16; done
+"$tleg" "${other[@]}" --run.dir "$work/parts" --resume >"$work/other.log" 2>&1 &&
+  fail "a resume with another global batch must be refused"
+grep -q "global_batch=32 (now 16)" "$work/other.log" || { cat "$work/other.log"; fail "the refusal does not name the global batch"; }
 "$tleg" "${run[@]}" --run.dir "$work/parts" --resume >"$work/p3.log" 2>&1 || { cat "$work/p3.log"; fail "segment 3"; }
 
 "$python" - "$work/straight/run.json" "$work/parts/run.json" <<'PY' || fail "the ledger of the resumed run"
@@ -48,4 +55,4 @@ a, b = (json.load(open(p)) for p in sys.argv[1:])
 assert b["top1"] > 0 and b["top1"] == a["top1"] and b["top5"] == a["top5"], (a["top1"], b["top1"])
 print(f"resumed at the last step: top-1 {b['top1']:.4f} as the run itself")
 PY
-echo "2 passed, 0 failed"
+echo "3 passed, 0 failed"
