@@ -6,6 +6,9 @@
 
 #include <functional>
 #include <string>
+#include <vector>
+
+#include "dist/placement.h"
 
 namespace tleg::dist {
 
@@ -32,12 +35,15 @@ class World {
   int thread_level() const { return thread_level_; }
   // cuda:<local rank mod GPUs> when CUDA is usable at run time, else cpu.
   c10::Device device() const { return device_; }
+  // Every rank's host, node, local rank, device and CPU set, indexed by rank.
+  const std::vector<RankPlacement>& placement() const { return placement_; }
 
  private:
   bool owns_mpi_ = false;
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1, node_ = 0, node_count_ = 1;
   int thread_level_ = 0;
   c10::Device device_{c10::kCPU};
+  std::vector<RankPlacement> placement_;
 };
 
 // Writes `message` to stderr and ends every rank of the job at once (MPI_Abort): the way out of

@@ -148,10 +148,12 @@ VitConfig model_config(const po::variables_map& o, const DatasetInfo& data) {
   return config;
 }
 
-// Where a stage runs: its communicator (the world, or a sweep group) and this rank's device.
+// Where a stage runs: its communicator (the world, or a sweep group), this rank's device, and the
+// world (where every rank runs).
 struct StageContext {
   dist::Communicator& comm;
   c10::Device device;
+  const dist::World& world;
   bool root() const { return comm.rank() == 0; }
 };
 
@@ -278,6 +280,12 @@ bool run_stage(const po::variables_map& o, const StageContext& context, const st
                 << " steps; resume with --resume\n";
     return false;
   }
+  // Where this stage's ranks ran (the world's, or a sweep group's), by their world rank.
+  const at::Tensor world_ranks =
+      context.comm
+          .all_gather(at::full({1}, context.world.rank(),
+                               at::TensorOptions().dtype(at::kLong).device(context.device)))
+          .cpu();
   if (!context.root()) return true;
 
   const std::string dir = settings.run_dir;
@@ -332,6 +340,9 @@ bool run_stage(const po::variables_map& o, const StageContext& context, const st
       {"teacher_logits", train.has_teacher_logits() ? get<std::string>(o, "distill.logits") : ""},
       {"teacher_flops_per_image", std::to_string(teacher_flops)},
       {"resumed_from", std::to_string(outcome.resumed_from)}};
+  for (std::int64_t i = 0; i < world_ranks.size(0); ++i)
+    ledger.placement.push_back(context.world.placement().at(
+        static_cast<std::size_t>(world_ranks[i][0].item<std::int64_t>())));
   write_run_ledger(ledger, dir + "/run.json");
   std::cout << stage << " done: top-1 " << outcome.top1 * 100 << "%, top-5 " << outcome.top5 * 100
             << "%, " << outcome.wall_seconds << " s; wrote " << output << " and " << dir
@@ -348,7 +359,7 @@ int run_on_world(const po::variables_map& o, const std::function<void(const Stag
   dist::World world(nullptr, nullptr);
   return dist::run_or_abort(world, [&] {
     auto communicator = dist::make_communicator(world, world.device(), communicator_options(o));
-    body({*communicator, world.device()});
+    body({*communicator, world.device(), world});
     return 0;
   });
 }
@@ -469,7 +480,7 @@ int sweep_command(const po::variables_map& o) {
     auto everyone = dist::make_communicator(world, world.device(), communicator_options(o));
     const int group = plan.group_of(world.rank());
     auto group_comm = everyone->split(group, world.rank());
-    const StageContext context{*group_comm, world.device()};
+    const StageContext context{*group_comm, world.device(), world};
     std::vector<std::string> failures;
     for (const SweepJob& job : plan.groups[static_cast<std::size_t>(group)].jobs) {
       const VitConfig config = descendant_config(o, dataset.info(), job.depth);
@@ -547,7 +558,7 @@ int logits_command(const po::variables_map& o) {
   dist::World world(nullptr, nullptr);
   return dist::run_or_abort(world, [&] {
     const auto communicator = dist::make_communicator(world, world.device());
-    const StageContext context{*communicator, world.device()};
+    const StageContext context{*communicator, world.device(), world};
     at::set_num_threads(static_cast<int>(threads));
     const std::string data = get<std::string>(o, "data"), out = get<std::string>(o, "out");
     const DatasetReader dataset(data);
