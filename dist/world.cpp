@@ -13,6 +13,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "dist/stop_message.h"
 
 #ifdef TLEG_HAVE_CUDA
 #include <c10/cuda/CUDAFunctions.h>
@@ -159,6 +160,11 @@ void abort_job(const std::string& message, int exit_code) {
 int run_or_abort(const World& world, const std::function<int()>& body) {
   try {
     return body();
+  } catch (const Stopped& stop) {
+    // Not an error: every rank stopped at the same step, so none is left waiting and nothing is
+    // aborted. Said before MPI shuts down, as a launcher may end the ranks soon after the signal.
+    if (stop.report()) std::cerr << stop_message(stop) << std::endl;
+    return 128 + stop.signal();
   } catch (const c10::Error& error) {
     // LibTorch's errors carry a C++ backtrace; the message is what the user needs.
     abort_job(concat("rank ", world.rank(), ": error: ", error.what_without_backtrace()));

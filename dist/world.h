@@ -53,7 +53,9 @@ class World {
 
 // Runs `body` and returns its exit code. An exception on any rank is printed as
 // "rank R: error: <what>" and ends the whole job (MPI_Abort), so that the other ranks do not
-// wait forever in their next collective.
+// wait forever in their next collective. Stopped, which every rank throws together, ends no
+// rank by force: the reporting rank says what happened and what next (stop_message), and every
+// rank returns 128 + the signal.
 int run_or_abort(const World& world, const std::function<int()>& body);
 
 }  // namespace tleg::dist

@@ -507,6 +507,8 @@ int sweep_command(const po::variables_map& o) {
         TrainSettings settings = finetune;
         settings.run_dir = dir;
         finetune_once(o, context, config, spec, method, settings);
+      } catch (const Stopped&) {
+        throw;  // a signal stops the whole sweep, not just this depth
       } catch (const std::exception& error) {
         // Every rank of the group sees the same failure (configuration, data, a NaN loss):
         // record it and go on with the group's next depth.

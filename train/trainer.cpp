@@ -318,9 +318,13 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
     if (stop_requested && step < total_steps) {
       if (!(settings.checkpoint_every > 0 && step % settings.checkpoint_every == 0) && !epoch_end)
         save_checkpoint(step);
-      fail("stopped by a signal (SIGTERM or SIGUSR1) after step ", step, " of ", total_steps,
-           "; the checkpoint of step ", step, " is in ", checkpoints.directory(),
-           ": rerun the same command with --resume");
+      // A rank that got no signal itself stops for another rank's: launchers and Slurm signal
+      // every rank alike, so it is the same signal.
+      const int signal = stop_signal.load() != 0 ? stop_signal.load() : SIGTERM;
+      throw Stopped(concat("stopped by ", signal == SIGUSR1 ? "SIGUSR1" : "SIGTERM", " after step ",
+                           step, " of ", total_steps, "; the checkpoint of step ", step, " is in ",
+                           checkpoints.directory()),
+                    signal, root);
     }
   }
   outcome.steps = total_steps;
