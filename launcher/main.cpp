@@ -36,6 +36,7 @@ void print_overview(const std::vector<Command>& commands) {
 int run_command(const Command& command, int argc, char** argv) {
   po::options_description options(command.name + " options");
   options.add_options()("help,h", "show this help and exit")(
+      "check", "check the options and config files, then exit without running")(
       "config", po::value<std::vector<std::string>>()->composing(),
       "INI file(s) of options (section names prefix keys, e.g. [model] dim=192); a later file "
       "overrides an earlier one, the command line overrides all");
@@ -63,6 +64,11 @@ int run_command(const Command& command, int argc, char** argv) {
     }
   }
   po::notify(values);
+  // Catches a typo in an option or a config file before a scheduler runs the command for real.
+  if (values.count("check")) {
+    std::cout << "tleg " << command.name << ": options valid\n";
+    return 0;
+  }
   return command.run(values);
 }
 
