@@ -180,8 +180,9 @@ problems=()
 problem() { problems+=("$*"); }
 # The path as the user wrote it, for messages (the jobs get absolute paths).
 as_written() { local raw; raw=$(setting "$1"); echo "${raw:-$2}"; }
-need_file() { # need_file KEY PATH WHAT
-  local shown; shown=$(as_written "$1" "$2")
+need_file() { # need_file KEY PATH WHAT [AS-SHOWN]
+  local shown=${4:-}
+  [ -n "$shown" ] || shown=$(as_written "$1" "$2")
   if [ ! -e "$2" ]; then problem "$1: no such file: $shown ($3)"
   elif [ ! -f "$2" ]; then problem "$1: $shown is not a file ($3)"
   elif [ ! -r "$2" ]; then problem "$1: cannot read $shown"
@@ -210,7 +211,7 @@ done
 
 # files and folders
 for key in CONFIGS TEACHER_CONFIGS AUX_CONFIGS DES_CONFIGS; do
-  for f in ${!key}; do need_file "$key" "$f" "an INI file of tleg options"; done
+  for f in ${!key}; do need_file "$key" "$f" "an INI file of tleg options" "$f"; done
 done
 [ -z "$TEACHER" ] || need_file TEACHER "$TEACHER" "the teacher: a TorchScript .pt or a tleg model .h5"
 if [[ " $METHODS " == *" subset "* ]]; then
@@ -389,12 +390,23 @@ graph() {
     --time="$TIME_REPORT" -- "$here/report.sbatch" "$settings"
 }
 
-# Whether Slurm would take every request, now, before anything is submitted.
-if command -v sbatch >/dev/null; then
+# Whether Slurm would take every request, now, before anything is submitted. A dry run on a
+# machine without Slurm still prints the graph, unchecked.
+if ! command -v sbatch >/dev/null; then
+  [ "$dry_run" = 1 ] || problem "sbatch not found (is this a Slurm login node?)"
+elif [ -n "${SLURM_CONF:-}" ] && [ ! -f "$SLURM_CONF" ]; then
+  # (the Slurm commands would retry for a minute before saying so)
+  problem "SLURM_CONF=$SLURM_CONF: no such file (unset it, or point it at the cluster's slurm.conf)"
+elif ! slurm_answer=$(sinfo -h -o %P 2>&1); then
+  slurm_answer=$(paste -sd ';' <<<"$slurm_answer" | sed 's/;/; /g')
+  if [ "$dry_run" = 1 ]; then
+    echo "# Slurm does not answer, the requests are not checked: $slurm_answer"
+  else
+    problem "Slurm does not answer (sinfo: $slurm_answer); is this a Slurm login node, is SLURM_CONF right?"
+  fi
+else
   mode="test"
   graph
-elif [ "$dry_run" = 0 ]; then
-  problem "sbatch not found (is this a Slurm login node?)"
 fi
 if [ ${#problems[@]} -gt 0 ]; then
   echo "submit.sh: nothing submitted; ${#problems[@]} problem(s) with $experiment:" >&2
