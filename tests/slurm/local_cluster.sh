@@ -95,6 +95,7 @@ done
 [ -n "$port" ] || die "no $stride free ports in 16817-17800"
 
 # 3. config; state starts empty, so no old job comes back
+rm -rf "$dir"/{state,spool,tmp,run}
 mkdir -p "$dir"/{etc,state,log,run}
 for i in $(seq "$nodes"); do mkdir -p "$dir/spool/node$i" "$dir/tmp/node$i"; done
 hw=$(slurmd -C | head -1)
