@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "common/format.h"
 #include "model/vit.h"
 #include "temp_dir.h"
 #include "train/checkpoint.h"
