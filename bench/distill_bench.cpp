@@ -78,8 +78,8 @@ struct PieceSeconds {
   double data = 0, teacher = 0, reduce = 0;
 };
 
-void bench_distill(benchmark::State& state, tleg::dist::Communicator& comm,
-                   const Options& options) {
+void bench_distill(benchmark::State& state, const tleg::dist::World& world,
+                   tleg::dist::Communicator& comm, const Options& options) {
   tleg::Loader loader(loader_options(options, comm));
   const std::unique_ptr<tleg::Teacher> teacher = tleg::load_teacher(options.teacher, c10::kCPU);
   tleg::AuxViT model(options.vit);
@@ -91,7 +91,7 @@ void bench_distill(benchmark::State& state, tleg::dist::Communicator& comm,
   settings.mixup = {.mixup_alpha = 0, .cutmix_alpha = 0, .label_smoothing = 0.1};
   const auto steps_per_epoch = static_cast<std::int64_t>(loader.steps_per_epoch());
   settings.epochs = (options.warmup + options.steps) / steps_per_epoch + 1;  // a schedule to cover
-  tleg::Trainer trainer(model, {comm, c10::kCPU}, settings, steps_per_epoch, teacher.get());
+  tleg::Trainer trainer(model, {comm, c10::kCPU, world}, settings, steps_per_epoch, teacher.get());
 
   PieceSeconds seconds;
   std::int64_t step = 0;
@@ -166,9 +166,10 @@ int main(int argc, char** argv) {
     mallopt(M_TOP_PAD, 1 << 30);
     at::set_num_threads(1);  // common.ini: run.threads = 1
     auto comm = tleg::dist::make_communicator(world, c10::kCPU);
-    benchmark::RegisterBenchmark(
-        "distill/aux",
-        [&comm, &options](benchmark::State& state) { bench_distill(state, *comm, options); })
+    benchmark::RegisterBenchmark("distill/aux",
+                                 [&world, &comm, &options](benchmark::State& state) {
+                                   bench_distill(state, world, *comm, options);
+                                 })
         ->Iterations(options.steps)
         ->UseRealTime()
         ->Unit(benchmark::kMillisecond);

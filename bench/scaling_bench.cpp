@@ -55,8 +55,8 @@ struct Options {
   std::int64_t bucket_bytes = tleg::dist::GradientReducerOptions{}.bucket_bytes;
 };
 
-void bench_step(benchmark::State& state, tleg::dist::Communicator& comm, const Options& options,
-                bool overlap) {
+void bench_step(benchmark::State& state, const tleg::dist::World& world,
+                tleg::dist::Communicator& comm, const Options& options, bool overlap) {
   tleg::AuxViT model(options.vit);
   tleg::initialise(model, 0);
   // Plain cross-entropy: no Mixup, CutMix or label smoothing, no distillation.
@@ -64,7 +64,7 @@ void bench_step(benchmark::State& state, tleg::dist::Communicator& comm, const O
   settings.batch = options.batch;
   settings.mixup = {.mixup_alpha = 0, .cutmix_alpha = 0, .label_smoothing = 0};
   const std::int64_t steps = options.warmup + options.steps;
-  tleg::Trainer trainer(model, {comm, c10::kCPU}, settings, steps, nullptr,
+  tleg::Trainer trainer(model, {comm, c10::kCPU, world}, settings, steps, nullptr,
                         {.bucket_bytes = options.bucket_bytes, .overlap = overlap});
   // Each rank its own images, as data parallelism gives it.
   auto generator = at::make_generator<at::CPUGeneratorImpl>(1000 + comm.rank());
@@ -133,8 +133,8 @@ int main(int argc, char** argv) {
   for (const bool overlap : {true, false}) {
     const std::string name = std::string("scaling/aux/overlap:") + (overlap ? "1" : "0");
     benchmark::RegisterBenchmark(name.c_str(),
-                                 [&comm, &options, overlap](benchmark::State& state) {
-                                   bench_step(state, *comm, options, overlap);
+                                 [&world, &comm, &options, overlap](benchmark::State& state) {
+                                   bench_step(state, world, *comm, options, overlap);
                                  })
         ->Iterations(options.steps)
         ->UseRealTime()

@@ -10,8 +10,10 @@
 #include <cstdlib>
 #include <exception>
 #include <iostream>
+#include <sstream>
 
 #include "common/error.h"
+#include "dist/stop_message.h"
 
 #ifdef TLEG_HAVE_CUDA
 #include <c10/cuda/CUDAFunctions.h>
@@ -26,6 +28,45 @@ void check_mpi(int code, const char* what) {
   int length = 0;
   MPI_Error_string(code, text, &length);
   fail(what, " failed during MPI start-up: ", std::string(text, length));
+}
+
+// Every rank's placement, gathered as text lines (host, node, device and CPU list vary in length).
+std::vector<RankPlacement> gather_placement(const RankPlacement& mine, int size) {
+  std::ostringstream line;
+  line << mine.host << '\t' << mine.node << '\t' << mine.local_rank << '\t' << mine.device << '\t'
+       << mine.cpus << '\t' << mine.host_cpus;
+  const std::string text = line.str();
+  const int length = static_cast<int>(text.size());
+  std::vector<int> lengths(static_cast<std::size_t>(size)), offsets(static_cast<std::size_t>(size));
+  check_mpi(MPI_Allgather(&length, 1, MPI_INT, lengths.data(), 1, MPI_INT, MPI_COMM_WORLD),
+            "MPI_Allgather");
+  int total = 0;
+  for (int r = 0; r < size; ++r) {
+    offsets[static_cast<std::size_t>(r)] = total;
+    total += lengths[static_cast<std::size_t>(r)];
+  }
+  std::string all(static_cast<std::size_t>(total), '\0');
+  check_mpi(MPI_Allgatherv(text.data(), length, MPI_CHAR, all.data(), lengths.data(),
+                           offsets.data(), MPI_CHAR, MPI_COMM_WORLD),
+            "MPI_Allgatherv");
+  std::vector<RankPlacement> placement(static_cast<std::size_t>(size));
+  for (int r = 0; r < size; ++r) {
+    const auto i = static_cast<std::size_t>(r);
+    std::istringstream fields(
+        all.substr(static_cast<std::size_t>(offsets[i]), static_cast<std::size_t>(lengths[i])));
+    RankPlacement& p = placement[i];
+    p.rank = r;
+    std::string local, host_cpus;
+    std::getline(fields, p.host, '\t');
+    std::getline(fields, p.node, '\t');
+    std::getline(fields, local, '\t');
+    std::getline(fields, p.device, '\t');
+    std::getline(fields, p.cpus, '\t');
+    std::getline(fields, host_cpus, '\t');
+    p.local_rank = std::stoi(local);
+    p.host_cpus = std::stoi(host_cpus);
+  }
+  return placement;
 }
 
 }  // namespace
@@ -88,6 +129,15 @@ World::World(int* argc, char*** argv) {
     device_ = c10::Device(c10::kCUDA, index);
   }
 #endif
+
+  placement_ = gather_placement(this_process_placement(rank_, local_rank_, device_.str()), size_);
+  if (rank_ == 0) {
+    std::ostringstream log;
+    log << "placement of " << size_ << " rank(s) on " << node_count_ << " node(s):\n";
+    for (const auto& line : describe_placement(placement_)) log << "  " << line << "\n";
+    for (const auto& warning : placement_warnings(placement_)) log << warning << "\n";
+    std::cerr << log.str() << std::flush;
+  }
 }
 
 World::~World() {
@@ -118,6 +168,11 @@ void abort_job(const std::string& message, int exit_code) {
 int run_or_abort(const World& world, const std::function<int()>& body) {
   try {
     return body();
+  } catch (const Stopped& stop) {
+    // Not an error: every rank stopped at the same step, so none is left waiting and nothing is
+    // aborted. Said before MPI shuts down, as a launcher may end the ranks soon after the signal.
+    if (stop.report()) std::cerr << stop_message(stop) << std::endl;
+    return 128 + stop.signal();
   } catch (const c10::Error& error) {
     // LibTorch's errors carry a C++ backtrace; the message is what the user needs.
     abort_job(concat("rank ", world.rank(), ": error: ", error.what_without_backtrace()));

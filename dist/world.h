@@ -6,6 +6,9 @@
 
 #include <functional>
 #include <string>
+#include <vector>
+
+#include "dist/placement.h"
 
 namespace tleg::dist {
 
@@ -32,12 +35,15 @@ class World {
   int thread_level() const { return thread_level_; }
   // cuda:<local rank mod GPUs> when CUDA is usable at run time, else cpu.
   c10::Device device() const { return device_; }
+  // Every rank's host, node, local rank, device and CPU set, indexed by rank.
+  const std::vector<RankPlacement>& placement() const { return placement_; }
 
  private:
   bool owns_mpi_ = false;
   int rank_ = 0, size_ = 1, local_rank_ = 0, local_size_ = 1, node_ = 0, node_count_ = 1;
   int thread_level_ = 0;
   c10::Device device_{c10::kCPU};
+  std::vector<RankPlacement> placement_;
 };
 
 // This process's rank in MPI_COMM_WORLD (what mpirun's messages name), -1 before MPI starts.
@@ -50,7 +56,9 @@ int world_rank();
 
 // Runs `body` and returns its exit code. An exception on any rank is printed as
 // "rank R: error: <what>" and ends the whole job (MPI_Abort), so that the other ranks do not
-// wait forever in their next collective.
+// wait forever in their next collective. Stopped, which every rank throws together, ends no
+// rank by force: the reporting rank says what happened and what next (stop_message), and every
+// rank returns 128 + the signal.
 int run_or_abort(const World& world, const std::function<int()>& body);
 
 }  // namespace tleg::dist

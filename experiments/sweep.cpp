@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <c10/util/Exception.h>
 
+#include <csignal>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -88,6 +89,7 @@ namespace {
 struct DepthResult {
   std::string error;    // failed: the message
   std::string stopped;  // stopped by SIGTERM/SIGUSR1: the message
+  int signal = 0;       // and the signal
 };
 
 std::string message_of(const std::exception& error) {
@@ -141,10 +143,10 @@ int run_sweep(const SweepSettings& s, const StageContext& world) {
   const int group_index = plan.group_of(world.comm.rank());
   const auto group_comm = world.comm.split(group_index, world.comm.rank());
   const auto agreement = world.comm.split(group_index, world.comm.rank());
-  const StageContext group{*group_comm, world.device};
+  const StageContext group{*group_comm, world.device, world.world};
   const int world_rank = dist::world_rank();
   std::int64_t failures = 0;
-  std::string stopped;
+  int stop_signal = 0;  // the signal that stopped this group, if one did
   for (const SweepJob& job : plan.groups[static_cast<std::size_t>(group_index)].jobs) {
     const std::string dir = sweep_run_dir(s.stage.train.run_dir, method, job.depth);
     if (run_finished(dir)) {
@@ -154,8 +156,9 @@ int run_sweep(const SweepSettings& s, const StageContext& world) {
     DepthResult result;
     try {
       run_depth(s, group, dataset.info(), job.depth, pretrain_epochs, method);
-    } catch (const StopRequested& stop) {
+    } catch (const Stopped& stop) {
       result.stopped = stop.what();
+      result.signal = stop.signal();
     } catch (const std::exception& error) {
       result.error = message_of(error);
       // Said at once: if this rank failed alone, its group may end the job before it can.
@@ -177,7 +180,7 @@ int run_sweep(const SweepSettings& s, const StageContext& world) {
                              "this rank finished it, but the group cannot go on without them"));
     }
     if (stopping == size) {
-      stopped = result.stopped;
+      stop_signal = result.signal;
       break;  // the job is being stopped: checkpointed, the rest waits for --resume
     }
     if (group.root()) std::filesystem::remove(dir + "/failed.txt");  // of an earlier attempt
@@ -196,14 +199,17 @@ int run_sweep(const SweepSettings& s, const StageContext& world) {
   world.comm.wait_for_all();
   if (world.root()) print_summary(s, method);
   at::Tensor outcome =
-      at::tensor({failures, std::int64_t{!stopped.empty()}}, at::kLong).to(world.device);
+      at::tensor({failures, std::int64_t{stop_signal != 0}, std::int64_t{stop_signal == SIGUSR1}},
+                 at::kLong)
+          .to(world.device);
   world.comm.all_reduce(outcome);
   outcome = outcome.cpu();
   if (outcome[1].item<std::int64_t>() > 0) {
-    if (world.root())
-      std::cerr << "sweep stopped by SIGTERM or SIGUSR1: the running depths are checkpointed; "
-                   "rerun the same command with --resume to complete them\n";
-    return 1;
+    const int signal = outcome[2].item<std::int64_t>() > 0 ? SIGUSR1 : SIGTERM;
+    throw Stopped(concat("sweep stopped by ", signal == SIGUSR1 ? "SIGUSR1" : "SIGTERM",
+                         ": each running depth is checkpointed in its run folder and is not "
+                         "marked failed; the finished ones are kept"),
+                  signal, world.root());
   }
   return outcome[0].item<std::int64_t>() > 0 ? 1 : 0;
 }

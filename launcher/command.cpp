@@ -19,6 +19,7 @@ po::options_description command_options(const Command& command,
                                         po::positional_options_description& positional) {
   po::options_description options(command.name + " options");
   options.add_options()("help,h", "show this help and exit")(
+      "check", "check the options and config files, then exit without running")(
       "config", po::value<std::vector<std::string>>()->composing(),
       "INI file(s) of options (section names prefix keys, e.g. [model] dim=192); a later file "
       "overrides an earlier one, the command line overrides all");
@@ -51,7 +52,14 @@ int run_command(const Command& command, int argc, char** argv) {
   }
   po::notify(values);
   Options read(values, options);
-  return command.parse(read)();
+  const auto work = command.parse(read);
+  // Catches a typo in an option or a config file before a scheduler runs the command for real
+  // (slurm/submit.sh checks every stage this way before it queues anything).
+  if (values.count("check")) {
+    std::cout << "tleg " << command.name << ": options valid\n";
+    return 0;
+  }
+  return work();
 }
 
 }  // namespace tleg

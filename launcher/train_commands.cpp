@@ -221,7 +221,7 @@ int on_world(const dist::CommunicatorOptions& options,
   dist::World world(nullptr, nullptr);
   return dist::run_or_abort(world, [&] {
     const auto communicator = dist::make_communicator(world, world.device(), options);
-    return work({*communicator, world.device()});
+    return work({*communicator, world.device(), world});
   });
 }
 

@@ -6,6 +6,10 @@
 
 log() { echo "[$(date +%T)] ${SLURM_JOB_NAME:-tleg}: $*" >&2; }
 
+# tleg names this command when a job of the experiment is cancelled or times out: resubmitting
+# resumes every stage where it stopped (finished work is skipped).
+export TLEG_RESUME_COMMAND=${RESUME_COMMAND:-}
+
 # Training stages: the shared configs, the store, the seed and (when set) the checkpoint interval.
 # Every stage passes --resume: on a first start there is no checkpoint and it starts from step 0;
 # after a requeue it continues from the newest valid checkpoint.
@@ -32,16 +36,56 @@ add_budget() {
   [ -z "$3" ] || into+=(--optim.steps-per-epoch "$3")
 }
 
+# The tleg options of each training stage, as its job runs them and as submit.sh checks them
+# (tleg --check) before it submits anything.
+teacher_file() { echo "${TEACHER:-$OUT/teacher/model.h5}"; }
+teacher_args() {
+  # shellcheck disable=SC2178  # a name reference to the caller's array
+  local -n into=$1
+  into=("${common_args[@]}")
+  add_configs "$1" "$TEACHER_CONFIGS"
+  into+=("${teacher_extra[@]}")
+  add_budget "$1" "$TEACHER_EPOCHS" "$TEACHER_STEPS"
+  into+=(--run.dir "$OUT/teacher")
+}
+distill_args() {
+  # shellcheck disable=SC2178
+  local -n into=$1
+  into=("${common_args[@]}")
+  add_configs "$1" "$AUX_CONFIGS"
+  into+=("${distill_extra[@]}")
+  add_budget "$1" "$DISTILL_EPOCHS" "$DISTILL_STEPS"
+  into+=(--distill.teacher "$(teacher_file)" --run.dir "$OUT/aux")
+}
+
+# How mpirun binds ranks to cores. Open MPI binds each node's ranks to that node's first cores,
+# which is right only when the job is confined to its own CPUs (cgroups): on a shared node
+# without them, or on virtual nodes of one host, the ranks of several nodes or jobs all land on
+# core 0 (half speed, without a word). So: bind to cores (CPUS_PER_TASK each) inside a cpuset
+# narrower than the node, leave ranks unbound otherwise; a --bind-to in MPIRUN_ARGS wins.
+mpirun_binding() {
+  if [[ " $MPIRUN_ARGS " == *" --bind-to"* ]]; then return; fi
+  if [ "$(nproc)" -lt "$(getconf _NPROCESSORS_ONLN)" ]; then
+    echo --map-by "slot:PE=${SLURM_CPUS_PER_TASK:-1}" --bind-to core
+  else
+    echo --bind-to none
+  fi
+}
+
 # Runs tleg over every rank of this job (or array task). srun --mpi=pmix starts the ranks
 # directly; Debian's and most sites' Open MPI has PMIx but no PMI-2, hence pmix, not pmi2.
 # mpirun reads the allocation from Slurm itself. CPUs per task are passed on because srun does
-# not inherit them from sbatch in Slurm 22.05-23.02.
+# not inherit them from sbatch in Slurm 22.05-23.02. tleg logs where each rank runs (its
+# placement lines) and run.json keeps it.
 launch() {
   case "$LAUNCHER" in
     srun) run_step srun --mpi=pmix --kill-on-bad-exit=1 --cpus-per-task="${SLURM_CPUS_PER_TASK:-1}" \
             "$TLEG" "$@" ;;
-    mpirun) # shellcheck disable=SC2086  # MPIRUN_ARGS is a list of words by design
-            run_step mpirun $MPIRUN_ARGS "$TLEG" "$@" ;;
+    mpirun) local binding
+            binding=$(mpirun_binding)
+            log "mpirun ${binding:-(binding from MPIRUN_ARGS)} $MPIRUN_ARGS"
+            # shellcheck disable=SC2086  # MPIRUN_ARGS and the binding are lists of words by design
+            run_step mpirun $binding $MPIRUN_ARGS "$TLEG" "$@" ;;
     *) log "unknown LAUNCHER '$LAUNCHER' (srun or mpirun)"; return 2 ;;
   esac
 }
@@ -92,15 +136,33 @@ add_stage2() {
   if [ "$2" = subset ]; then into+=(--pretrained "$PRETRAINED"); fi
 }
 
+# The options of `tleg sweep` for one method over DEPTHS (default: the experiment's; a job-array
+# task passes its one depth).
+sweep_args() {
+  # shellcheck disable=SC2178
+  local -n into=$1
+  into=("${common_args[@]}")
+  add_stage2 "$1" "$2"
+  add_budget "$1" "$FINETUNE_EPOCHS" "$FINETUNE_STEPS"
+  if [ "$2" = prefin ] && [ -n "$PRETRAIN_EPOCHS" ]; then into+=(--pretrain-epochs "$PRETRAIN_EPOCHS"); fi
+  into+=(--init "$2" --depths "${3:-$DEPTHS}" --run.dir "$OUT/sweep")
+}
+
 # `tleg sweep` of one method over every rank of the allocation (or of an array task): it splits
 # the ranks into groups by each depth's cost, keeps the run folders (OUT/sweep/<method>/depth-<d>,
 # prefin's pre-training in OUT/sweep/prefin-pretrain/depth-<d>) and skips depths whose run.json
 # exists. DEPTHS (default: the experiment's) is a range or list; a job-array task passes its one.
 sweep_method() {
   local method=$1 depths=${2:-$DEPTHS} args=()
-  add_stage2 args "$method"
-  add_budget args "$FINETUNE_EPOCHS" "$FINETUNE_STEPS"
-  if [ "$method" = prefin ] && [ -n "$PRETRAIN_EPOCHS" ]; then args+=(--pretrain-epochs "$PRETRAIN_EPOCHS"); fi
+  sweep_args args "$method" "$depths"
   log "sweep --init $method over depths $depths on ${SLURM_NTASKS:-?} rank(s)"
-  launch sweep "${common_args[@]}" "${args[@]}" --init "$method" --depths "$depths" --run.dir "$OUT/sweep"
+  launch sweep "${args[@]}"
+}
+
+# The depths of DEPTHS one by one: 3-5,8 gives 3 4 5 8.
+depth_list() {
+  local part
+  for part in ${1//,/ }; do
+    if [[ "$part" == *-* ]]; then seq "${part%-*}" "${part#*-}"; else echo "$part"; fi
+  done
 }

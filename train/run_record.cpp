@@ -14,6 +14,15 @@ namespace tleg {
 using nlohmann::json;
 
 void write_run_ledger(const RunLedger& r, const std::string& path) {
+  json placement = json::array();
+  for (const auto& p : r.placement)
+    placement.push_back({{"rank", p.rank},
+                         {"node", p.node},
+                         {"host", p.host},
+                         {"local_rank", p.local_rank},
+                         {"device", p.device},
+                         {"cpus", p.cpus},
+                         {"host_cpus", p.host_cpus}});
   const json record = {{"format", "tleg-run"},
                        {"version", 1},
                        {"method", r.method},
@@ -37,6 +46,7 @@ void write_run_ledger(const RunLedger& r, const std::string& path) {
                        {"teacher_mode", r.teacher_mode},
                        {"command", r.command},
                        {"config", r.config},
+                       {"placement", placement},
                        {"extra", r.extra}};
   const std::string temporary = path + ".partial";
   {
@@ -81,6 +91,15 @@ RunLedger read_run_ledger(const std::string& path) {
     r.command = record.at("command");
     r.config = record.at("config");
     r.extra = record.at("extra").get<std::map<std::string, std::string>>();
+    // Records written before placement was kept have none.
+    for (const auto& p : record.value("placement", json::array()))
+      r.placement.push_back({.rank = p.at("rank"),
+                             .host = p.at("host"),
+                             .node = p.at("node"),
+                             .local_rank = p.at("local_rank"),
+                             .device = p.at("device"),
+                             .cpus = p.at("cpus"),
+                             .host_cpus = p.at("host_cpus")});
   } catch (const json::exception& error) {
     fail(path, ": incomplete run record (", error.what(), "); rerun that stage");
   }

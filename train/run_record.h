@@ -7,6 +7,9 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <vector>
+
+#include "dist/placement.h"
 
 namespace tleg {
 
@@ -32,6 +35,7 @@ struct RunLedger {
   std::int64_t classes = 0;
   std::string teacher_mode;  // "stored-logits", "live", or "" when no teacher
   std::string command, config;
+  std::vector<dist::RankPlacement> placement;  // where each rank ran, by rank of the run
   std::map<std::string, std::string> extra;
 };
 

@@ -1,5 +1,6 @@
 #include "train/stage.h"
 
+#include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
 #include <iostream>
@@ -10,6 +11,7 @@
 #include "data/dataset_store.h"
 #include "data/loader.h"
 #include "dist/communicator.h"
+#include "dist/world.h"
 #include "expansion/model_io.h"
 #include "model/vit.h"
 #include "train/run_record.h"
@@ -84,6 +86,12 @@ bool run_stage(const StageSettings& s, const StageContext& context, VitBase& mod
       std::cerr << "stopped after " << s.train.stop_after_steps << " steps; resume with --resume\n";
     return false;
   }
+  // Where this stage's ranks ran (the world's, or a sweep group's), by their world rank.
+  const at::Tensor world_ranks =
+      context.comm
+          .all_gather(at::full({1}, context.world.rank(),
+                               at::TensorOptions().dtype(at::kLong).device(context.device)))
+          .cpu();
   if (!context.root()) return true;
 
   const std::string& dir = s.train.run_dir;
@@ -130,6 +138,9 @@ bool run_stage(const StageSettings& s, const StageContext& context, VitBase& mod
                   {"resumed_from", std::to_string(outcome.resumed_from)},
                   {"segments", std::to_string(outcome.segments)},
                   {"segment_wall_seconds", std::to_string(outcome.segment_seconds)}};
+  for (std::int64_t i = 0; i < world_ranks.size(0); ++i)
+    ledger.placement.push_back(context.world.placement().at(
+        static_cast<std::size_t>(world_ranks[i][0].item<std::int64_t>())));
   write_run_ledger(ledger, dir + "/run.json");
   std::cout << s.stage << " done: top-1 " << outcome.top1 * 100 << "%, top-5 " << outcome.top5 * 100
             << "%, " << outcome.wall_seconds << " s; wrote " << output << " and " << dir

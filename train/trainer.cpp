@@ -446,13 +446,17 @@ TrainOutcome train_model(VitBase& model, const TrainData& data, const TrainSetti
     }
     if (agreed && agreed->stop_requested && step < total_steps) {
       if (!checkpoint_due) trainer.save_checkpoint(step);
-      // The signal may be Slurm's (time limit, scancel, requeue) or mpirun's ending the job
-      // after another rank's error: say both rather than guess.
-      throw StopRequested(concat(
-          "stopped by SIGTERM or SIGUSR1 after step ", step, " of ", total_steps,
-          " (a time limit, scancel or requeue, or the launcher ending the job because another "
-          "rank failed: that rank's error is printed above if so); the checkpoint of step ",
-          step, " is in ", settings.run_dir, "/checkpoints: rerun the same command with --resume"));
+      // A rank that got no signal itself stops for another rank's: launchers and Slurm signal
+      // every rank alike, so it is the same signal. Its sender may be Slurm (time limit, scancel,
+      // requeue) or the launcher ending the job after another rank's error: say both, not guess.
+      const int signal = stop_signal.load() != 0 ? stop_signal.load() : SIGTERM;
+      throw Stopped(concat("stopped by ", signal == SIGUSR1 ? "SIGUSR1" : "SIGTERM", " after step ",
+                           step, " of ", total_steps,
+                           " (a time limit, scancel or requeue, or the launcher ending the job "
+                           "because another rank failed: that rank's error is printed above if "
+                           "so); the checkpoint of step ",
+                           step, " is in ", settings.run_dir, "/checkpoints"),
+                    signal, root);
     }
   }
   // Resumed from the checkpoint of the last step (killed during the final evaluation): the

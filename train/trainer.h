@@ -36,7 +36,8 @@ class Teacher;
 class VitBase;
 namespace dist {
 class Communicator;
-}
+class World;
+}  // namespace dist
 
 struct TrainSettings {
   std::int64_t epochs = 1;
@@ -68,10 +69,12 @@ struct TrainSettings {
   std::int64_t stop_after_steps = 0;
 };
 
-// Where training runs: its communicator (the world, or a sweep group) and this rank's device.
+// Where training runs: its communicator (the world, or a sweep group), this rank's device, and
+// the world (where every rank runs, for run.json).
 struct StageContext {
   dist::Communicator& comm;
   c10::Device device;
+  const dist::World& world;
   bool root() const;
 };
 
@@ -82,13 +85,6 @@ struct TrainData {
   Loader* val = nullptr;
   std::uint64_t val_size = 0;
   Teacher* teacher = nullptr;
-};
-
-// Thrown by train_model when SIGTERM or SIGUSR1 stopped the run: every rank throws it at the same
-// step, after the checkpoint of that step. Not a failure of the run: --resume continues it.
-class StopRequested : public Error {
- public:
-  using Error::Error;
 };
 
 struct TrainOutcome {

@@ -31,6 +31,12 @@ check unknown-option 2 "unrecognised option '--bogus'|unrecognized option '--bog
 check missing-required 2 "learngene" -- "$tleg" expand --depth 3 --out x.h5
 check missing-file 1 "/nonexistent/lg.h5" -- "$tleg" inspect /nonexistent/lg.h5
 check bad-config 1 "cannot read config file /nonexistent.ini" -- "$tleg" inspect --config /nonexistent.ini x
+# --check: options and config files parsed and validated, nothing run (slurm/submit.sh uses it)
+check check-valid 0 "tleg distill: options valid" -- "$tleg" distill --check --data.store /nonexistent.h5 \
+  --run.dir /nonexistent --distill.teacher t.pt --optim.epochs 3
+check check-typo 2 "unrecognised option '--optim.epohcs'|unrecognized option '--optim.epohcs'" -- \
+  "$tleg" distill --check --data.store x.h5 --run.dir r --optim.epohcs 3
+check check-missing-required 2 "run.dir" -- "$tleg" teacher --check --data.store x.h5
 one_line unknown-option-one-line -- "$tleg" inspect --bogus x
 one_line missing-file-one-line -- "$tleg" inspect /nonexistent/lg.h5
 check prepare-help 0 "--max-bad-fraction arg \(=0.01\)" -- "$tleg" prepare --help

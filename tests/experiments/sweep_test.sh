@@ -59,7 +59,7 @@ done
 pkill -TERM -f -- "--run.dir $work/term"
 wait $launcher && fail "a sweep stopped by SIGTERM must not end successfully"
 [ -f "$work/term/scratch/depth-2/run.json" ] && fail "the depth finished before SIGTERM: make it longer"
-grep -q "rerun the same command with --resume" "$work/term.log" || { cat "$work/term.log"; fail "no resume message"; }
+grep -q "sweep stopped by SIGTERM.*Resume with: .*--resume" "$work/term.log" || { cat "$work/term.log"; fail "no resume message"; }
 grep -q "depth 2 failed" "$work/term.log" && { cat "$work/term.log"; fail "a stopped depth was reported failed"; }
 mpirun2 "$tleg" "${term[@]}" --resume >"$work/term2.log" 2>&1 || { cat "$work/term2.log"; fail "resume of the sweep"; }
 grep -q "resuming at step" "$work/term2.log" || { cat "$work/term2.log"; fail "the depth did not resume"; }

@@ -32,7 +32,7 @@ const std::map<std::string, std::vector<std::string>>& smallest_command_lines() 
 }
 
 // Parses `args` as `command`'s options, reads them into its settings and returns the declared
-// options left unread (--help and --config are run_command's own).
+// options left unread (--help, --check and --config are run_command's own).
 std::vector<std::string> unread_options(const Command& command,
                                         const std::vector<std::string>& args) {
   po::positional_options_description positional;
@@ -50,7 +50,7 @@ std::vector<std::string> unread_options(const Command& command,
   command.parse(options);  // the settings only: the returned work is not run
   std::vector<std::string> unread;
   for (const auto& name : options.unread())
-    if (name != "help" && name != "config") unread.push_back(name);
+    if (name != "help" && name != "check" && name != "config") unread.push_back(name);
   return unread;
 }
 

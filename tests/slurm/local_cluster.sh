@@ -1,20 +1,34 @@
 #!/usr/bin/env bash
-# A throwaway one-node Slurm cluster on loopback, everything under one folder, for the Slurm test
-# (after shared/research/local-slurm.sh, which records every error met and its fix).
-#   local_cluster.sh start DIR     install slurm-wlm if missing, start slurmctld + slurmd, wait idle;
-#                                  writes DIR/etc/env.sh (SLURM_CONF) for the client commands
-#   local_cluster.sh stop DIR      cancel every job, stop the daemons by their pid files
+# A throwaway Slurm cluster on loopback, everything under one folder, for the Slurm tests: one
+# node, or several virtual nodes (node1..nodeN, one slurmd each, all on this machine; Debian's
+# slurmd takes its node name from -N). After shared/research/local-slurm.sh's recipe.
+#   local_cluster.sh start DIR [--nodes N] [--job-submit FILE.lua]
+#       install slurm-wlm if missing, start slurmctld and N slurmd, wait until every node is idle;
+#       writes DIR/etc/env.sh (SLURM_CONF) for the client commands. --job-submit installs a
+#       site's submission policy (JobSubmitPlugins=lua, DIR/etc/job_submit.lua).
+#   local_cluster.sh stop DIR
+#       cancel every job, stop the daemons by their pid files
 # Root only (slurmd runs jobs as their user). auth/none: no munged, nothing shared with other
 # clusters on the machine; acceptable only on a throwaway test machine.
 set -euo pipefail
 
 die() { echo "local_cluster: $*" >&2; exit 1; }
+usage="usage: local_cluster.sh start DIR [--nodes N] [--job-submit FILE.lua] | stop DIR"
 cmd=${1:-} dir=${2:-}
-[ -n "$dir" ] || die "usage: local_cluster.sh start|stop DIR"
+[ -n "$dir" ] || die "$usage"
+shift 2
+nodes=1 job_submit=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --nodes) nodes=${2:?--nodes needs a number}; shift 2 ;;
+    --job-submit) job_submit=${2:?--job-submit needs a file}; shift 2 ;;
+    *) die "$usage" ;;
+  esac
+done
+[[ "$nodes" =~ ^[1-9]$ ]] || die "--nodes must be 1 to 9 (got '$nodes')"
 case "$dir" in /*) ;; *) dir=$PWD/$dir ;; esac
 conf=$dir/etc/slurm.conf
 export SLURM_CONF=$conf
-
 # pid of a daemon from its pid file, if it is alive and is that program (pid files outlive pids)
 alive() {
   local pid
@@ -34,7 +48,9 @@ if [ "$cmd" = stop ]; then
     scancel --full --quiet --user=root 2>/dev/null || true
     for _ in $(seq 30); do [ -z "$(squeue -h -o %A 2>/dev/null)" ] && break; sleep 0.5; done
   fi
-  if pid=$(alive "$dir/run/slurmd-node1.pid" slurmd); then stop_pid "$pid"; fi
+  for pidfile in "$dir"/run/slurmd-*.pid; do
+    if pid=$(alive "$pidfile" slurmd); then stop_pid "$pid"; fi
+  done
   if pid=$(alive "$dir/run/slurmctld.pid" slurmctld); then stop_pid "$pid"; fi
   # step daemons of this cluster that outlived their job hold its files open: end those only
   for proc in /proc/[0-9]*; do
@@ -45,7 +61,7 @@ if [ "$cmd" = stop ]; then
   done
   exit 0
 fi
-[ "$cmd" = start ] || die "usage: local_cluster.sh start|stop DIR"
+[ "$cmd" = start ] || die "$usage"
 [ "$(id -u)" = 0 ] || die "must run as root"
 
 # 1. packages (the project's setup installs them; a bare machine gets them here)
@@ -66,21 +82,27 @@ fi
 pmix=/usr/lib/x86_64-linux-gnu/pmix2/lib/libpmix.so
 [ -e "$pmix" ] || die "$pmix missing: install libpmix-dev (srun --mpi=pmix needs it)"
 
-# 2. two free ports (controller, node) so that clusters of other developers or runs do not clash
-port=""
-for p in $(seq 16817 2 16999); do
-  if ! command -v ss >/dev/null; then port=$((16817 + 2 * ($$ % 90))); break; fi  # no iproute2: guess
-  if ! ss -Hltn "( sport = :$p or sport = :$((p + 1)) )" | grep -q .; then port=$p; break; fi
+# 2. free ports, the controller's and one per node, so that clusters of other developers or runs
+# do not clash
+port="" stride=$((nodes + 1))
+for p in $(seq 16817 "$stride" 17800); do
+  if ! command -v ss >/dev/null; then port=$((16817 + stride * ($$ % 90))); break; fi # no iproute2: guess
+  if ! ss -Hltn | awk '{print $4}' | grep -Eq ":($(seq -s '|' "$p" $((p + nodes))))\$"; then
+    port=$p
+    break
+  fi
 done
-[ -n "$port" ] || die "no free port pair in 16817-17000"
+[ -n "$port" ] || die "no $stride free ports in 16817-17800"
 
 # 3. config; state starts empty, so no old job comes back
-mkdir -p "$dir"/{etc,state,spool/node1,tmp/node1,log,run}
+rm -rf "$dir"/{state,spool,tmp,run}
+mkdir -p "$dir"/{etc,state,log,run}
+for i in $(seq "$nodes"); do mkdir -p "$dir/spool/node$i" "$dir/tmp/node$i"; done
 hw=$(slurmd -C | head -1)
 get() { sed -n "s/.*[[:space:]]$1=\([0-9]*\).*/\1/p" <<<"$hw"; }
 host=$(hostname -s)
 cat >"$conf" <<EOF
-# throwaway test cluster written by local_cluster.sh; one node on loopback
+# throwaway test cluster written by local_cluster.sh: $nodes node(s) on loopback, all on $host
 ClusterName=tlegtest
 SlurmctldHost=$host(127.0.0.1)
 SlurmctldPort=$port
@@ -92,7 +114,8 @@ CredType=cred/none
 MailProg=/bin/true
 StateSaveLocation=$dir/state
 SlurmdSpoolDir=$dir/spool/%n
-# mpi/pmix puts its per-step directory here; under /tmp two clusters' steps could collide
+# mpi/pmix puts its per-step directory here; under /tmp the steps of two clusters, or of two
+# virtual nodes of one job, would collide ("File exists", and every srun step fails)
 TmpFS=$dir/tmp/%n
 SlurmctldPidFile=$dir/run/slurmctld.pid
 SlurmdPidFile=$dir/run/slurmd-%n.pid
@@ -123,16 +146,32 @@ InactiveLimit=0
 KillWait=5
 # finished jobs stay visible to scontrol show job for the checks
 MinJobAge=900
-NodeName=node1 NodeHostname=$host NodeAddr=127.0.0.1 Port=$((port + 1)) CPUs=$(get CPUs) Boards=$(get Boards) SocketsPerBoard=$(get SocketsPerBoard) CoresPerSocket=$(get CoresPerSocket) ThreadsPerCore=$(get ThreadsPerCore) RealMemory=$(($(get RealMemory) * 8 / 10)) State=UNKNOWN
-PartitionName=debug Nodes=node1 Default=YES MaxTime=INFINITE State=UP
 EOF
+# the lua plugin reads job_submit.lua next to slurm.conf
+if [ -n "$job_submit" ]; then
+  echo "JobSubmitPlugins=lua" >>"$conf"
+  cp "$job_submit" "$dir/etc/job_submit.lua"
+fi
+# Every virtual node advertises the machine's CPUs (each slurmd sees them all) and a share of its
+# memory.
+for i in $(seq "$nodes"); do
+  echo "NodeName=node$i NodeHostname=$host NodeAddr=127.0.0.1 Port=$((port + i))" \
+    "CPUs=$(get CPUs) Boards=$(get Boards) SocketsPerBoard=$(get SocketsPerBoard)" \
+    "CoresPerSocket=$(get CoresPerSocket) ThreadsPerCore=$(get ThreadsPerCore)" \
+    "RealMemory=$(($(get RealMemory) * 8 / 10 / nodes)) State=UNKNOWN"
+done >>"$conf"
+echo "PartitionName=debug Nodes=node[1-$nodes] Default=YES MaxTime=INFINITE State=UP" >>"$conf"
 echo "export SLURM_CONF=$conf" >"$dir/etc/env.sh"
 
 # 4. daemons (they daemonise; stdio to files so that no pipe of the caller is held open)
 slurmctld -f "$conf" </dev/null >>"$dir/log/slurmctld.out" 2>&1 || die "slurmctld failed: $(tail -5 "$dir/log/slurmctld.log")"
 for _ in $(seq 100); do scontrol ping 2>/dev/null | grep -q 'is UP' && break; sleep 0.1; done
 scontrol ping | grep -q 'is UP' || die "slurmctld not answering: $(tail -5 "$dir/log/slurmctld.log")"
-slurmd -f "$conf" -N node1 </dev/null >>"$dir/log/slurmd-node1.out" 2>&1 || die "slurmd failed: $(tail -5 "$dir/log/slurmd-node1.log")"
-for _ in $(seq 300); do [ "$(sinfo -h -N -o %t 2>/dev/null)" = idle ] && break; sleep 0.2; done
-[ "$(sinfo -h -N -o %t)" = idle ] || die "node not idle: $(sinfo -N; tail -5 "$dir/log/slurmd-node1.log")"
-echo "local_cluster: up on 127.0.0.1:$port, $(get CPUs) CPUs; source $dir/etc/env.sh" >&2
+for i in $(seq "$nodes"); do
+  slurmd -f "$conf" -N "node$i" </dev/null >>"$dir/log/slurmd-node$i.out" 2>&1 ||
+    die "slurmd node$i failed: $(tail -5 "$dir/log/slurmd-node$i.log")"
+done
+all_idle() { [ "$(sinfo -h -N -o '%N %t' 2>/dev/null | grep -c ' idle$')" = "$nodes" ]; }
+for _ in $(seq 300); do all_idle && break; sleep 0.2; done
+all_idle || die "nodes not idle: $(sinfo -N; tail -5 "$dir"/log/slurmd-node*.log)"
+echo "local_cluster: up on 127.0.0.1:$port, $nodes node(s) of $(get CPUs) CPUs; source $dir/etc/env.sh" >&2

@@ -2,8 +2,11 @@
 # The Fashion-MNIST pipeline (smoke budgets) through slurm/submit.sh on a real one-node Slurm on
 # loopback: prepare -> teacher -> distill -> one job array per method (one depth per task) ->
 # report, chained by dependencies, ranks started by srun --mpi=pmix. Checks that every job
-# completed and the report holds every method at every depth in the layout of `tleg sweep`; then
-# that a failing stage (distill pointed at a missing teacher) cancels its dependants.
+# completed and the report holds every method at every depth in the layout of `tleg sweep`, and
+# that a requeue near the time limit says it resumes by itself; then that a failing stage
+# (distill pointed at a file that is no teacher) cancels its dependants while the report says
+# which stages left nothing; then that a cancelled distill names the command that resumes it,
+# and that this command does.
 # usage: slurm_pipeline_test.sh TLEG SOURCE_DIR      (root: it starts slurmctld and slurmd)
 set -euo pipefail
 tleg=$1 source=$2
@@ -91,7 +94,15 @@ wait_queue_empty 900
 [ "$(job_field "$(id_of teacher)" Restarts)" = 1 ] || fail "the teacher was not requeued once"
 grep -Eq '"resumed_from": *"?[1-9]' "$work/pipeline/teacher/run.json" ||
   { cat "$work/pipeline/teacher/run.json"; fail "the requeued teacher did not resume from its checkpoint"; }
-checks=$((checks + 2))
+# the stop reads as a requeue: one line saying it resumes by itself, no error, no MPI_ABORT
+teacher_log=$(ls "$work"/pipeline/slurm/logs/tleg-teacher-*.out)
+grep -q "stopped by SIGTERM after step .*Slurm requeued job $(id_of teacher): it resumes from this checkpoint when it starts again; nothing to do" \
+  "$teacher_log" || { cat "$teacher_log"; fail "the requeued teacher did not say it was requeued"; }
+echo "requeued teacher says: $(grep "^tleg teacher: stopped by" "$teacher_log")"
+# (Slurm's own lines about the requeue stay: "slurmstepd: error: *** JOB ... DUE TO JOB REQUEUE")
+! grep -Eq "MPI_ABORT|tleg teacher: error|rank [0-9]+: error" "$teacher_log" ||
+  { cat "$teacher_log"; fail "the requeue reads as an error"; }
+checks=$((checks + 4))
 # every job and array task completed (jobcomp lists each one when it ends)
 for stage in prepare teacher distill report; do
   state=$(job_field "$(id_of "$stage")" JobState)
@@ -121,10 +132,12 @@ checks=$((checks + 3))
 echo "pipeline through Slurm: $(($(date +%s) - started)) s"
 
 # ---------------------------------------------------------------- 2. a failing stage
-# distill pointed at a teacher that does not exist: it fails, and --kill-on-invalid-dep=yes must
-# cancel the sweeps (this cluster does not set kill_invalid_depend); the report (afterany) runs.
+# distill pointed at a teacher file that is no model (submit.sh sees only that it exists): it
+# fails, and --kill-on-invalid-dep=yes must cancel the sweeps (this cluster does not set
+# kill_invalid_depend); the report (afterany) runs and says which stages left nothing.
 sed -e "s|^OUT=.*|OUT=$work/failing|" "$experiment" >"$work/failing.env"
-{ echo "DATA_STORE=$work/pipeline/data/fashion-mnist.h5"; echo "TEACHER=$work/no-such-teacher.h5"; } >>"$work/failing.env"
+echo "not a model" >"$work/junk-teacher.pt"
+{ echo "DATA_STORE=$work/pipeline/data/fashion-mnist.h5"; echo "TEACHER=$work/junk-teacher.pt"; } >>"$work/failing.env"
 "$source/slurm/submit.sh" --tleg "$tleg" "$work/failing.env" | tee "$work/submit-failing.txt"
 jobs=$work/failing/slurm/jobs.tsv
 [ -z "$(id_of teacher)" ] || fail "a teacher stage although TEACHER is given"
@@ -139,7 +152,46 @@ for method in tleg scratch prefin; do
   checks=$((checks + 1))
 done
 state=$(job_field "$(id_of report)" JobState)
-[ "$state" != PENDING ] || fail "report left PENDING"
-checks=$((checks + 3))
+[ "$state" = COMPLETED ] || fail "the report after a failed distill ended $state, not COMPLETED"
+report_log=$(ls "$work"/failing/slurm/logs/tleg-report-*.out)
+for stage in "distill ($work/failing/aux)" "tleg at depth 3 6" "nothing to report"; do
+  grep -qF "$stage" "$report_log" || { cat "$report_log"; fail "the report does not say: $stage"; }
+done
+echo "report after the failed distill says:"; grep -E "no finished run|nothing to report" "$report_log"
+checks=$((checks + 6))
+
+# ---------------------------------------------------------------- 3. a cancelled stage
+# scancel of a running distill: it stops at a step with a checkpoint and names the command that
+# resumes the experiment; running that command resumes distill from its checkpoint.
+sed -e "s|^OUT=.*|OUT=$work/cancelled|" -e "s|^DISTILL_STEPS=.*|DISTILL_STEPS=400|" "$experiment" \
+  >"$work/cancelled.env"
+{ echo "DATA_STORE=$work/pipeline/data/fashion-mnist.h5"; echo "TEACHER=$work/pipeline/teacher/model.h5"; } >>"$work/cancelled.env"
+"$source/slurm/submit.sh" --tleg "$tleg" --checkpoint-every 10 "$work/cancelled.env" | tee "$work/submit-cancelled.txt"
+jobs=$work/cancelled/slurm/jobs.tsv
+deadline=$(($(date +%s) + 300))
+until compgen -G "$work/cancelled/aux/checkpoints/checkpoint-*" >/dev/null; do
+  [ "$(date +%s)" -lt "$deadline" ] || { show_logs "$work/cancelled"; fail "distill wrote no checkpoint"; }
+  sleep 0.5
+done
+scancel "$(id_of distill)"
+wait_queue_empty 300
+distill_log=$(ls "$work"/cancelled/slurm/logs/tleg-distill-*.out)
+resume=$(sed -n "s/.*Job $(id_of distill) was cancelled or reached its time limit; resume with: //p" "$distill_log")
+[ -n "$resume" ] || { cat "$distill_log"; fail "the cancelled distill did not say how to resume"; }
+echo "cancelled distill says: $(grep "^tleg distill: stopped by" "$distill_log")"
+[[ "$resume" == *"submit.sh"*"--checkpoint-every 10"*"cancelled.env" ]] ||
+  fail "the resume command is not the submission's: $resume"
+! grep -q "MPI_ABORT" "$distill_log" || { cat "$distill_log"; fail "the cancel reads as a crash"; }
+grep -qF "no finished run: distill" "$work"/cancelled/slurm/logs/tleg-report-*.out ||
+  fail "the report after a cancelled distill does not say distill left nothing"
+(eval "$resume") | tee "$work/resubmit.txt"
+deadline=$(($(date +%s) + 300))
+until grep -qs "resuming at step [1-9]" "$work"/cancelled/slurm/logs/tleg-distill-*.out; do
+  [ "$(date +%s)" -lt "$deadline" ] || { show_logs "$work/cancelled"; fail "the resubmitted distill did not resume"; }
+  sleep 1
+done
+scancel --user=root
+wait_queue_empty 120
+checks=$((checks + 6))
 
 echo "$checks passed, 0 failed ($(($(date +%s) - started)) s)"

@@ -60,7 +60,12 @@ for _ in $(seq 3000); do
 done
 pkill -TERM -f -- "--run.dir $work/term"
 wait $launcher && fail "a run stopped by SIGTERM must not end successfully"
-grep -q "stopped by SIGTERM or SIGUSR1" "$work/term.log" || { cat "$work/term.log"; fail "no message about the signal"; }
+# one message, from rank 0, with the command that resumes; no rank ends the job by force
+[ "$(grep -c "stopped by SIGTERM after step" "$work/term.log")" = 1 ] ||
+  { cat "$work/term.log"; fail "not one message about the signal"; }
+grep -q "Resume with: .*tleg teacher .*--resume" "$work/term.log" ||
+  { cat "$work/term.log"; fail "no resume command"; }
+! grep -q "MPI_ABORT" "$work/term.log" || { cat "$work/term.log"; fail "a stop by a signal aborted the job"; }
 mpirun2 "$tleg" teacher "${common[@]}" "${schedule[@]}" --run.dir "$work/term" --resume >"$work/term2.log" 2>&1 ||
   { cat "$work/term2.log"; fail "resume after SIGTERM"; }
 "$python" - "$work/straight/model.h5" "$work/term/model.h5" <<'PY' || fail "parameters differ after SIGTERM"

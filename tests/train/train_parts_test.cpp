@@ -123,6 +123,8 @@ TEST(RunLedger, RoundTripAndClearErrors) {
                    .dataset = "fashion-mnist",
                    .classes = 10};
   ledger.extra["seed"] = "1";
+  ledger.placement = {{.rank = 0, .host = "vm", .node = "node1", .device = "cpu", .cpus = "0-1"},
+                      {.rank = 1, .host = "vm", .node = "node2", .device = "cpu", .cpus = "0"}};
   write_run_ledger(ledger, dir.file("run.json"));
   const RunLedger back = read_run_ledger(dir.file("run.json"));
   EXPECT_EQ(back.method, "tleg");
@@ -130,6 +132,9 @@ TEST(RunLedger, RoundTripAndClearErrors) {
   EXPECT_DOUBLE_EQ(back.flops, 1.5e12);
   EXPECT_DOUBLE_EQ(back.top1, 0.875);
   EXPECT_EQ(back.extra.at("seed"), "1");
+  ASSERT_EQ(back.placement.size(), 2u);
+  EXPECT_EQ(back.placement[1].node, "node2");
+  EXPECT_EQ(back.placement[1].cpus, "0");
   std::ofstream(dir.file("bad.json")) << "{\"format\": \"tleg-run\", \"method\": \"x\"}";
   try {
     read_run_ledger(dir.file("bad.json"));
