@@ -99,6 +99,9 @@ void add_training_options(po::options_description& o, const std::string& stage) 
       "run.checkpoint-every", value_i(0), "steps between checkpoints (0: at epoch ends)")(
       "run.keep", value_i(3), "checkpoints kept")("run.threads", value_i(1),
                                                   "compute threads per rank (CPU)")(
+      "run.precision", value_s("fp32"),
+      "compute precision: fp32, or bf16 (matrix products and activations in bfloat16 over "
+      "float32 master weights; CPU)")(
       "run.stop-after-steps", value_i(0),
       "stop (with a checkpoint) after this many steps of this process")(
       "dist.timeout", value_i(600),
@@ -253,6 +256,7 @@ bool run_stage(const po::variables_map& o, const StageContext& context, const st
                std::int64_t stored_parameters, const TrainSettings& settings) {
   const auto threads = get<std::int64_t>(o, "run.threads");
   at::set_num_threads(static_cast<int>(threads));  // LibTorch would pick 1 here anyway: be explicit
+  model.set_precision(parse_precision(get<std::string>(o, "run.precision")));
   const std::string store = get<std::string>(o, "data.store");
   const DatasetReader dataset(store);
   const VitConfig& config = model.config();
