@@ -62,12 +62,16 @@ cut -d' ' -f1 /proc/loadavg >"$results/load.end"
 import glob, json, statistics, sys
 from collections import defaultdict
 results = sys.argv[1]
-cpp, py, peak, flops = defaultdict(list), defaultdict(list), defaultdict(list), {}
+# rates[metric][config, model, threads, side, precision]: img/s by wall time, and img per
+# second of the process's CPU time (all threads), the second robust to other work on the machine.
+rates = {"wall": defaultdict(list), "cpu": defaultdict(list)}
+peak, flops = defaultdict(list), {}
 for path in glob.glob(results + "/cpp.*.json"):
     for b in json.load(open(path))["benchmarks"]:
         _, config, model, precision, threads = b["name"].split("/")[:5]
-        key = config, model, int(threads.split(":")[1])
-        cpp[key + (precision,)].append(b["items_per_second"])
+        key = config, model, int(threads.split(":")[1]), "C++", precision
+        rates["wall"][key].append(b["items_per_second"])
+        rates["cpu"][key].append(b["batch"] * 1e3 / b["cpu_ms_per_step"])
         flops[config] = b["flops_per_image"]
 for path in glob.glob(results + "/peak.*.json"):
     for b in json.load(open(path))["benchmarks"]:
@@ -75,27 +79,36 @@ for path in glob.glob(results + "/peak.*.json"):
         peak[dtype, int(threads.split(":")[1])].append(b["items_per_second"])
 for line in open(results + "/py.jsonl"):
     r = json.loads(line)
-    py[r["config"], r["model"], r["threads"], r["precision"]].append(r["images_per_s"])
-med = lambda d, k: statistics.median(d[k]) if d.get(k) else float("nan")
+    key = r["config"], r["model"], r["threads"], "Py", r["precision"]
+    rates["wall"][key].append(r["images_per_s"])
+    rates["cpu"][key].append(r["images_per_s"] * r["ms_per_step"] / r["cpu_ms_per_step"])
+nan = float("nan")
 peak = {k: statistics.median(v) for k, v in peak.items()}
 for (dtype, threads), value in sorted(peak.items()):
     print(f"matmul peak {dtype} threads={threads}: {value / 1e9:.0f} GFLOP/s")
-modes = [("C++", cpp, p) for p in ("fp32", "bf16")] + [("Py", py, p) for p in ("fp32", "bf16")]
-header = "".join(f"{f'{side} {p}':>10}" for side, _, p in modes)
-print(f"{'config':<7}{'model':<6}{'thr':>4}{header}{'C++/Py32':>9}{'best/best':>10}"
-      "   % of peak (C++ fp32, bf16, Py fp32, bf16)")
-keys = sorted({k[:3] for k in cpp}, key=lambda k: (k[0] != "64px", k[1] != "vit", k[2]))
-for key in keys:
-    rates = [med(d, key + (p,)) for _, d, p in modes]
-    best_cpp = max(r for r in rates[:2] if r == r) if any(r == r for r in rates[:2]) else float("nan")
-    best_py = max(r for r in rates[2:] if r == r) if any(r == r for r in rates[2:]) else float("nan")
-    fractions = [r * flops.get(key[0], float("nan")) / peak.get((p, key[2]), float("nan")) * 100
-                 for r, (_, _, p) in zip(rates, modes)]
-    print(f"{key[0]:<7}{key[1]:<6}{key[2]:>4}" + "".join(f"{r:>10.1f}" for r in rates) +
-          f"{best_cpp / rates[2]:>9.2f}{best_cpp / best_py:>10.2f}   " +
-          ", ".join(f"{f:.1f}" for f in fractions))
-print("img/s, medians over rounds; C++/Py32: best C++ mode over PyTorch fp32; best/best: best C++"
-      " mode over best PyTorch mode (fp32 or autocast bf16)")
+modes = [(side, p) for side in ("C++", "Py") for p in ("fp32", "bf16")]
+keys = sorted({k[:3] for k in rates["wall"]}, key=lambda k: (k[0] != "64px", k[1] != "vit", k[2]))
+for metric, title in (("wall", "img/s (wall time)"),
+                      ("cpu", "img per CPU-second of the process (all threads)")):
+    print(f"\n{title}")
+    header = "".join(f"{f'{side} {p}':>10}" for side, p in modes)
+    print(f"{'config':<7}{'model':<6}{'thr':>4}{header}{'C++/Py32':>9}{'best/best':>10}" +
+          ("   % of peak (C++ fp32, bf16, Py fp32, bf16)" if metric == "wall" else ""))
+    for key in keys:
+        row = [statistics.median(rates[metric][key + m]) if rates[metric].get(key + m) else nan
+               for m in modes]
+        best_cpp = max((r for r in row[:2] if r == r), default=nan)
+        best_py = max((r for r in row[2:] if r == r), default=nan)
+        line = (f"{key[0]:<7}{key[1]:<6}{key[2]:>4}" + "".join(f"{r:>10.1f}" for r in row) +
+                f"{best_cpp / row[2]:>9.2f}{best_cpp / best_py:>10.2f}")
+        if metric == "wall":
+            line += "   " + ", ".join(
+                f"{r * flops.get(key[0], nan) / peak.get((p, key[2]), nan) * 100:.1f}"
+                for r, (_, p) in zip(row, modes))
+        print(line)
+print("\nmedians over rounds; C++/Py32: best C++ mode over PyTorch fp32; best/best: best C++ mode"
+      " over the best PyTorch mode (fp32 or autocast bf16); % of peak: training FLOP rate over"
+      " the matmul peak of the mode's dtype and thread count")
 print(f"load average (1 min): {open(results + '/load.start').read().strip()} at start, "
       f"{open(results + '/load.end').read().strip()} at end")
 PY

@@ -7,7 +7,8 @@
 // autocast bf16); bench/run_step.sh runs both and prints the ratios.
 //
 // Benchmarks: step/<config>/<model>/<precision>/threads:<n>, e.g. step/64px/aux/bf16/threads:2
-// (counter flops_per_image: training FLOPs of one image, 3x the forward), and
+// (counters flops_per_image: training FLOPs of one image, 3x the forward; cpu_ms_per_step: the
+// process's CPU time per step), and
 // peak/matmul/<dtype>/threads:<n> (items/s are FLOP/s).
 // Own flags (after Google Benchmark's): --steps=N timed steps (default 5), --warmup=N untimed
 // steps first (default 2), --top_pad=BYTES for mallopt(M_TOP_PAD) (default 1 GiB; 0 keeps
@@ -24,6 +25,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -94,6 +96,12 @@ void training_step(tleg::VitBase& model, torch::optim::Optimizer& optimizer,
   if (device.is_cuda()) torch::cuda::synchronize();
 }
 
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
 template <class Model>
 void bench_step(benchmark::State& state, const BenchConfig& config, tleg::Precision precision,
                 int threads, const Options& options) {
@@ -120,7 +128,12 @@ void bench_step(benchmark::State& state, const BenchConfig& config, tleg::Precis
   for (std::int64_t i = 0; i < options.warmup; ++i)
     training_step(*model, *optimizer, images, labels, device);
 
+  const double cpu_start = process_cpu_seconds();
   for (auto _ : state) training_step(*model, *optimizer, images, labels, device);
+  // The process's CPU time (all threads) per step: on a machine shared with other work, wall
+  // time also counts the time this process waited for a core; for one thread this does not.
+  state.counters["cpu_ms_per_step"] =
+      1e3 * (process_cpu_seconds() - cpu_start) / static_cast<double>(state.iterations());
   state.SetItemsProcessed(state.iterations() * config.batch);
   state.counters["threads"] = threads;
   state.counters["batch"] = static_cast<double>(config.batch);

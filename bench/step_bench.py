@@ -6,7 +6,7 @@ program; PyTorch's default AdamW. Precision fp32, or bf16: the forward pass unde
 torch.autocast("cpu", torch.bfloat16), PyTorch's own mixed precision. Prints one JSON line per
 case:
   {"config": "64px", "model": "vit", "precision": "fp32", "threads": 1, "images_per_s": ...,
-   "ms_per_step": ...}
+   "ms_per_step": ..., "cpu_ms_per_step": ...}
 
 usage: step_bench.py [--config 64px 28px] [--model vit aux] [--precision fp32 bf16]
                      [--threads 1 2] [--steps 5] [--warmup 2] [--device cpu|cuda] [--batch N]
@@ -102,13 +102,15 @@ def run_case(config, model_kind, precision, threads, steps, warmup, device, batc
 
     for _ in range(warmup):
         step()
-    start = time.perf_counter()
+    start, cpu_start = time.perf_counter(), time.process_time()
     for _ in range(steps):
         step()
     seconds = (time.perf_counter() - start) / steps
+    cpu_seconds = (time.process_time() - cpu_start) / steps  # all threads, as the C++ counter
     print(json.dumps({"config": config, "model": model_kind, "precision": precision,
                       "threads": threads, "images_per_s": batch / seconds,
-                      "ms_per_step": 1e3 * seconds}), flush=True)
+                      "ms_per_step": 1e3 * seconds, "cpu_ms_per_step": 1e3 * cpu_seconds}),
+          flush=True)
 
 
 def main():
