@@ -201,11 +201,11 @@ TEST(AuxViT, LearngeneGradientsAreWeightedSumsOfBlockGradients) {
 
 // bf16 mixed precision against the same model in float32. bfloat16 keeps 8 significant bits
 // (relative rounding 2^-9 ~ 0.2% per value); a 4-deep net rounds its inputs, weights and
-// activations at every product, so its logits move by about 1% of their size, and the
-// parameter gradients (products of two rounded factors) by a few %. The bounds (5% on logits,
-// 10% on gradients, as norms of the difference relative to the float32 values) hold with room
-// and still catch a real error: a block skipped, a weight left at zero, a gradient lost in a
-// cast are 30-100% off.
+// activations at every product; measured here: logits 0.4% off, the worst parameter gradient
+// (products of two rounded factors) 2.6%. The bounds (5% on logits, 10% on gradients, as norms
+// of the difference relative to the float32 values) leave room for other kernels and still
+// catch a real error: a block skipped, a weight left at zero, a gradient lost in a cast are
+// 30-100% off.
 TEST(Precision, Bf16FollowsFp32WithFloat32GradientsAndIsDeterministic) {
   const VitConfig config{.image_size = 16,
                          .patch_size = 4,
@@ -244,13 +244,19 @@ TEST(Precision, Bf16FollowsFp32WithFloat32GradientsAndIsDeterministic) {
   EXPECT_EQ(bf16_logits.scalar_type(), at::kFloat);  // logits in the parameters' dtype
   EXPECT_FALSE(bf16_logits.equal(fp32_logits));      // the bf16 path did run
   EXPECT_LE(relative(bf16_logits, fp32_logits), 5e-2);
+  double worst_gradient = 0;
   const auto names = aux.named_parameters().keys();
   for (std::size_t i = 0; i < bf16_grads.size(); ++i) {
     EXPECT_EQ(bf16_grads[i].scalar_type(), at::kFloat) << names[i];
-    EXPECT_LE(relative(bf16_grads[i], fp32_grads[i]), 1e-1) << names[i];
+    const double error = relative(bf16_grads[i], fp32_grads[i]);
+    worst_gradient = std::max(worst_gradient, error);
+    EXPECT_LE(error, 1e-1) << names[i];
     EXPECT_TRUE(again_grads[i].equal(bf16_grads[i])) << names[i];  // same inputs, same bits
   }
   EXPECT_TRUE(again_logits.equal(bf16_logits));
+  // The measured errors, in the XML report (--gtest_output=xml), to keep the bounds honest.
+  RecordProperty("logits_relative_error", std::to_string(relative(bf16_logits, fp32_logits)));
+  RecordProperty("worst_gradient_relative_error", std::to_string(worst_gradient));
   EXPECT_THROW(parse_precision("fp16"), std::exception);
   EXPECT_EQ(parse_precision(precision_name(Precision::kBFloat16)), Precision::kBFloat16);
 }
