@@ -10,6 +10,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "common/format.h"
 #include "model/vit.h"
 #include "temp_dir.h"
 #include "train/checkpoint.h"
