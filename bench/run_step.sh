@@ -65,7 +65,7 @@ results = sys.argv[1]
 # rates[metric][config, model, threads, side, precision]: img/s by wall time, and img per
 # second of the process's CPU time (all threads), the second robust to other work on the machine.
 rates = {"wall": defaultdict(list), "cpu": defaultdict(list)}
-peak, flops = defaultdict(list), {}
+peaks, flops = {"wall": defaultdict(list), "cpu": defaultdict(list)}, {}
 for path in glob.glob(results + "/cpp.*.json"):
     for b in json.load(open(path))["benchmarks"]:
         _, config, model, precision, threads = b["name"].split("/")[:5]
@@ -76,24 +76,26 @@ for path in glob.glob(results + "/cpp.*.json"):
 for path in glob.glob(results + "/peak.*.json"):
     for b in json.load(open(path))["benchmarks"]:
         _, _, dtype, threads = b["name"].split("/")[:4]
-        peak[dtype, int(threads.split(":")[1])].append(b["items_per_second"])
+        peaks["wall"][dtype, int(threads.split(":")[1])].append(b["items_per_second"])
+        peaks["cpu"][dtype, int(threads.split(":")[1])].append(b["cpu_flops_per_second"])
 for line in open(results + "/py.jsonl"):
     r = json.loads(line)
     key = r["config"], r["model"], r["threads"], "Py", r["precision"]
     rates["wall"][key].append(r["images_per_s"])
     rates["cpu"][key].append(r["images_per_s"] * r["ms_per_step"] / r["cpu_ms_per_step"])
 nan = float("nan")
-peak = {k: statistics.median(v) for k, v in peak.items()}
-for (dtype, threads), value in sorted(peak.items()):
-    print(f"matmul peak {dtype} threads={threads}: {value / 1e9:.0f} GFLOP/s")
+peaks = {m: {k: statistics.median(v) for k, v in p.items()} for m, p in peaks.items()}
+for (dtype, threads), value in sorted(peaks["wall"].items()):
+    print(f"matmul peak {dtype} threads={threads}: {value / 1e9:.0f} GFLOP/s, "
+          f"{peaks['cpu'][dtype, threads] / 1e9:.0f} GFLOP per CPU-second")
 modes = [(side, p) for side in ("C++", "Py") for p in ("fp32", "bf16")]
 keys = sorted({k[:3] for k in rates["wall"]}, key=lambda k: (k[0] != "64px", k[1] != "vit", k[2]))
 for metric, title in (("wall", "img/s (wall time)"),
                       ("cpu", "img per CPU-second of the process (all threads)")):
     print(f"\n{title}")
     header = "".join(f"{f'{side} {p}':>10}" for side, p in modes)
-    print(f"{'config':<7}{'model':<6}{'thr':>4}{header}{'C++/Py32':>9}{'best/best':>10}" +
-          ("   % of peak (C++ fp32, bf16, Py fp32, bf16)" if metric == "wall" else ""))
+    print(f"{'config':<7}{'model':<6}{'thr':>4}{header}{'C++/Py32':>9}{'best/best':>10}"
+          "   % of peak (C++ fp32, bf16, Py fp32, bf16)")
     for key in keys:
         row = [statistics.median(rates[metric][key + m]) if rates[metric].get(key + m) else nan
                for m in modes]
@@ -101,14 +103,13 @@ for metric, title in (("wall", "img/s (wall time)"),
         best_py = max((r for r in row[2:] if r == r), default=nan)
         line = (f"{key[0]:<7}{key[1]:<6}{key[2]:>4}" + "".join(f"{r:>10.1f}" for r in row) +
                 f"{best_cpp / row[2]:>9.2f}{best_cpp / best_py:>10.2f}")
-        if metric == "wall":
-            line += "   " + ", ".join(
-                f"{r * flops.get(key[0], nan) / peak.get((p, key[2]), nan) * 100:.1f}"
-                for r, (_, p) in zip(row, modes))
+        line += "   " + ", ".join(
+            f"{r * flops.get(key[0], nan) / peaks[metric].get((p, key[2]), nan) * 100:.1f}"
+            for r, (_, p) in zip(row, modes))
         print(line)
 print("\nmedians over rounds; C++/Py32: best C++ mode over PyTorch fp32; best/best: best C++ mode"
       " over the best PyTorch mode (fp32 or autocast bf16); % of peak: training FLOP rate over"
-      " the matmul peak of the mode's dtype and thread count")
+      " the matmul peak of the mode's dtype and thread count, by the same clock")
 print(f"load average (1 min): {open(results + '/load.start').read().strip()} at start, "
       f"{open(results + '/load.end').read().strip()} at end")
 PY

@@ -9,7 +9,8 @@
 // Benchmarks: step/<config>/<model>/<precision>/threads:<n>, e.g. step/64px/aux/bf16/threads:2
 // (counters flops_per_image: training FLOPs of one image, 3x the forward; cpu_ms_per_step: the
 // process's CPU time per step), and
-// peak/matmul/<dtype>/threads:<n> (items/s are FLOP/s).
+// peak/matmul/<dtype>/threads:<n> (items/s are FLOP/s; counter cpu_flops_per_second: per second
+// of the process's CPU time).
 // Own flags (after Google Benchmark's): --steps=N timed steps (default 5), --warmup=N untimed
 // steps first (default 2), --top_pad=BYTES for mallopt(M_TOP_PAD) (default 1 GiB; 0 keeps
 // glibc's default, to measure what the pad is worth), --device=cuda (bf16 autocast, as
@@ -149,10 +150,15 @@ void bench_matmul_peak(benchmark::State& state, at::ScalarType dtype, int thread
   const at::Tensor b = at::randn({kSize, kSize}).to(dtype);
   at::Tensor c = at::empty({kSize, kSize}, a.options());
   for (int i = 0; i < 3; ++i) at::mm_out(c, a, b);
+  const double cpu_start = process_cpu_seconds();
   for (auto _ : state) {
     at::mm_out(c, a, b);
     benchmark::DoNotOptimize(c.data_ptr());
   }
+  const double flops = static_cast<double>(state.iterations()) * 2.0 * kSize * kSize * kSize;
+  // FLOPs per second of the process's CPU time (all threads), the peak the steps' CPU-time
+  // rates are compared with.
+  state.counters["cpu_flops_per_second"] = flops / (process_cpu_seconds() - cpu_start);
   state.SetItemsProcessed(state.iterations() * 2 * kSize * kSize * kSize);
   state.counters["threads"] = threads;
 }
