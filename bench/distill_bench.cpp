@@ -12,7 +12,8 @@
 // Own flags (after Google Benchmark's): --store=PATH and --teacher=PATH (required),
 // --steps=N timed steps (default 40), --warmup=N (default 5), --batch=N per rank (64),
 // --loader_threads=N (1), --dim=N (64), --heads=N (2), --patch=N (7), --depth=N (12): the
-// defaults are experiments/fashion-mnist/common.ini and aux.ini.
+// defaults are experiments/fashion-mnist/common.ini and aux.ini; --precision=fp32|bf16 (the
+// student's, as --run.precision). Counter flops_per_image: the student's training FLOPs.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
@@ -48,6 +49,7 @@ struct Options {
   std::int64_t warmup = 5;
   std::int64_t batch = 64;
   std::int64_t loader_threads = 1;
+  std::string precision = "fp32";
   tleg::VitConfig vit{.image_size = 28,
                       .patch_size = 7,
                       .channels = 1,
@@ -84,6 +86,7 @@ void bench_distill(benchmark::State& state, const tleg::dist::World& world,
   const std::unique_ptr<tleg::Teacher> teacher = tleg::load_teacher(options.teacher, c10::kCPU);
   tleg::AuxViT model(options.vit);
   tleg::initialise(model, 0);
+  model.set_precision(tleg::parse_precision(options.precision));
   // aux.ini: soft distillation only (tau 1, alpha 1); common.ini: no Mixup or CutMix.
   tleg::TrainSettings settings;
   settings.distill = true;
@@ -124,6 +127,7 @@ void bench_distill(benchmark::State& state, const tleg::dist::World& world,
   state.counters["data_wait_fraction"] = fractions[0].item<double>();
   state.counters["teacher_fraction"] = fractions[1].item<double>();
   state.counters["comm_wait_fraction"] = fractions[2].item<double>();
+  state.counters["flops_per_image"] = static_cast<double>(tleg::training_flops(options.vit));
 }
 
 Options parse_options(int argc, char** argv) {
@@ -133,6 +137,7 @@ Options parse_options(int argc, char** argv) {
     if (!parse_flag(arg, "store", options.store) && !parse_flag(arg, "teacher", options.teacher) &&
         !parse_flag(arg, "steps", options.steps) && !parse_flag(arg, "warmup", options.warmup) &&
         !parse_flag(arg, "batch", options.batch) &&
+        !parse_flag(arg, "precision", options.precision) &&
         !parse_flag(arg, "loader_threads", options.loader_threads) &&
         !parse_flag(arg, "dim", options.vit.dim) && !parse_flag(arg, "heads", options.vit.heads) &&
         !parse_flag(arg, "patch", options.vit.patch_size) &&
@@ -152,6 +157,7 @@ Options parse_options(int argc, char** argv) {
     std::exit(2);
   }
   options.vit.validate();
+  tleg::parse_precision(options.precision);  // fails here, before MPI work, on a bad value
   return options;
 }
 

@@ -1,22 +1,28 @@
 #!/usr/bin/env bash
-# The stage-1 distillation step on 2 ranks (distill_bench): images/s and the share of the step
-# spent waiting for data, for the teacher and for the gradient all-reduce, on a real
-# Fashion-MNIST store with a tleg teacher.
+# The stage-1 distillation step on 2 ranks, C++ (distill_bench) against eager PyTorch
+# (distill_bench.py: DDP over gloo, a DataLoader worker, the teacher as timm's
+# VisionTransformer), each in fp32 and in bf16 (C++: --precision=bf16; PyTorch: CPU autocast),
+# side by side in one run: images/s, the share of the step spent waiting for data, for the
+# teacher and for the gradient all-reduce, and the student's training FLOP rate as a fraction of
+# the machine's matrix-product peak of the mode's dtype (step_bench's peak/matmul, 1 thread
+# times the ranks, measured in the same run), on a real Fashion-MNIST store with a tleg teacher.
 # usage: bench/run_distill.sh BUILD_DIR
-#   env: RANKS=2, RUNS=2 (one table row per run), ARGS="--steps=40" (passed to the program),
+#   env: RANKS=2, RUNS=2 (one table row per run and mode), ARGS="--steps=40" (passed to both
+#        programs' --steps/--warmup as given), PRECISIONS="fp32 bf16", TLEG_VENV=...,
 #        WORK=BUILD_DIR/bench-distill (keeps the store and the teacher between calls)
 # The store comes from `tleg prepare fashion-mnist`; the teacher is `tleg teacher` with the
 # pipeline's teacher.ini trained for 5 steps: its forward pass costs what a fully trained one
 # costs, which is all the benchmark needs of it.
 set -euo pipefail
 build=${1:?usage: bench/run_distill.sh BUILD_DIR}
-binary=$build/bench/distill_bench tleg=$build/launcher/tleg
-for program in "$binary" "$tleg"; do
+binary=$build/bench/distill_bench tleg=$build/launcher/tleg peak_binary=$build/bench/step_bench
+for program in "$binary" "$tleg" "$peak_binary"; do
   [[ -x $program ]] || { echo "run_distill.sh: $program not built" >&2; exit 1; }
 done
 here=$(cd "$(dirname "$0")" && pwd)
 config=$here/../experiments/fashion-mnist
-ranks=${RANKS:-2} runs=${RUNS:-2}
+ranks=${RANKS:-2} runs=${RUNS:-2} precisions=${PRECISIONS:-fp32 bf16}
+python=${TLEG_VENV:-$HOME/.cache/tleg/venv}/bin/python
 work=${WORK:-$build/bench-distill}
 results=$(mktemp -d)
 trap 'rm -rf "$results"' EXIT
@@ -36,28 +42,61 @@ if [[ ! -f $teacher ]]; then
     --run.dir "$work/teacher" >"$results/teacher.log" 2>&1 || { cat "$results/teacher.log" >&2; exit 1; }
 fi
 
+steps=40 warmup=5
+for arg in ${ARGS:-}; do
+  case $arg in --steps=*) steps=${arg#--steps=} ;; --warmup=*) warmup=${arg#--warmup=} ;; esac
+done
+echo "run_distill: matmul peaks" >&2
+"$peak_binary" --benchmark_filter="^peak/.*/threads:1/" --benchmark_out="$results/peak.json" \
+  --benchmark_out_format=json >/dev/null 2>"$results/stderr.log" || { cat "$results/stderr.log" >&2; exit 1; }
 for ((run = 1; run <= runs; ++run)); do
-  echo "run_distill: run $run of $runs, $ranks ranks" >&2
-  cut -d' ' -f1 /proc/loadavg >"$results/load.$run"
-  # shellcheck disable=SC2086  # ARGS is a list of flags
-  mpirun -np "$ranks" "$binary" --store="$store" --teacher="$teacher" ${ARGS:-} \
-    --benchmark_out="$results/run.$run.json" --benchmark_out_format=json \
-    >/dev/null 2>"$results/stderr.log" || { cat "$results/stderr.log" >&2; exit 1; }
+  for precision in $precisions; do
+    echo "run_distill: run $run of $runs, $ranks ranks, $precision" >&2
+    cut -d' ' -f1 /proc/loadavg >"$results/load.cpp.$precision.$run"
+    # shellcheck disable=SC2086  # ARGS is a list of flags
+    mpirun -np "$ranks" "$binary" --store="$store" --teacher="$teacher" --precision="$precision" \
+      ${ARGS:-} --benchmark_out="$results/cpp.$precision.$run.json" --benchmark_out_format=json \
+      >/dev/null 2>"$results/stderr.log" || { cat "$results/stderr.log" >&2; exit 1; }
+    cut -d' ' -f1 /proc/loadavg >"$results/load.py.$precision.$run"
+    mpirun -np "$ranks" "$python" "$here/distill_bench.py" --store "$store" --teacher "$teacher" \
+      --precision "$precision" --steps "$steps" --warmup "$warmup" \
+      >"$results/py.$precision.$run.json" 2>"$results/stderr.log" || { cat "$results/stderr.log" >&2; exit 1; }
+  done
 done
 
-python3 - "$results" "$runs" <<'PY'
+"$python" - "$results" "$runs" "$precisions" "$ranks" <<'PY'
 import json, sys
-results, runs = sys.argv[1], int(sys.argv[2])
-print(f"{'run':>4}{'ranks':>6}{'batch/rank':>11}{'ms/step':>9}{'img/s':>9}{'data wait':>11}"
-      f"{'teacher':>9}{'comm wait':>11}{'load':>7}")
+results, runs, precisions, ranks = sys.argv[1], int(sys.argv[2]), sys.argv[3].split(), int(sys.argv[4])
+peak = {b["name"].split("/")[2]: b["items_per_second"]
+        for b in json.load(open(f"{results}/peak.json"))["benchmarks"]}
+print(f"matmul peak, 1 thread: fp32 {peak['fp32'] / 1e9:.0f}, bf16 {peak['bf16'] / 1e9:.0f} GFLOP/s"
+      f" (x{ranks} ranks below)")
+print(f"{'run':>4}{'side':>5}{'prec':>6}{'ranks':>6}{'batch':>6}{'img/s':>9}{'% peak':>8}"
+      f"{'data wait':>11}{'teacher':>9}{'comm wait':>11}{'load':>7}")
+flops = None
+rows = []
 for run in range(1, runs + 1):
-    (b,) = json.load(open(f"{results}/run.{run}.json"))["benchmarks"]
-    seconds = b["real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
-    ranks, batch = int(b["ranks"]), int(b["batch_per_rank"])
-    load = float(open(f"{results}/load.{run}").read())
-    print(f"{run:>4}{ranks:>6}{batch:>11}{seconds * 1e3:>9.1f}{batch * ranks / seconds:>9.1f}"
-          f"{b['data_wait_fraction'] * 100:>10.1f}%{b['teacher_fraction'] * 100:>8.1f}%"
-          f"{b['comm_wait_fraction'] * 100:>10.1f}%{load:>7.2f}")
-print("img/s: all ranks together; shares of the step, mean over ranks: data wait (inside Loader::next),")
-print("teacher (its forward pass), comm wait (inside GradientReducer::finish); load: 1-min load average at start")
+    for precision in precisions:
+        (b,) = json.load(open(f"{results}/cpp.{precision}.{run}.json"))["benchmarks"]
+        flops = b["flops_per_image"]
+        seconds = b["real_time"] * {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b["time_unit"]]
+        batch = int(b["batch_per_rank"])
+        rows.append((run, "C++", precision, int(b["ranks"]), batch, batch * int(b["ranks"]) / seconds,
+                     b["data_wait_fraction"], b["teacher_fraction"], b["comm_wait_fraction"],
+                     float(open(f"{results}/load.cpp.{precision}.{run}").read())))
+        p = json.loads(open(f"{results}/py.{precision}.{run}.json").read().strip().splitlines()[-1])
+        rows.append((run, "Py", precision, p["ranks"], p["batch_per_rank"], p["images_per_s"],
+                     p["data_wait_fraction"], p["teacher_fraction"], float("nan"),
+                     float(open(f"{results}/load.py.{precision}.{run}").read())))
+for run, side, precision, r, batch, rate, data, teacher, comm, load in rows:
+    fraction = rate * flops / (peak[precision] * r) * 100
+    print(f"{run:>4}{side:>5}{precision:>6}{r:>6}{batch:>6}{rate:>9.1f}{fraction:>7.1f}%"
+          f"{data * 100:>10.1f}%{teacher * 100:>8.1f}%{comm * 100:>10.1f}%{load:>7.2f}")
+best = lambda side: max(row[5] for row in rows if row[1] == side)
+fp32_py = max((row[5] for row in rows if row[1] == "Py" and row[2] == "fp32"), default=float("nan"))
+print(f"best C++ / PyTorch fp32: {best('C++') / fp32_py:.2f}; best C++ / best PyTorch: "
+      f"{best('C++') / best('Py'):.2f}")
+print("img/s: all ranks together; % peak: the student's training FLOPs (teacher not counted) per"
+      " second over the mode's dtype peak; shares of the step, mean over ranks: data wait, teacher"
+      " (its forward pass), comm wait (C++: inside GradientReducer::finish); load: 1-min load average")
 PY

@@ -1,13 +1,22 @@
 // One training step (forward, cross-entropy, backward, AdamW step) of tleg::ViT and tleg::AuxViT
-// of the same depth, on random images and labels. items/s are images/s. bench/step_bench.py
-// times the same step in eager PyTorch (timm's VisionTransformer and a Python auxiliary net);
-// bench/run_step.sh runs both and prints the ratio.
+// of the same depth, on random images and labels, in both precisions (fp32, and bf16 over
+// float32 master weights), with the optimizer training uses (tleg::make_adamw). items/s are
+// images/s. Beside them, the machine's matrix-product peak in both dtypes (a 1024^3 at::mm),
+// so that a step's FLOP rate can be read as a fraction of it. bench/step_bench.py times the
+// same step in eager PyTorch (timm's VisionTransformer and a Python auxiliary net, fp32 and CPU
+// autocast bf16); bench/run_step.sh runs both and prints the ratios.
 //
-// Benchmarks are named step/<config>/<model>/threads:<n>, e.g. step/64px/aux/threads:2.
+// Benchmarks: step/<config>/<model>/<precision>/threads:<n>, e.g. step/64px/aux/bf16/threads:2
+// (counters flops_per_image: training FLOPs of one image, 3x the forward; cpu_ms_per_step: the
+// process's CPU time per step), and
+// peak/matmul/<dtype>/threads:<n> (items/s are FLOP/s; counter cpu_flops_per_second: per second
+// of the process's CPU time).
 // Own flags (after Google Benchmark's): --steps=N timed steps (default 5), --warmup=N untimed
 // steps first (default 2), --top_pad=BYTES for mallopt(M_TOP_PAD) (default 1 GiB; 0 keeps
 // glibc's default, to measure what the pad is worth), --device=cuda (bf16 autocast, as
-// training runs there; default cpu), --batch=N (overrides the configurations' batch sizes).
+// training runs there; default cpu), --batch=N (overrides the configurations' batch sizes),
+// --adamw=loop (torch::optim::AdamW's per-tensor loop instead of the fused kernel, to measure
+// what the fused one is worth).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
@@ -17,6 +26,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <ctime>
 #include <iostream>
 #include <memory>
 #include <string>
@@ -24,7 +34,9 @@
 
 #include "bench/bench_flags.h"
 #include "model/vit.h"
+#include "model/vit_config.h"
 #include "train/autocast_scope.h"
+#include "train/optimizer.h"
 
 namespace {
 
@@ -37,7 +49,8 @@ struct BenchConfig {
 };
 
 // The two configurations of issue "Speed": DeiT-Ti blocks on 64x64 RGB images with 100
-// classes, and on 28x28 grey images with 10 classes (Fashion-MNIST shaped).
+// classes, and the Fashion-MNIST demo's student (experiments/fashion-mnist/common.ini: 28x28
+// grey images, patch 7, dim 64, 2 heads, batch 64 per rank).
 BenchConfig config_64px() {
   return {"64px",
           {.image_size = 64,
@@ -52,13 +65,13 @@ BenchConfig config_64px() {
 BenchConfig config_28px() {
   return {"28px",
           {.image_size = 28,
-           .patch_size = 4,
+           .patch_size = 7,
            .channels = 1,
            .classes = 10,
-           .dim = 192,
-           .heads = 3,
+           .dim = 64,
+           .heads = 2,
            .depth = 12},
-          128};
+          64};
 }
 
 struct Options {
@@ -67,10 +80,11 @@ struct Options {
   std::int64_t top_pad = std::int64_t{1} << 30;
   c10::Device device = c10::kCPU;
   std::int64_t batch = 0;  // 0: the configuration's own
+  bool loop_adamw = false;
 };
 
-void training_step(tleg::VitBase& model, torch::optim::AdamW& optimizer, const at::Tensor& images,
-                   const at::Tensor& labels, c10::Device device) {
+void training_step(tleg::VitBase& model, torch::optim::Optimizer& optimizer,
+                   const at::Tensor& images, const at::Tensor& labels, c10::Device device) {
   optimizer.zero_grad();  // sets the gradients to none, as Python's zero_grad() does
   at::Tensor loss;
   {
@@ -83,31 +97,70 @@ void training_step(tleg::VitBase& model, torch::optim::AdamW& optimizer, const a
   if (device.is_cuda()) torch::cuda::synchronize();
 }
 
+double process_cpu_seconds() {
+  timespec now{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &now);
+  return static_cast<double>(now.tv_sec) + 1e-9 * static_cast<double>(now.tv_nsec);
+}
+
 template <class Model>
-void bench_step(benchmark::State& state, const BenchConfig& config, int threads,
-                std::int64_t warmup, c10::Device device) {
+void bench_step(benchmark::State& state, const BenchConfig& config, tleg::Precision precision,
+                int threads, const Options& options) {
   // LibTorch's default is 1 thread on this VM (cpuinfo sees one core per socket), so the
   // count is always set, and set here because benchmarks of different counts share a process.
   at::set_num_threads(threads);
+  const c10::Device device = options.device;
   auto model = std::make_shared<Model>(config.vit);
   tleg::initialise(*model, 0);
   model->to(device);
   model->train();
-  torch::optim::AdamW optimizer(model->parameters(),
-                                torch::optim::AdamWOptions(5e-4).weight_decay(0.05));
+  model->set_precision(precision);
+  std::unique_ptr<torch::optim::AdamW> optimizer =
+      options.loop_adamw
+          ? std::make_unique<torch::optim::AdamW>(
+                model->parameters(), torch::optim::AdamWOptions(5e-4).weight_decay(0.05))
+          : tleg::make_adamw(*model, {.lr = 5e-4, .weight_decay = 0.05});
   at::manual_seed(0);
   const auto& vit = config.vit;
   const at::Tensor images =
       at::randn({config.batch, vit.channels, vit.image_size, vit.image_size}).to(device);
   const at::Tensor labels = at::randint(vit.classes, {config.batch}, at::kLong).to(device);
   // Warm-up: the first steps allocate the optimizer state and grow the heap.
-  for (std::int64_t i = 0; i < warmup; ++i)
-    training_step(*model, optimizer, images, labels, device);
+  for (std::int64_t i = 0; i < options.warmup; ++i)
+    training_step(*model, *optimizer, images, labels, device);
 
-  for (auto _ : state) training_step(*model, optimizer, images, labels, device);
+  const double cpu_start = process_cpu_seconds();
+  for (auto _ : state) training_step(*model, *optimizer, images, labels, device);
+  // The process's CPU time (all threads) per step: on a machine shared with other work, wall
+  // time also counts the time this process waited for a core; for one thread this does not.
+  state.counters["cpu_ms_per_step"] =
+      1e3 * (process_cpu_seconds() - cpu_start) / static_cast<double>(state.iterations());
   state.SetItemsProcessed(state.iterations() * config.batch);
   state.counters["threads"] = threads;
   state.counters["batch"] = static_cast<double>(config.batch);
+  state.counters["flops_per_image"] = static_cast<double>(tleg::training_flops(vit));
+}
+
+// The matrix-product peak this machine reaches in `dtype` through LibTorch: a square product
+// large enough that its packing and threading overheads vanish.
+void bench_matmul_peak(benchmark::State& state, at::ScalarType dtype, int threads) {
+  at::set_num_threads(threads);
+  constexpr std::int64_t kSize = 1024;
+  const at::Tensor a = at::randn({kSize, kSize}).to(dtype);
+  const at::Tensor b = at::randn({kSize, kSize}).to(dtype);
+  at::Tensor c = at::empty({kSize, kSize}, a.options());
+  for (int i = 0; i < 3; ++i) at::mm_out(c, a, b);
+  const double cpu_start = process_cpu_seconds();
+  for (auto _ : state) {
+    at::mm_out(c, a, b);
+    benchmark::DoNotOptimize(c.data_ptr());
+  }
+  const double flops = static_cast<double>(state.iterations()) * 2.0 * kSize * kSize * kSize;
+  // FLOPs per second of the process's CPU time (all threads), the peak the steps' CPU-time
+  // rates are compared with.
+  state.counters["cpu_flops_per_second"] = flops / (process_cpu_seconds() - cpu_start);
+  state.SetItemsProcessed(state.iterations() * 2 * kSize * kSize * kSize);
+  state.counters["threads"] = threads;
 }
 
 Options parse_options(int argc, char** argv) {
@@ -123,6 +176,8 @@ Options parse_options(int argc, char** argv) {
       options.top_pad = value;
     } else if (parse_flag(arg, "batch", value)) {
       options.batch = value;
+    } else if (arg == "--adamw=loop" || arg == "--adamw=fused") {
+      options.loop_adamw = arg == "--adamw=loop";
     } else if (arg == "--device=cuda" || arg == "--device=cpu") {
       options.device = arg == "--device=cuda" ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU);
       if (options.device.is_cuda() && !torch::cuda::is_available()) {
@@ -154,24 +209,36 @@ int main(int argc, char** argv) {
   // launcher does the same, so this measures what `tleg` runs.
   if (options.top_pad > 0) mallopt(M_TOP_PAD, static_cast<int>(options.top_pad));
 
+  for (const int threads : {1, 2}) {
+    for (const auto& [name, dtype] : {std::pair{"fp32", at::kFloat}, {"bf16", at::kBFloat16}}) {
+      benchmark::RegisterBenchmark(
+          ("peak/matmul/" + std::string(name) + "/threads:" + std::to_string(threads)).c_str(),
+          [dtype, threads](benchmark::State& state) { bench_matmul_peak(state, dtype, threads); })
+          ->MinTime(0.5)
+          ->UseRealTime()
+          ->Unit(benchmark::kMillisecond);
+    }
+  }
   for (BenchConfig config : {config_64px(), config_28px()}) {
     if (options.batch > 0) config.batch = options.batch;
     for (const std::string model : {"vit", "aux"}) {
-      for (const int threads : {1, 2}) {
-        const std::string name =
-            "step/" + config.name + "/" + model + "/threads:" + std::to_string(threads);
-        auto run = [config, model, threads, warmup = options.warmup,
-                    device = options.device](benchmark::State& state) {
-          if (model == "vit") {
-            bench_step<tleg::ViT>(state, config, threads, warmup, device);
-          } else {
-            bench_step<tleg::AuxViT>(state, config, threads, warmup, device);
-          }
-        };
-        benchmark::RegisterBenchmark(name.c_str(), run)
-            ->Iterations(options.steps)  // a step is ~1 s: a fixed count keeps a run short
-            ->UseRealTime()              // CPU time of the main thread undercounts 2 threads
-            ->Unit(benchmark::kMillisecond);
+      for (const auto precision : {tleg::Precision::kFloat32, tleg::Precision::kBFloat16}) {
+        for (const int threads : {1, 2}) {
+          const std::string name = "step/" + config.name + "/" + model + "/" +
+                                   tleg::precision_name(precision) +
+                                   "/threads:" + std::to_string(threads);
+          auto run = [config, model, precision, threads, &options](benchmark::State& state) {
+            if (model == "vit") {
+              bench_step<tleg::ViT>(state, config, precision, threads, options);
+            } else {
+              bench_step<tleg::AuxViT>(state, config, precision, threads, options);
+            }
+          };
+          benchmark::RegisterBenchmark(name.c_str(), run)
+              ->Iterations(options.steps)  // a step is up to ~1 s: a fixed count keeps runs short
+              ->UseRealTime()              // CPU time of the main thread undercounts 2 threads
+              ->Unit(benchmark::kMillisecond);
+        }
       }
     }
   }

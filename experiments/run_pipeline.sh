@@ -2,7 +2,7 @@
 # The whole TLEG pipeline on Fashion-MNIST with 2 MPI ranks on this machine:
 # prepare -> teacher -> distill the auxiliary net -> sweep depths from the learngene, from
 # scratch and pre-train-and-fine-tune -> report with plots.
-# usage: run_pipeline.sh [smoke|default|full] [OUT]   (TLEG=path/to/tleg, RANKS=2)
+# usage: run_pipeline.sh [smoke|default|full] [OUT]   (TLEG=path/to/tleg, RANKS=2, PRECISION=bf16)
 set -euo pipefail
 profile=${1:-default}
 out=${2:-runs/fashion-mnist-$profile}
@@ -35,7 +35,8 @@ if [ ! -f "$data" ]; then
   mkdir -p "$out/data"
   "$tleg" prepare fashion-mnist --out "$data"
 fi
-common=(--config "$config/common.ini" --data.store "$data")
+# PRECISION=fp32|bf16 overrides common.ini's run.precision for every training stage.
+common=(--config "$config/common.ini" --data.store "$data" ${PRECISION:+--run.precision "$PRECISION"})
 
 for seed in $seeds; do
   dir=$out/seed-$seed

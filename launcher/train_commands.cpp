@@ -77,8 +77,10 @@ void add_training_options(po::options_description& o, const std::string& stage) 
       "run.checkpoint-every", value_i(0), "steps between checkpoints (0: at epoch ends)")(
       "run.keep", value_i(3), "checkpoints kept")("run.threads", value_i(1),
                                                   "compute threads per rank (CPU)")(
-      "run.stop-after-steps", value_i(0),
-      "stop (with a checkpoint) after this many steps of this process")(
+      "run.precision", value_s("fp32"),
+      "compute precision: fp32, or bf16 (matrix products and activations in bfloat16 over "
+      "float32 master weights)")("run.stop-after-steps", value_i(0),
+                                 "stop (with a checkpoint) after this many steps of this process")(
       "dist.timeout", value_i(600),
       "seconds a collective may wait for the other ranks before the job ends naming it")(
       "resume", po::bool_switch(), "continue from the newest valid checkpoint in run.dir");
@@ -180,6 +182,7 @@ StageSettings stage_settings(Options& o, const std::string& stage) {
   }
   s.method = o.get<std::string>("run.method");
   s.threads = o.get<std::int64_t>("run.threads");
+  s.precision = parse_precision(o.get<std::string>("run.precision"));
   s.timeout_seconds = o.get<std::int64_t>("dist.timeout");
   s.command_line = o.command_line();
   s.config_files = o.find<std::vector<std::string>>("config").value_or(std::vector<std::string>{});

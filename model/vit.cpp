@@ -22,8 +22,10 @@ at::Tensor drop_path(const at::Tensor& x, double rate, bool training,
                      const std::optional<at::Generator>& generator) {
   if (!training || rate == 0.0) return x;
   const double keep = 1.0 - rate;
-  at::Tensor mask = at::empty({x.size(0), 1, 1}, x.options()).bernoulli_(keep, generator);
-  return x * mask.div_(keep);
+  // Drawn in float32 whatever the compute dtype, so both precisions drop the same samples.
+  at::Tensor mask =
+      at::empty({x.size(0), 1, 1}, x.options().dtype(at::kFloat)).bernoulli_(keep, generator);
+  return x * mask.to(x.scalar_type()).div_(keep);
 }
 
 at::Tensor block_forward(const at::Tensor& input, const BlockWeights& w, std::int64_t heads,
@@ -31,12 +33,20 @@ at::Tensor block_forward(const at::Tensor& input, const BlockWeights& w, std::in
                          const std::optional<at::Generator>& generator) {
   const std::int64_t batch = input.size(0), tokens = input.size(1), dim = input.size(2);
   at::Tensor y = at::layer_norm(input, {dim}, w.norm1_weight, w.norm1_bias, kLayerNormEps);
-  // [B, N, 3D] -> [3, B, heads, N, head_dim]
-  at::Tensor qkv = at::linear(y, w.qkv_weight, w.qkv_bias)
-                       .reshape({batch, tokens, 3, heads, dim / heads})
-                       .permute({2, 0, 3, 1, 4});
-  // Scale head_dim^-0.5 is SDPA's default.
-  at::Tensor attended = at::scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]);
+  // [B, N, 3D] -> q, k, v of [B, heads, N, head_dim] (views; unbind, not three selects, so
+  // backward stacks one gradient instead of summing three full-size zero-padded ones).
+  const std::vector<at::Tensor> qkv = at::linear(y, w.qkv_weight, w.qkv_bias)
+                                          .reshape({batch, tokens, 3, heads, dim / heads})
+                                          .permute({2, 0, 3, 1, 4})
+                                          .unbind(0);
+  // Attention as batched products and a softmax, not SDPA's fused CPU kernel (flash
+  // attention): at these token counts (16 to 196) its blocked loops cost more than they save,
+  // above all in backward and in bfloat16 (fwd+bwd of the 64px Ti block: 34 ms against 137 ms
+  // in bf16, 64 against 91 ms in fp32, one thread). Scaling q (head_dim^-0.5) first also makes
+  // it contiguous for the product.
+  const double scale = 1.0 / std::sqrt(static_cast<double>(dim / heads));
+  const at::Tensor scores = at::matmul(qkv[0] * scale, qkv[1].transpose(-2, -1));
+  at::Tensor attended = at::matmul(at::softmax(scores, -1), qkv[2]);
   attended = attended.transpose(1, 2).reshape({batch, tokens, dim});
   attended = at::linear(attended, w.proj_weight, w.proj_bias);
   at::Tensor x = input + drop_path(attended, drop_rate, training, generator);
@@ -44,6 +54,18 @@ at::Tensor block_forward(const at::Tensor& input, const BlockWeights& w, std::in
   y = at::layer_norm(x, {dim}, w.norm2_weight, w.norm2_bias, kLayerNormEps);
   y = at::linear(at::gelu(at::linear(y, w.fc1_weight, w.fc1_bias)), w.fc2_weight, w.fc2_bias);
   return x + drop_path(y, drop_rate, training, generator);
+}
+
+// The block's weights for a pass in `dtype`: the matrices and biases cast (a no-op when they
+// are already in it); the LayerNorm weights stay in the parameters' dtype, since the norm
+// kernel takes a bfloat16 input with float32 weights and keeps its statistics in float32.
+BlockWeights in_dtype(BlockWeights w, at::ScalarType dtype) {
+  for (const auto field :
+       {&BlockWeights::qkv_weight, &BlockWeights::qkv_bias, &BlockWeights::proj_weight,
+        &BlockWeights::proj_bias, &BlockWeights::fc1_weight, &BlockWeights::fc1_bias,
+        &BlockWeights::fc2_weight, &BlockWeights::fc2_bias})
+    w.*field = (w.*field).to(dtype);
+  return w;
 }
 
 // Truncated normal on [-2 std, 2 std] by inverse transform sampling, like PyTorch's
@@ -116,18 +138,23 @@ at::Tensor VitBase::features(const at::Tensor& images, std::optional<at::Generat
       images.size(2) != config_.image_size || images.size(3) != config_.image_size)
     fail("model input has shape ", images.sizes(), " but the model expects [batch, ",
          config_.channels, ", ", config_.image_size, ", ", config_.image_size, "]");
+  const at::ScalarType parameters = pos_embed.scalar_type();
+  const at::ScalarType compute = precision_ == Precision::kBFloat16 ? at::kBFloat16 : parameters;
   // Patchify with the strided convolution, then [B, D, h, w] -> [B, N, D].
-  at::Tensor x = at::conv2d(images, patch_embed->proj_weight, patch_embed->proj_bias,
-                            {config_.patch_size, config_.patch_size})
-                     .flatten(2)
-                     .transpose(1, 2);
-  x = x + pos_embed;
+  at::Tensor x =
+      at::conv2d(images.to(compute), patch_embed->proj_weight.to(compute),
+                 patch_embed->proj_bias.to(compute), {config_.patch_size, config_.patch_size})
+          .flatten(2)
+          .transpose(1, 2);
+  x = x + pos_embed.to(compute);
   for (std::int64_t l = 0; l < config_.depth; ++l) {
-    x = block_forward(x, block_weights(l), config_.heads, drop_path_rate(config_, l), is_training(),
-                      generator);
+    x = block_forward(x, in_dtype(block_weights(l), compute), config_.heads,
+                      drop_path_rate(config_, l), is_training(), generator);
   }
-  // No class token: mean-pool the tokens, then the final norm (timm's fc_norm).
-  return at::layer_norm(x.mean(1), {config_.dim}, fc_norm->weight, fc_norm->bias, kLayerNormEps);
+  // No class token: mean-pool the tokens (accumulated and returned in the parameters' dtype),
+  // then the final norm (timm's fc_norm).
+  return at::layer_norm(x.mean(1, /*keepdim=*/false, parameters), {config_.dim}, fc_norm->weight,
+                        fc_norm->bias, kLayerNormEps);
 }
 
 at::Tensor VitBase::forward(const at::Tensor& images, std::optional<at::Generator> generator) {

@@ -73,10 +73,17 @@ class VitBase : public torch::nn::Module {
   std::int64_t depth() const { return config_.depth; }
   virtual BlockWeights block_weights(std::int64_t index) const = 0;
 
-  // images [B, C, H, W] -> logits [B, classes]. `generator` drives drop path in training
-  // (the default generator when none is given).
+  // What forward() computes in (see Precision); the parameters keep their dtype either way.
+  // With kBFloat16 each pass casts every block weight once to bfloat16 (for the auxiliary net
+  // after forming W_B + (l/L)·W_A in float32, so the learngene's gradients are summed in
+  // float32), and autograd carries the gradients back into the float32 parameters.
+  void set_precision(Precision precision) { precision_ = precision; }
+  Precision precision() const { return precision_; }
+
+  // images [B, C, H, W] -> logits [B, classes] in the parameters' dtype. `generator` drives drop
+  // path in training (the default generator when none is given).
   at::Tensor forward(const at::Tensor& images, std::optional<at::Generator> generator = {});
-  // The pooled, normalised features before the head.
+  // The pooled, normalised features before the head, in the parameters' dtype.
   at::Tensor features(const at::Tensor& images, std::optional<at::Generator> generator = {});
 
   std::shared_ptr<PatchEmbedParams> patch_embed;
@@ -86,6 +93,7 @@ class VitBase : public torch::nn::Module {
 
  protected:
   VitConfig config_;
+  Precision precision_ = Precision::kFloat32;
 };
 
 // A plain ViT: `depth` independent blocks, "blocks.{i}.*".

@@ -16,6 +16,17 @@ struct AdamWSettings {
   double beta1 = 0.9, beta2 = 0.999;
 };
 
+// torch::optim::AdamW whose step runs PyTorch's fused kernel (at::_fused_adamw_, one pass over
+// each tensor per group) instead of the eight or so tensor operations per parameter of the
+// reference loop. Same options and the same per-parameter state (AdamWParamState), so
+// checkpoints of either load into the other; the update is the same formula, equal up to the
+// rounding of float32 (a few ulp per step). amsgrad is not used by tleg and is refused.
+class FusedAdamW : public torch::optim::AdamW {
+ public:
+  using torch::optim::AdamW::AdamW;
+  at::Tensor step(LossClosure closure = nullptr) override;
+};
+
 bool uses_weight_decay(const std::string& name, const at::Tensor& parameter);
 std::unique_ptr<torch::optim::AdamW> make_adamw(const torch::nn::Module& model,
                                                 const AdamWSettings& settings);

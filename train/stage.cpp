@@ -64,6 +64,7 @@ struct RunLabel {
 bool run_stage(const StageSettings& s, const StageContext& context, VitBase& model,
                const RunLabel& label) {
   at::set_num_threads(static_cast<int>(s.threads));  // LibTorch would pick 1 here: be explicit
+  model.set_precision(s.precision);
   const DatasetReader dataset(s.data.store);
   const VitConfig& config = model.config();
   Loader train(loader_options(s, context, config, true));

@@ -60,11 +60,12 @@ struct StageSettings {
   ViewSettings view;
   ModelSettings model;
   TrainSettings train;
-  TeacherSettings teacher;             // distill only
-  std::string method;                  // label in run.json; empty: the stage's default
-  std::int64_t threads = 1;            // compute threads per rank (CPU)
-  std::int64_t timeout_seconds = 600;  // a collective's wait for the other ranks
-  std::string command_line;            // the options as given, for run.json's provenance
+  TeacherSettings teacher;                    // distill only
+  std::string method;                         // label in run.json; empty: the stage's default
+  std::int64_t threads = 1;                   // compute threads per rank (CPU)
+  Precision precision = Precision::kFloat32;  // the model's compute precision
+  std::int64_t timeout_seconds = 600;         // a collective's wait for the other ranks
+  std::string command_line;                   // the options as given, for run.json's provenance
   std::vector<std::string> config_files;
 
   std::string method_or(const std::string& fallback) const {

@@ -1,0 +1,162 @@
+"""The Python side of bench/distill_bench.cpp: one stage-1 (distillation) training step in eager
+PyTorch, data-parallel under mpirun (torch.distributed with gloo, DistributedDataParallel): a
+DataLoader with one worker process reading the same Fashion-MNIST store (h5py) and drawing the
+same kind of view (RandomResizedCrop to 28 with scale 0.35-1, horizontal flip, normalisation: the
+basic recipe of experiments/fashion-mnist/common.ini), the live teacher (the tleg model file,
+loaded into timm's VisionTransformer: tleg's tensor names are timm's), the auxiliary net of
+step_bench.py, soft distillation (tau 1, alpha 1), backward with DDP's gradient all-reduce, AdamW,
+and the per-step mean-loss all-reduce. --precision bf16 runs the student's and the teacher's
+forward passes under torch.autocast("cpu", torch.bfloat16). Rank 0 prints one JSON line:
+  {"precision": "fp32", "ranks": 2, "batch_per_rank": 64, "images_per_s": ...,
+   "data_wait_fraction": ..., "teacher_fraction": ...}
+
+usage: mpirun -np 2 python distill_bench.py --store FM.h5 --teacher MODEL.h5 [--precision fp32]
+       [--steps 40] [--warmup 5] [--batch 64] [--dim 64] [--heads 2] [--patch 7] [--depth 12]
+"""
+import argparse
+import functools
+import json
+import os
+import time
+
+import h5py
+import numpy as np
+import timm
+import torch
+import torch.distributed as dist
+import torch.nn.functional as F
+from torch import nn
+from torchvision.transforms import v2
+
+import step_bench
+
+MEAN, STD = 0.2860, 0.3530  # common.ini
+
+
+class StoreViews(torch.utils.data.Dataset):
+    """The train split of a tleg store of raw images (format: data/FORMAT.md), one random view
+    per sample."""
+
+    def __init__(self, path, image_size):
+        with h5py.File(path, "r") as f:
+            if f.attrs["encoding"] != b"raw" and f.attrs["encoding"] != "raw":
+                raise SystemExit(f"{path}: only stores of raw images are read here")
+            split = f["splits/train"]
+            shape = (int(split.attrs["count"]), int(f.attrs["height"]), int(f.attrs["width"]),
+                     int(f.attrs["channels"]))
+            self.images = torch.from_numpy(np.asarray(split["images"]).reshape(shape)).permute(
+                0, 3, 1, 2)
+            self.labels = torch.from_numpy(np.asarray(split["labels"]).astype(np.int64))
+        self.transform = v2.Compose([
+            v2.RandomResizedCrop(image_size, scale=(0.35, 1.0), antialias=True),
+            v2.RandomHorizontalFlip(), v2.ToDtype(torch.float32, scale=True),
+            v2.Normalize([MEAN], [STD])])
+
+    def __len__(self):
+        return len(self.labels)
+
+    def __getitem__(self, i):
+        return self.transform(self.images[i]), self.labels[i]
+
+
+def load_teacher(path):
+    """A tleg model file (expansion/README.md) as timm's VisionTransformer."""
+    with h5py.File(path, "r") as f:
+        a = {k: int(f.attrs[k]) for k in ("image_size", "patch_size", "channels", "classes", "dim",
+                                          "heads", "depth", "mlp_ratio")}
+        state = {name: torch.from_numpy(np.asarray(t)) for name, t in f["tensors"].items()}
+    model = timm.models.vision_transformer.VisionTransformer(
+        img_size=a["image_size"], patch_size=a["patch_size"], in_chans=a["channels"],
+        num_classes=a["classes"], embed_dim=a["dim"], depth=a["depth"], num_heads=a["heads"],
+        mlp_ratio=a["mlp_ratio"], class_token=False, global_pool="avg",
+        norm_layer=functools.partial(nn.LayerNorm, eps=1e-6))
+    model.load_state_dict(state)
+    return model.eval()
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--store", required=True)
+    parser.add_argument("--teacher", required=True)
+    parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
+    parser.add_argument("--steps", type=int, default=40)
+    parser.add_argument("--warmup", type=int, default=5)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--dim", type=int, default=64)
+    parser.add_argument("--heads", type=int, default=2)
+    parser.add_argument("--patch", type=int, default=7)
+    parser.add_argument("--depth", type=int, default=12)
+    args = parser.parse_args()
+    if args.depth != step_bench.DEPTH:
+        raise SystemExit(f"--depth: step_bench.py's auxiliary net has depth {step_bench.DEPTH}")
+
+    rank = int(os.environ.get("OMPI_COMM_WORLD_RANK", 0))
+    ranks = int(os.environ.get("OMPI_COMM_WORLD_SIZE", 1))
+    os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+    os.environ.setdefault("MASTER_PORT", "29533")
+    dist.init_process_group("gloo", rank=rank, world_size=ranks)
+    torch.set_num_threads(1)  # common.ini: run.threads = 1
+    torch.manual_seed(rank)
+
+    views = StoreViews(args.store, 28)
+    sampler = torch.utils.data.DistributedSampler(views, num_replicas=ranks, rank=rank, seed=0)
+    loader = torch.utils.data.DataLoader(views, batch_size=args.batch, sampler=sampler,
+                                         num_workers=1, persistent_workers=True, drop_last=True)
+    teacher = load_teacher(args.teacher)
+    student = step_bench.AuxViT(28, args.patch, 1, 10, args.dim, args.heads).train()
+    model = nn.parallel.DistributedDataParallel(student)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.05)
+    autocast = functools.partial(torch.autocast, "cpu", dtype=torch.bfloat16,
+                                 enabled=args.precision == "bf16")
+    seconds = {"data": 0.0, "teacher": 0.0}
+    batches = iter(loader)
+    epoch = 0
+
+    def step():
+        nonlocal batches, epoch
+        start = time.perf_counter()
+        try:
+            images, _ = next(batches)
+        except StopIteration:  # a long run wraps into the next epoch, as training does
+            epoch += 1
+            sampler.set_epoch(epoch)
+            batches = iter(loader)
+            images, _ = next(batches)
+        seconds["data"] += time.perf_counter() - start
+        with autocast():
+            logits = model(images).float()
+        start = time.perf_counter()
+        with torch.no_grad(), autocast():
+            teacher_logits = teacher(images).float()
+        seconds["teacher"] += time.perf_counter() - start
+        # Soft distillation, tau 1, alpha 1: KL(p_teacher || p_student), batch mean.
+        loss = F.kl_div(F.log_softmax(logits, -1), F.log_softmax(teacher_logits, -1),
+                        reduction="batchmean", log_target=True)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        mean_loss = loss.detach().double().reshape(1)
+        dist.all_reduce(mean_loss)
+
+    for _ in range(args.warmup):
+        step()
+    dist.barrier()
+    seconds.update(data=0.0, teacher=0.0)
+    start = time.perf_counter()
+    for _ in range(args.steps):
+        step()
+    elapsed = time.perf_counter() - start
+    fractions = torch.tensor([seconds["data"] / elapsed, seconds["teacher"] / elapsed],
+                             dtype=torch.double)
+    dist.all_reduce(fractions)
+    fractions /= ranks
+    if rank == 0:
+        print(json.dumps({"precision": args.precision, "ranks": ranks, "batch_per_rank": args.batch,
+                          "images_per_s": args.steps * args.batch * ranks / elapsed,
+                          "data_wait_fraction": fractions[0].item(),
+                          "teacher_fraction": fractions[1].item()}), flush=True)
+    dist.destroy_process_group()
+
+
+if __name__ == "__main__":
+    main()
