@@ -146,8 +146,10 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
                                 .warmup_epochs = settings.warmup_epochs,
                                 .epochs = settings.epochs,
                                 .steps_per_epoch = steps_per_epoch,
-                                .per_step = settings.lr_per_step};
+                                .per_step = settings.lr_per_step,
+                                .warmup_prefix = settings.warmup_prefix};
 
+  TrainOutcome outcome;
   // Only rank 0 writes checkpoints (every rank holds the same parameters); every rank reads
   // the newest on resume, so the run directory must be on a filesystem all ranks share.
   CheckpointStore checkpoints(settings.run_dir + "/checkpoints", settings.keep_checkpoints);
@@ -160,9 +162,11 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
       archive.write("model", model_archive);
       archive.write("optimizer", optimizer_archive);
       archive.write("step", at::tensor({step}, at::kLong));
+      archive.write("best", at::tensor({outcome.best_top1, outcome.best_top5,
+                                        static_cast<double>(outcome.best_epoch)},
+                                       at::kDouble));
     });
   };
-  TrainOutcome outcome;
   std::int64_t step = 0;
   if (settings.resume) {
     const auto resumed = checkpoints.load_latest(
@@ -172,6 +176,12 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
           archive.read("optimizer", optimizer_archive);
           model.load(model_archive);
           optimizer->load(optimizer_archive);
+          at::Tensor best;
+          if (archive.try_read("best", best)) {  // absent in checkpoints of older versions
+            outcome.best_top1 = best[0].item<double>();
+            outcome.best_top5 = best[1].item<double>();
+            outcome.best_epoch = static_cast<std::int64_t>(best[2].item<double>());
+          }
         },
         [&](const std::string& warning) {
           if (root) std::cerr << "warning: " << warning << "\n";
@@ -227,12 +237,12 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
         if (next->teacher_logits.defined()) {
           // Stored logits belong to the unmixed views: mix their soft targets as the images were.
           const at::Tensor soft = at::softmax(next->teacher_logits.to(device) / settings.tau, -1);
-          loss = distillation_loss_from_probabilities(logits.to(at::kFloat),
-                                                      mix_soft_targets(soft, decision), targets,
-                                                      settings.tau, settings.alpha);
+          loss = distillation_loss_from_probabilities(
+              logits.to(at::kFloat), mix_soft_targets(soft, decision), targets, settings.tau,
+              settings.alpha, settings.kl_reduction);
         } else {
           loss = distillation_loss(logits.to(at::kFloat), teacher->logits(images).to(at::kFloat),
-                                   targets, settings.tau, settings.alpha);
+                                   targets, settings.tau, settings.alpha, settings.kl_reduction);
         }
       } else {
         const at::Tensor targets =
@@ -293,14 +303,16 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
     }
     const bool stop_now =
         settings.stop_after_steps > 0 && steps_this_run >= settings.stop_after_steps;
-    if ((settings.checkpoint_every > 0 && step % settings.checkpoint_every == 0) || epoch_end ||
-        stop_now)
-      save_checkpoint(step);
     if (epoch_end && val != nullptr &&
         ((step / steps_per_epoch) % settings.eval_every == 0 || step == total_steps)) {
       const Accuracy accuracy = evaluate(model, *val, val_size, comm, device);
       outcome.top1 = accuracy.top1;
       outcome.top5 = accuracy.top5;
+      if (outcome.best_epoch == 0 || accuracy.top1 > outcome.best_top1) {
+        outcome.best_top1 = accuracy.top1;
+        outcome.best_top5 = accuracy.top5;
+        outcome.best_epoch = epoch + 1;
+      }
       metrics.write({{"step", static_cast<double>(step)},
                      {"epoch", static_cast<double>(epoch)},
                      {"top1", accuracy.top1},
@@ -311,6 +323,10 @@ TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64
                   << accuracy.top1 * 100 << "%, top-5 " << accuracy.top5 * 100 << "% ("
                   << accuracy.samples << " images)\n";
     }
+    // After the evaluation, so that the checkpoint carries the best accuracy so far.
+    if ((settings.checkpoint_every > 0 && step % settings.checkpoint_every == 0) || epoch_end ||
+        stop_now)
+      save_checkpoint(step);
     if (stop_now) {
       outcome.finished = step >= total_steps;
       break;

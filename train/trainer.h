@@ -10,6 +10,7 @@
 #include <string>
 
 #include "data/mixup.h"
+#include "train/losses.h"
 
 namespace tleg {
 
@@ -29,6 +30,7 @@ struct TrainSettings {
   double min_lr = 1e-5;
   double warmup_lr = 1e-6;
   std::int64_t warmup_epochs = 0;
+  bool warmup_prefix = false;  // timm's: cosine after the warm-up (DeiT: inside it)
   bool lr_per_step = false;
   double weight_decay = 0.05;
   double clip_grad = 0.0;  // max gradient norm; 0: no clipping
@@ -36,6 +38,7 @@ struct TrainSettings {
   // batch, or, when the train loader carries stored teacher logits, from those (teacher unused).
   bool distill = false;
   double tau = 1.0, alpha = 1.0;
+  KlReduction kl_reduction = KlReduction::kMean;
   MixupOptions mixup;
   std::int64_t log_interval = 50;     // steps
   std::int64_t checkpoint_every = 0;  // steps; 0: at epoch ends only
@@ -50,7 +53,11 @@ struct TrainSettings {
 };
 
 struct TrainOutcome {
-  double top1 = 0, top5 = 0;
+  double top1 = 0, top5 = 0;  // the last evaluation's
+  // The best evaluation's (highest top-1; DeiT reports this maximum over epochs), and its
+  // epoch counted from 1 (0: never evaluated). Kept in checkpoints, so resumed runs keep it.
+  double best_top1 = 0, best_top5 = 0;
+  std::int64_t best_epoch = 0;
   std::int64_t steps = 0, images = 0;  // this run's whole schedule (all ranks)
   std::int64_t resumed_from = -1;      // the checkpoint step, when resumed
   double wall_seconds = 0;             // this process's time

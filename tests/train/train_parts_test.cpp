@@ -5,7 +5,9 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <cmath>
 #include <filesystem>
+#include <numbers>
 #include <fstream>
 
 #include "model/vit.h"
@@ -19,21 +21,28 @@
 namespace tleg {
 namespace {
 
-TEST(CosineSchedule, WarmupCosineAndFloorPerEpoch) {
+TEST(CosineSchedule, WarmupInsideTheCosineAndOneEpochLateAsDeitStepsIt) {
   CosineSchedule schedule{.base_lr = 1e-3,
                           .min_lr = 1e-5,
                           .warmup_lr = 1e-6,
                           .warmup_epochs = 5,
-                          .epochs = 105,
+                          .epochs = 100,
                           .steps_per_epoch = 10};
   EXPECT_DOUBLE_EQ(schedule.at(0), 1e-6);
-  EXPECT_DOUBLE_EQ(schedule.at(9), 1e-6);  // per epoch: constant within an epoch
-  EXPECT_NEAR(schedule.at(10), 1e-6 + (1e-3 - 1e-6) / 5, 1e-15);
-  EXPECT_DOUBLE_EQ(schedule.at(50), 1e-3);                           // end of warm-up: the peak
-  EXPECT_NEAR(schedule.at(550), 1e-5 + 0.5 * (1e-3 - 1e-5), 1e-12);  // half way: the mean
-  EXPECT_NEAR(schedule.at(1050), 1e-5, 1e-15);
+  EXPECT_DOUBLE_EQ(schedule.at(19), 1e-6);  // epoch 1 trains at f(0): DeiT steps after the epoch
+  EXPECT_NEAR(schedule.at(20), 1e-6 + (1e-3 - 1e-6) / 5, 1e-15);  // epoch 2 at f(1)
+  // The cosine is measured from t = 0, so at the end of the warm-up it is already below the peak.
+  const double at_five = 1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + std::cos(std::numbers::pi * 5 / 100));
+  EXPECT_NEAR(schedule.at(60), at_five, 1e-15);
+  EXPECT_NEAR(schedule.value(50), 1e-5 + 0.5 * (1e-3 - 1e-5), 1e-15);  // half way: the mean
+  EXPECT_GT(schedule.at(999), 1e-5);  // the last epoch trains at f(98), above the floor
+  EXPECT_DOUBLE_EQ(schedule.value(100), 1e-5);
+  schedule.warmup_prefix = true;  // the cosine restarts after the warm-up: the peak at t = 5
+  EXPECT_DOUBLE_EQ(schedule.value(5), 1e-3);
+  EXPECT_NEAR(schedule.value(5 + 47.5), 1e-5 + 0.5 * (1e-3 - 1e-5), 1e-15);
   schedule.per_step = true;
   EXPECT_GT(schedule.at(5), schedule.at(0));
+  EXPECT_DOUBLE_EQ(schedule.at(15), schedule.value(1.5));
   EXPECT_DOUBLE_EQ(scaled_lr(5e-4, 1024), 1e-3);
 }
 
@@ -49,10 +58,15 @@ TEST(Losses, SoftCrossEntropyAndDistillationMatchTheirDefinitions) {
   // KL(p_t || p_s) per row, averaged, times tau^2.
   const at::Tensor pt = at::softmax(teacher / tau, -1), ps = at::softmax(logits / tau, -1);
   const double kl = (pt * (pt.log() - ps.log())).sum(-1).mean().item<double>();
-  EXPECT_NEAR(distillation_loss(logits, teacher, one_hot, tau, 1.0).item<double>(), kl * 4, 1e-12);
+  EXPECT_NEAR(
+      distillation_loss(logits, teacher, one_hot, tau, 1.0, KlReduction::kBatchMean).item<double>(),
+      kl * 4, 1e-12);
+  // DeiT's default divides by batch x classes as well.
+  EXPECT_NEAR(distillation_loss(logits, teacher, one_hot, tau, 1.0).item<double>(), kl * 4 / 6,
+              1e-12);
   const double ce = soft_target_cross_entropy(logits, one_hot).item<double>();
   EXPECT_NEAR(distillation_loss(logits, teacher, one_hot, tau, 0.25).item<double>(),
-              0.75 * ce + 0.25 * 4 * kl, 1e-12);
+              0.75 * ce + 0.25 * 4 * kl / 6, 1e-12);
   EXPECT_NEAR(distillation_loss(teacher, teacher, one_hot, 1.0, 1.0).item<double>(), 0.0, 1e-12);
 }
 
