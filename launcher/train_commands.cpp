@@ -52,6 +52,13 @@ void add_view_options(po::options_description& o) {
       "aug.recipe", value_s("deit"),
       "deit (RandomResizedCrop, flip, RandAugment, erasing) or basic (crop and flip)")(
       "aug.scale-min", value_d(0.08), "RandomResizedCrop minimum area fraction")(
+      "aug.rand-augment", value_s("rand-m9-mstd0.5-inc1"),
+      "timm's RandAugment config string (deit recipe; DeiT's default)")(
+      "aug.dct-scaling", po::value<bool>()->default_value(false),
+      "decode JPEGs at 1/2, 1/4 or 1/8 scale where the crop allows (faster on full-size "
+      "images; the released pipeline decodes in full)")(
+      "aug.eval-crop-fraction", value_d(0.875),
+      "evaluation: Resize(output / fraction) then CenterCrop(output) (DeiT's eval_crop_ratio)")(
       "aug.erase", value_d(0.25), "random-erasing probability (deit recipe)")(
       "aug.repeats", po::value<std::int64_t>()->default_value(1),
       "repeated augmentation (3 in the DeiT recipe)")(
@@ -86,6 +93,9 @@ void add_training_options(po::options_description& o, const std::string& stage) 
       "optim.min-lr", value_d(1e-5), "cosine floor")("optim.warmup-lr", value_d(1e-6),
                                                      "warm-up start")(
       "optim.warmup-epochs", value_i(distill ? 5 : 0), "warm-up epochs")(
+      "optim.warmup-prefix", po::value<bool>()->default_value(false),
+      "start the cosine after the warm-up (default: timm's CosineLRScheduler as DeiT uses it, "
+      "warm-up inside the cosine; epoch e trains at lr(e-1) as DeiT steps it after each epoch)")(
       "optim.lr-per-step", po::value<bool>()->default_value(false),
       "update the rate every step (default: every epoch, as the recipes)")(
       "optim.weight-decay", value_d(0.05), "AdamW weight decay (none on biases, norms, pos_embed)")(
@@ -111,7 +121,10 @@ void add_training_options(po::options_description& o, const std::string& stage) 
         "stored teacher logits (folder from tleg logits) instead of a live teacher")(
         "distill.views", value_i(0), "view count the stored logits must hold (0: any)")(
         "distill.tau", value_d(1.0), "distillation temperature")(
-        "distill.alpha", value_d(1.0), "weight of the distillation term (1: no label term)");
+        "distill.alpha", value_d(1.0), "weight of the distillation term (1: no label term)")(
+        "distill.kl-reduction", value_s("mean"),
+        "mean: the KL summed and divided by batch x classes (DeiT's losses.py); batchmean: by "
+        "the batch only (the KL per image, classes times larger)");
   }
   if (stage == "finetune") {
     o.add_options()("init", value_s("scratch"), "tleg, scratch, subset or prefin")(
@@ -164,7 +177,14 @@ ViewRecipe view_recipe(const po::variables_map& o, std::int64_t image_size, std:
                                      : ViewRecipe::basic(static_cast<int>(image_size));
   recipe.channels = static_cast<int>(channels);
   recipe.scale_min = get<double>(o, "aug.scale-min");
-  if (name == "deit") recipe.erase_probability = get<double>(o, "aug.erase");
+  recipe.dct_scaling = get<bool>(o, "aug.dct-scaling");
+  recipe.eval_crop_fraction = get<double>(o, "aug.eval-crop-fraction");
+  if (!(recipe.eval_crop_fraction > 0 && recipe.eval_crop_fraction <= 1))
+    fail("aug.eval-crop-fraction must be in (0, 1], got ", recipe.eval_crop_fraction);
+  if (name == "deit") {
+    recipe.erase_probability = get<double>(o, "aug.erase");
+    recipe.augment = RandAugmentRecipe::parse(get<std::string>(o, "aug.rand-augment"));
+  }
   recipe.mean = channel_values(get<std::string>(o, "data.mean"), channels, "data.mean");
   recipe.std = channel_values(get<std::string>(o, "data.std"), channels, "data.std");
   return recipe;
@@ -201,6 +221,7 @@ TrainSettings train_settings(const po::variables_map& o, const std::string& stag
   s.min_lr = get<double>(o, "optim.min-lr");
   s.warmup_lr = get<double>(o, "optim.warmup-lr");
   s.warmup_epochs = get<std::int64_t>(o, "optim.warmup-epochs");
+  s.warmup_prefix = get<bool>(o, "optim.warmup-prefix");
   s.lr_per_step = get<bool>(o, "optim.lr-per-step");
   s.weight_decay = get<double>(o, "optim.weight-decay");
   s.clip_grad = get<double>(o, "optim.clip-grad");
@@ -219,6 +240,10 @@ TrainSettings train_settings(const po::variables_map& o, const std::string& stag
     s.distill = true;
     s.tau = get<double>(o, "distill.tau");
     s.alpha = get<double>(o, "distill.alpha");
+    const std::string reduction = get<std::string>(o, "distill.kl-reduction");
+    if (reduction != "mean" && reduction != "batchmean")
+      fail("distill.kl-reduction must be mean or batchmean, got '", reduction, "'");
+    s.kl_reduction = reduction == "mean" ? KlReduction::kMean : KlReduction::kBatchMean;
   }
   if (s.epochs < 1) fail("optim.epochs must be at least 1");
   if (s.log_interval < 1) fail("run.log-interval must be at least 1");
@@ -317,6 +342,9 @@ bool run_stage(const po::variables_map& o, const StageContext& context, const st
   ledger.parameters_stored = stored_parameters;
   ledger.top1 = outcome.top1;
   ledger.top5 = outcome.top5;
+  ledger.best_top1 = outcome.best_top1;
+  ledger.best_top5 = outcome.best_top5;
+  ledger.best_epoch = outcome.best_epoch;
   ledger.dataset = dataset.info().name;
   ledger.dataset_fingerprint = dataset.fingerprint();
   ledger.classes = config.classes;
@@ -333,9 +361,10 @@ bool run_stage(const po::variables_map& o, const StageContext& context, const st
       {"teacher_flops_per_image", std::to_string(teacher_flops)},
       {"resumed_from", std::to_string(outcome.resumed_from)}};
   write_run_ledger(ledger, dir + "/run.json");
-  std::cout << stage << " done: top-1 " << outcome.top1 * 100 << "%, top-5 " << outcome.top5 * 100
-            << "%, " << outcome.wall_seconds << " s; wrote " << output << " and " << dir
-            << "/run.json\n";
+  std::cout << stage << " done: top-1 " << outcome.top1 * 100 << "% (best "
+            << outcome.best_top1 * 100 << "% at epoch " << outcome.best_epoch << "), top-5 "
+            << outcome.top5 * 100 << "%, " << outcome.wall_seconds << " s; wrote " << output
+            << " and " << dir << "/run.json\n";
   return true;
 }
 
