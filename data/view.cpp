@@ -4,7 +4,6 @@
 #include <ATen/ops/_upsample_bicubic2d_aa.h>
 #include <ATen/ops/_upsample_bilinear2d_aa.h>
 #include <ATen/ops/from_blob.h>
-#include <c10/util/ParallelGuard.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -210,21 +209,25 @@ at::Tensor as_tensor(const cv::Mat& mat) {
 // Pillow's resize (BILINEAR or BICUBIC, the filter support widened by the downscale factor so
 // that shrinking does not alias), as torchvision applies it to PIL images: ATen's antialiased
 // interpolation, whose uint8 kernel follows Pillow's (fixed-point weights, bytes between the
-// horizontal and vertical passes).
+// horizontal and vertical passes). `target` must be continuous.
 void resize_antialiased(const cv::Mat& source, cv::Mat& target, Interpolation interpolation) {
   if (source.size() == target.size()) {
     source.copyTo(target);
     return;
   }
-  // Serial: the loader runs one view per thread; ATen must not start a team inside each.
-  const c10::ParallelGuard serial(true);
-  const at::Tensor input = as_tensor(source);
+  // Dense channels-last input and the output written in place: no tensor copy, whose
+  // TensorIterator would start an OpenMP team in every loader thread (the kernel itself runs
+  // on the calling thread).
+  const cv::Mat dense = source.isContinuous() ? source : source.clone();
+  const at::Tensor input = as_tensor(dense);
+  at::Tensor output = as_tensor(target);
   const std::vector<std::int64_t> size{target.rows, target.cols};
-  const at::Tensor resized =
-      interpolation == Interpolation::kBicubic
-          ? at::_upsample_bicubic2d_aa(input, size, /*align_corners=*/false)
-          : at::_upsample_bilinear2d_aa(input, size, /*align_corners=*/false);
-  as_tensor(target).copy_(resized);
+  if (interpolation == Interpolation::kBicubic)
+    at::_upsample_bicubic2d_aa_out(output, input, size, /*align_corners=*/false);
+  else
+    at::_upsample_bilinear2d_aa_out(output, input, size, /*align_corners=*/false);
+  if (output.data_ptr() != target.data)  // ATen would only reallocate on a shape mismatch
+    fail("view: the antialiased resize did not write in place");
 }
 
 // torchvision/PIL-style crop of the (possibly DCT-scaled) source, then resize and flip; an
