@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <numbers>
 #include <fstream>
+#include <iterator>
 
 #include "model/vit.h"
 #include "temp_dir.h"
@@ -133,6 +134,8 @@ TEST(RunLedger, RoundTripAndClearErrors) {
                    .device = "cpu",
                    .parameters_stored = 1234,
                    .top1 = 0.875,
+                   .best_top1 = 0.9,
+                   .best_epoch = 2,
                    .dataset = "fashion-mnist",
                    .classes = 10};
   ledger.extra["seed"] = "1";
@@ -142,7 +145,23 @@ TEST(RunLedger, RoundTripAndClearErrors) {
   EXPECT_EQ(back.depth, 6);
   EXPECT_DOUBLE_EQ(back.flops, 1.5e12);
   EXPECT_DOUBLE_EQ(back.top1, 0.875);
+  EXPECT_DOUBLE_EQ(back.best_top1, 0.9);
+  EXPECT_EQ(back.best_epoch, 2);
   EXPECT_EQ(back.extra.at("seed"), "1");
+  {
+    // A record written before the best epoch existed reads as best = last.
+    std::ifstream in(dir.file("run.json"));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const std::string key : {"best_top1", "best_top5", "best_epoch"}) {
+      const auto at = text.find("\"" + key + "\"");
+      ASSERT_NE(at, std::string::npos) << key;
+      text.erase(at, text.find('\n', at) + 1 - at);
+    }
+    std::ofstream(dir.file("old.json")) << text;
+    const RunLedger old = read_run_ledger(dir.file("old.json"));
+    EXPECT_DOUBLE_EQ(old.best_top1, 0.875);
+    EXPECT_EQ(old.best_epoch, 3);
+  }
   std::ofstream(dir.file("bad.json")) << "{\"format\": \"tleg-run\", \"method\": \"x\"}";
   try {
     read_run_ledger(dir.file("bad.json"));
