@@ -1,14 +1,14 @@
-// One stage-1 (distillation) training step as train_model runs it, timed piece by piece, under
-// mpirun: the loader on a real dataset store (`tleg prepare fashion-mnist`), the batch
-// mix, the teacher's forward pass (a tleg ViT model file, `tleg teacher`), the AuxViT forward
-// pass and distillation loss, backward, GradientReducer::finish, AdamW, and the per-step mean
-// loss all-reduce. The pieces repeat train/trainer.cpp's loop (minus the schedule, logging and
-// checkpoints) so that each one's share of the step can be reported; bench/run_distill.sh makes
-// the store and the teacher, runs it on 2 ranks and prints images/s and the shares.
+// The stage-1 (distillation) training step, under mpirun: the loader on a real dataset store
+// (`tleg prepare fashion-mnist`) and Trainer::step, the step train_model runs (the batch mix,
+// the teacher's forward pass on a tleg ViT model file from `tleg teacher`, the AuxViT forward
+// pass and distillation loss, backward, GradientReducer::finish, AdamW at the schedule's rate,
+// and the loss and stop flag agreed by all ranks). Only logging and checkpoints are left out.
+// bench/run_distill.sh makes the store and the teacher, runs it on 2 ranks and prints images/s
+// and the shares of the step.
 //
 // The benchmark is named distill/aux; items/s are images/s of all ranks together. Counters:
-// data_wait_fraction (inside Loader::next, as train_model counts it), teacher_fraction,
-// comm_wait_fraction (inside finish()), each the mean over ranks.
+// data_wait_fraction (inside Loader::next, as train_model counts it), teacher_fraction and
+// comm_wait_fraction (inside finish()) as Trainer::step reports them, each the mean over ranks.
 // Own flags (after Google Benchmark's): --store=PATH and --teacher=PATH (required),
 // --steps=N timed steps (default 40), --warmup=N (default 5), --batch=N per rank (64),
 // --loader_threads=N (1), --dim=N (64), --heads=N (2), --patch=N (7), --depth=N (12): the
@@ -18,7 +18,6 @@
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
-#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -29,25 +28,19 @@
 
 #include "bench/bench_flags.h"
 #include "bench/mpi_bench.h"
+#include "common/timing.h"
 #include "data/loader.h"
-#include "data/mixup.h"
 #include "dist/communicator.h"
-#include "dist/gradient_reducer.h"
 #include "dist/world.h"
 #include "model/vit.h"
-#include "train/losses.h"
-#include "train/optimizer.h"
 #include "train/teacher.h"
+#include "train/trainer.h"
 
 namespace {
 
+using tleg::Clock;
+using tleg::seconds_since;
 using tleg::bench::parse_flag;
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 struct Options {
   std::string store, teacher;
@@ -91,45 +84,27 @@ void bench_distill(benchmark::State& state, tleg::dist::Communicator& comm,
   const std::unique_ptr<tleg::Teacher> teacher = tleg::load_teacher(options.teacher, c10::kCPU);
   tleg::AuxViT model(options.vit);
   tleg::initialise(model, 0);
-  model.train();
-  auto optimizer = tleg::make_adamw(model, {});
-  tleg::dist::GradientReducer reducer(model.parameters(), comm);
-  reducer.broadcast_parameters(0);
   // aux.ini: soft distillation only (tau 1, alpha 1); common.ini: no Mixup or CutMix.
-  const tleg::MixupOptions mixup{.mixup_alpha = 0, .cutmix_alpha = 0, .label_smoothing = 0.1};
+  tleg::TrainSettings settings;
+  settings.distill = true;
+  settings.batch = options.batch;
+  settings.mixup = {.mixup_alpha = 0, .cutmix_alpha = 0, .label_smoothing = 0.1};
+  const auto steps_per_epoch = static_cast<std::int64_t>(loader.steps_per_epoch());
+  settings.epochs = (options.warmup + options.steps) / steps_per_epoch + 1;  // a schedule to cover
+  tleg::Trainer trainer(model, {comm, c10::kCPU}, settings, steps_per_epoch, teacher.get());
 
   PieceSeconds seconds;
-  std::uint64_t epoch = 0, step = 0;
-  loader.start_epoch(epoch);
+  std::int64_t step = 0;
   auto train_step = [&] {
-    Clock::time_point start = Clock::now();
-    std::optional<tleg::Batch> batch = loader.next();
-    if (!batch) {  // a long run wraps into the next epoch, as training does
-      loader.start_epoch(++epoch);
-      step = 0;
-      batch = loader.next();
-    }
+    // A long run wraps into the next epochs, as training does.
+    if (step % steps_per_epoch == 0)
+      loader.start_epoch(static_cast<std::uint64_t>(step / steps_per_epoch));
+    const Clock::time_point start = Clock::now();
+    const std::optional<tleg::Batch> batch = loader.next();
     seconds.data += seconds_since(start);
-    at::Tensor images = batch->images;
-    const tleg::MixDecision decision =
-        tleg::draw_mix(mixup, epoch, step++, static_cast<std::uint64_t>(comm.rank()),
-                       images.size(2), images.size(3));
-    tleg::mix_images(images, decision);
-    const at::Tensor logits = model.forward(images);
-    const at::Tensor targets =
-        tleg::mix_targets(batch->labels, options.vit.classes, mixup.label_smoothing, decision);
-    start = Clock::now();
-    const at::Tensor teacher_logits = teacher->logits(images);
-    seconds.teacher += seconds_since(start);
-    const at::Tensor loss = tleg::distillation_loss(logits, teacher_logits, targets, 1.0, 1.0);
-    optimizer->zero_grad();
-    loss.backward();
-    start = Clock::now();
-    reducer.finish();
-    seconds.reduce += seconds_since(start);
-    optimizer->step();
-    at::Tensor mean_loss = loss.detach().to(at::kDouble).reshape({1});
-    comm.all_reduce(mean_loss, tleg::dist::ReduceOp::Average);
+    const tleg::StepResult result = trainer.step(*batch, step++);
+    seconds.teacher += result.teacher_seconds;
+    seconds.reduce += result.reduce_seconds;
   };
   // Warm-up: fills the loader's queue and allocates the optimizer state.
   for (std::int64_t i = 0; i < options.warmup; ++i) train_step();

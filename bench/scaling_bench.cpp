@@ -1,5 +1,6 @@
-// Data-parallel scaling of the AuxViT training step (forward, cross-entropy, backward,
-// GradientReducer all-reduce, AdamW) on random data, under mpirun: bench/run_scaling.sh runs it
+// Data-parallel scaling of the AuxViT training step on random data, under mpirun: Trainer::step,
+// the step train_model runs (forward, cross-entropy on one-hot targets, backward with the
+// GradientReducer all-reduce, AdamW, the loss all-reduce). bench/run_scaling.sh runs it
 // on 1 and on 2 ranks of one thread each, with the same batch per rank, and prints the speed-up
 // in images/s. Each rank also measures the share of its step spent inside
 // GradientReducer::finish(), i.e. waiting for the gradients' all-reduce, with the buckets
@@ -16,7 +17,6 @@
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 
-#include <chrono>
 #include <cstdint>
 #include <cstdlib>
 #include <iostream>
@@ -25,21 +25,19 @@
 
 #include "bench/bench_flags.h"
 #include "bench/mpi_bench.h"
+#include "common/timing.h"
+#include "data/loader.h"
 #include "dist/communicator.h"
 #include "dist/gradient_reducer.h"
 #include "dist/world.h"
 #include "model/vit.h"
-#include "train/optimizer.h"
+#include "train/trainer.h"
 
 namespace {
 
+using tleg::Clock;
+using tleg::seconds_since;
 using tleg::bench::parse_flag;
-
-using Clock = std::chrono::steady_clock;
-
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 struct Options {
   std::int64_t steps = 8;
@@ -61,27 +59,24 @@ void bench_step(benchmark::State& state, tleg::dist::Communicator& comm, const O
                 bool overlap) {
   tleg::AuxViT model(options.vit);
   tleg::initialise(model, 0);
-  model.train();
-  auto optimizer = tleg::make_adamw(model, {});
-  tleg::dist::GradientReducer reducer(model.parameters(), comm,
-                                      {.bucket_bytes = options.bucket_bytes, .overlap = overlap});
-  reducer.broadcast_parameters(0);
+  // Plain cross-entropy: no Mixup, CutMix or label smoothing, no distillation.
+  tleg::TrainSettings settings;
+  settings.batch = options.batch;
+  settings.mixup = {.mixup_alpha = 0, .cutmix_alpha = 0, .label_smoothing = 0};
+  const std::int64_t steps = options.warmup + options.steps;
+  tleg::Trainer trainer(model, {comm, c10::kCPU}, settings, steps, nullptr,
+                        {.bucket_bytes = options.bucket_bytes, .overlap = overlap});
   // Each rank its own images, as data parallelism gives it.
   auto generator = at::make_generator<at::CPUGeneratorImpl>(1000 + comm.rank());
   const auto& vit = options.vit;
-  const at::Tensor images = at::randn({options.batch, vit.channels, vit.image_size, vit.image_size},
-                                      generator, at::TensorOptions(at::kFloat));
-  const at::Tensor labels = at::randint(0, vit.classes, {options.batch}, generator, at::kLong);
+  tleg::Batch batch;
+  batch.images = at::randn({options.batch, vit.channels, vit.image_size, vit.image_size}, generator,
+                           at::TensorOptions(at::kFloat));
+  batch.labels = at::randint(0, vit.classes, {options.batch}, generator, at::kLong);
 
   double reduce_seconds = 0;
-  auto step = [&] {
-    optimizer->zero_grad();
-    at::cross_entropy_loss(model.forward(images), labels).backward();
-    const Clock::time_point reduce_start = Clock::now();
-    reducer.finish();
-    reduce_seconds += seconds_since(reduce_start);
-    optimizer->step();
-  };
+  std::int64_t next_step = 0;
+  auto step = [&] { reduce_seconds += trainer.step(batch, next_step++).reduce_seconds; };
   // Warm-up: the first steps allocate the optimizer state and grow the heap.
   for (std::int64_t i = 0; i < options.warmup; ++i) step();
   comm.barrier();
@@ -97,7 +92,7 @@ void bench_step(benchmark::State& state, tleg::dist::Communicator& comm, const O
   state.counters["ranks"] = comm.size();
   state.counters["batch_per_rank"] = static_cast<double>(options.batch);
   state.counters["comm_wait_fraction"] = wait_fraction.item<double>();
-  state.counters["bytes_reduced"] = static_cast<double>(reducer.bytes_reduced_last_step());
+  state.counters["bytes_reduced"] = static_cast<double>(trainer.bytes_reduced_last_step());
 }
 
 Options parse_options(int argc, char** argv) {

@@ -9,7 +9,7 @@
 #include <initializer_list>
 #include <numbers>
 
-#include "data/sampler.h"
+#include "common/hash.h"
 
 namespace tleg {
 

@@ -15,6 +15,7 @@
 #include <thread>
 #include <tuple>
 
+#include "common/format.h"
 #include "data/jpeg_codec.h"
 #include "data/ordered_pool.h"
 #include "data/png_codec.h"
@@ -69,16 +70,6 @@ void write_report(const std::string& path, const std::vector<BadInput>& bad) {
   if (!out.flush()) fail(path, ": cannot write the bad-input report: ", std::strerror(errno));
 }
 
-std::string duration(double seconds) {
-  const auto total = static_cast<long>(std::max(0.0, seconds) + 0.5);
-  char text[32];
-  if (total >= 3600)
-    std::snprintf(text, sizeof text, "%ldh%02ldm", total / 3600, total / 60 % 60);
-  else
-    std::snprintf(text, sizeof text, "%ldm%02lds", total / 60, total % 60);
-  return text;
-}
-
 // "done/total, images/s, ETA" on stderr. On a terminal the line is rewritten in place a few
 // times a second; in a log file a new line every 10 s keeps the log readable.
 class ProgressLine {
@@ -110,9 +101,9 @@ class ProgressLine {
     std::snprintf(text, sizeof text, "prepare: %llu/%llu images (%.1f%%), %.0f images/s, %s %s",
                   static_cast<unsigned long long>(done), static_cast<unsigned long long>(total_),
                   total_ ? 100.0 * done / total_ : 100.0, rate, last ? "took" : "ETA",
-                  duration(last       ? seconds
-                           : rate > 0 ? (total_ - done) / rate
-                                      : 0)
+                  format_duration(last       ? seconds
+                                  : rate > 0 ? (total_ - done) / rate
+                                             : 0)
                       .c_str());
     if (terminal_)
       std::fprintf(stderr, "\r%s\033[K%s", text, last ? "\n" : "");

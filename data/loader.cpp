@@ -358,8 +358,6 @@ std::string Loader::teacher_logits_identity() const {
   return state_->logits ? state_->logits->tags().teacher : std::string();
 }
 
-std::uint64_t Loader::samples_per_epoch() const { return state_->sampler.per_rank(); }
-
 std::int64_t Loader::batch_size() const { return state_->options.batch_size; }
 
 std::uint64_t Loader::steps_per_epoch() const {

@@ -66,7 +66,6 @@ class Loader {
   bool has_teacher_logits() const;
   // What the teacher-logits store says its teacher was (empty without a store).
   std::string teacher_logits_identity() const;
-  std::uint64_t samples_per_epoch() const;  // of this rank
   std::uint64_t steps_per_epoch() const;
   std::int64_t batch_size() const;  // per rank
   // Starts `epoch` at `first_step` (0, or the step to resume at); abandons an epoch in progress.

@@ -4,15 +4,9 @@
 #include <utility>
 
 #include "common/error.h"
+#include "common/hash.h"
 
 namespace tleg {
-
-std::uint64_t mix64(std::uint64_t z) {
-  z += 0x9e3779b97f4a7c15ULL;
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
 
 std::vector<std::uint64_t> permutation(std::uint64_t n, std::uint64_t key) {
   std::vector<std::uint64_t> order(n);

@@ -37,7 +37,5 @@ class DistributedSampler {
 // A permutation of [0, n) from a counter-based generator keyed by `key` (identical on every
 // platform and standard library).
 std::vector<std::uint64_t> permutation(std::uint64_t n, std::uint64_t key);
-// SplitMix64: a well-mixed 64-bit function of its input, used to derive keys.
-std::uint64_t mix64(std::uint64_t value);
 
 }  // namespace tleg

@@ -101,11 +101,6 @@ std::int64_t subset_layer(const std::string& layers, std::int64_t i, std::int64_
   fail("unknown subset layer choice '", layers, "': use first or spread");
 }
 
-const std::vector<std::string>& initializer_names() {
-  static const std::vector<std::string> names = {"tleg", "scratch", "subset", "prefin"};
-  return names;
-}
-
 std::unique_ptr<Initializer> make_initializer(const InitSpec& spec) {
   const bool needs_source =
       spec.method == "tleg" || spec.method == "subset" || spec.method == "prefin";

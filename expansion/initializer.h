@@ -31,7 +31,6 @@ class Initializer {
 };
 
 std::unique_ptr<Initializer> make_initializer(const InitSpec& spec);
-const std::vector<std::string>& initializer_names();
 
 // The pre-trained layer that block i of a depth-`depth` subset takes from a depth-`source_depth`
 // model: the first `depth` layers, or `depth` layers spread evenly from the first to the last.

@@ -28,30 +28,12 @@ void copy_shared(const WeightsFile& learngene, VitBase& model, bool with_head) {
 
 }  // namespace
 
-WeightsFile extract_learngene(const AuxViT& aux, std::map<std::string, std::string> metadata) {
-  WeightsFile learngene;
-  learngene.kind = "learngene";
-  learngene.config = aux.config();
-  learngene.metadata = std::move(metadata);
-  learngene.tensors = module_tensors(aux);
-  return learngene;
-}
-
 WeightsFile load_learngene(const std::string& path) {
   WeightsFile learngene = load_weights(path);
   check_kind(learngene, "learngene");
   AuxViT reference(learngene.config);
   check_matches(learngene, reference);
   return learngene;
-}
-
-void load_into_aux(const WeightsFile& learngene, AuxViT& aux) {
-  check_kind(learngene, "learngene");
-  if (!aux.config().same_architecture(learngene.config) ||
-      aux.config().depth != learngene.config.depth)
-    fail(learngene.source, ": learngene of ", learngene.config.describe(),
-         " does not fit an auxiliary net of ", aux.config().describe());
-  copy_into(learngene, aux);
 }
 
 void expand_into(const WeightsFile& learngene, ViT& model) {

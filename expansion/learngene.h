@@ -12,12 +12,8 @@
 
 namespace tleg {
 
-// The learngene of a trained auxiliary net, with provenance metadata.
-WeightsFile extract_learngene(const AuxViT& aux, std::map<std::string, std::string> metadata);
 // Loads a learngene file and checks that its tensors match its stated architecture.
 WeightsFile load_learngene(const std::string& path);
-// Writes the learngene's values into an auxiliary net of the same architecture and depth.
-void load_into_aux(const WeightsFile& learngene, AuxViT& aux);
 
 // Fills `model` by linear expansion: block i of depth d gets W_B + (i/d)·W_A; patch and position
 // embedding and final norm are inherited; the head too when the class counts match (otherwise

@@ -13,9 +13,9 @@
 
 namespace tleg {
 
-WeightsFile vit_weights(const ViT& model, std::map<std::string, std::string> metadata) {
+WeightsFile weights_of(const VitBase& model, std::map<std::string, std::string> metadata) {
   WeightsFile weights;
-  weights.kind = "vit";
+  weights.kind = dynamic_cast<const AuxViT*>(&model) != nullptr ? "learngene" : "vit";
   weights.config = model.config();
   weights.metadata = std::move(metadata);
   weights.tensors = module_tensors(model);

@@ -12,7 +12,9 @@
 
 namespace tleg {
 
-WeightsFile vit_weights(const ViT& model, std::map<std::string, std::string> metadata);
+// A model's weights file with provenance `metadata`: kind "learngene" for an auxiliary net (its
+// θ_A, θ_B and shared tensors are the learngene), "vit" for a ViT.
+WeightsFile weights_of(const VitBase& model, std::map<std::string, std::string> metadata);
 // Loads a "vit" weights file into a new ViT (float32 or float64, as stored).
 std::shared_ptr<ViT> load_vit(const WeightsFile& weights);
 std::shared_ptr<ViT> load_vit(const std::string& path);

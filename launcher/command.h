@@ -1,5 +1,6 @@
-// A subcommand of `tleg`: its name, one-line summary, options and body. Options come from the
-// command line and from INI files given with --config (the command line wins).
+// A subcommand of `tleg`: its name, one-line summary, options, and how it reads them into its
+// typed settings. Options come from the command line and from INI files given with --config
+// (the command line wins).
 #pragma once
 
 #include <boost/program_options.hpp>
@@ -7,6 +8,8 @@
 #include <functional>
 #include <string>
 #include <vector>
+
+#include "launcher/options.h"
 
 namespace tleg {
 
@@ -17,13 +20,22 @@ struct Command {
   std::string summary;
   std::string usage;  // positional arguments, e.g. "FILE"
   std::function<void(po::options_description&, po::positional_options_description&)> add_options;
-  std::function<int(const po::variables_map&)> run;
+  // Reads the options into the command's settings (checking them) and returns its work: one
+  // call of a library function, whose result is the exit code.
+  std::function<std::function<int()>(Options&)> parse;
 };
 
 // The commands, in the order `tleg --help` lists them.
+std::vector<Command> all_commands();
 std::vector<Command> data_commands();
 std::vector<Command> model_commands();
 std::vector<Command> train_commands();
 std::vector<Command> report_commands();
+
+// Every option of `command`: its own, --help and --config.
+po::options_description command_options(const Command& command,
+                                        po::positional_options_description& positional);
+// Parses argv (argv[0] is the command's name) and runs the command; prints its help with --help.
+int run_command(const Command& command, int argc, char** argv);
 
 }  // namespace tleg

@@ -8,34 +8,41 @@
 namespace tleg {
 namespace {
 
-int prepare(const po::variables_map& options) {
-  const std::string kind = options["kind"].as<std::string>();
-  const std::string out = options["out"].as<std::string>();
-  const auto shard = options["shard-size"].as<std::int64_t>();
-  if (kind != "fashion-mnist" && kind != "imagenet" && kind != "folder")
-    fail("unknown dataset kind '", kind, "': this tleg prepares fashion-mnist, imagenet, folder");
-  if (kind != "fashion-mnist" && !options.count("src"))
-    fail("tleg prepare ", kind, " needs --src, the folder to import");
-  const std::string source =
-      options.count("src") ? options["src"].as<std::string>() : std::string(kFashionMnistDir);
-  ImportSummary summary;
-  if (kind == "fashion-mnist") {
-    summary = prepare_fashion_mnist(source, out, shard);
-  } else {
-    ImageImportOptions import;
-    import.shorter_side = options["shorter-side"].as<int>();
-    import.quality = options["quality"].as<int>();
-    import.threads = options["threads"].as<int>();
-    import.max_bad_fraction = options["max-bad-fraction"].as<double>();
-    import.images_per_shard = shard;
-    import.show_progress = !options.count("quiet");
-    import.val_fraction = options["val-fraction"].as<double>();
-    if (options.count("val-labels")) import.val_labels = options["val-labels"].as<std::string>();
-    if (options.count("synset-mapping"))
-      import.synset_mapping = options["synset-mapping"].as<std::string>();
-    summary = kind == "imagenet" ? prepare_imagenet(source, out, import)
-                                 : prepare_folder(source, out, import);
-  }
+struct PrepareSettings {
+  std::string kind, source, out;
+  std::int64_t shard = 4096;
+  ImageImportOptions import;  // imagenet and folder
+};
+
+PrepareSettings prepare_settings(Options& o) {
+  PrepareSettings s;
+  s.kind = o.get<std::string>("kind");
+  s.out = o.get<std::string>("out");
+  s.shard = o.get<std::int64_t>("shard-size");
+  if (s.kind != "fashion-mnist" && s.kind != "imagenet" && s.kind != "folder")
+    fail("unknown dataset kind '", s.kind, "': this tleg prepares fashion-mnist, imagenet, folder");
+  const auto source = o.find<std::string>("src");
+  if (s.kind != "fashion-mnist" && !source)
+    fail("tleg prepare ", s.kind, " needs --src, the folder to import");
+  s.source = source.value_or(std::string(kFashionMnistDir));
+  s.import.shorter_side = o.get<int>("shorter-side");
+  s.import.quality = o.get<int>("quality");
+  s.import.threads = o.get<int>("threads");
+  s.import.max_bad_fraction = o.get<double>("max-bad-fraction");
+  s.import.images_per_shard = s.shard;
+  s.import.show_progress = !o.given("quiet");
+  s.import.val_fraction = o.get<double>("val-fraction");
+  if (const auto labels = o.find<std::string>("val-labels")) s.import.val_labels = *labels;
+  if (const auto mapping = o.find<std::string>("synset-mapping"))
+    s.import.synset_mapping = *mapping;
+  return s;
+}
+
+int prepare(const PrepareSettings& s) {
+  const ImportSummary summary = s.kind == "fashion-mnist"
+                                    ? prepare_fashion_mnist(s.source, s.out, s.shard)
+                                : s.kind == "imagenet" ? prepare_imagenet(s.source, s.out, s.import)
+                                                       : prepare_folder(s.source, s.out, s.import);
   std::cout << "wrote " << summary.path << ": " << summary.train << " train + " << summary.val
             << " val images";
   if (!summary.report.empty())
@@ -89,7 +96,7 @@ std::vector<Command> data_commands() {
              "quiet", "imagenet/folder: no progress line on stderr");
          p.add("kind", 1);
        },
-       prepare},
+       [](Options& o) { return [s = prepare_settings(o)] { return prepare(s); }; }},
   };
 }
 

@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "common/error.h"
+#include "common/format.h"
 #include "expansion/learngene.h"
 #include "expansion/model_io.h"
 #include "launcher/command.h"
@@ -9,17 +10,8 @@
 namespace tleg {
 namespace {
 
-std::string grouped(std::int64_t n) {
-  std::string digits = std::to_string(n), out;
-  for (std::size_t i = 0; i < digits.size(); ++i) {
-    if (i > 0 && (digits.size() - i) % 3 == 0) out += ',';
-    out += digits[i];
-  }
-  return out;
-}
-
-int inspect(const po::variables_map& options) {
-  const WeightsFile weights = load_weights(options["file"].as<std::string>());
+int inspect(const std::string& path) {
+  const WeightsFile weights = load_weights(path);
   const VitConfig& c = weights.config;
   std::cout << "file:         " << weights.source << " (checksum ok)\n"
             << "kind:         " << weights.kind << "\n"
@@ -45,25 +37,19 @@ int inspect(const po::variables_map& options) {
   return 0;
 }
 
-int expand_command(const po::variables_map& options) {
-  const std::string path = options["learngene"].as<std::string>();
-  const auto depth = options["depth"].as<std::int64_t>();
-  if (depth < 1) fail("--depth must be at least 1, got ", depth);
+int expand_command(const std::string& path, std::int64_t depth, const std::string& out) {
   const WeightsFile learngene = load_learngene(path);
   auto model = expand(learngene, depth);
-  const std::string out = options["out"].as<std::string>();
-  save_weights(vit_weights(*model, {{"init", "tleg"},
-                                    {"learngene", path},
-                                    {"expanded_depth", std::to_string(depth)}}),
+  save_weights(weights_of(*model, {{"init", "tleg"},
+                                   {"learngene", path},
+                                   {"expanded_depth", std::to_string(depth)}}),
                out);
   std::cout << "wrote " << out << ": depth-" << depth << " descendant of " << path << ", "
             << grouped(vit_parameter_count(model->config())) << " parameters\n";
   return 0;
 }
 
-int export_command(const po::variables_map& options) {
-  const std::string path = options["model"].as<std::string>();
-  const std::string out = options["out"].as<std::string>();
+int export_command(const std::string& path, const std::string& out) {
   auto model = load_vit(path);
   export_timm(*model, out);
   std::cout << "wrote " << out << "; load it in Python with\n"
@@ -83,20 +69,30 @@ std::vector<Command> model_commands() {
                          "learngene or model file (.h5)");
          p.add("file", 1);
        },
-       inspect},
+       [](Options& o) { return [path = o.get<std::string>("file")] { return inspect(path); }; }},
       {"expand", "expand a learngene into a ViT of any depth", "",
        [](po::options_description& o, po::positional_options_description&) {
          o.add_options()("learngene", po::value<std::string>()->required(), "learngene file")(
              "depth", po::value<std::int64_t>()->required(), "depth of the descendant (>= 1)")(
              "out", po::value<std::string>()->required(), "output model file (.h5)");
        },
-       expand_command},
+       [](Options& o) {
+         const auto depth = o.get<std::int64_t>("depth");
+         if (depth < 1) fail("--depth must be at least 1, got ", depth);
+         return [path = o.get<std::string>("learngene"), depth, out = o.get<std::string>("out")] {
+           return expand_command(path, depth, out);
+         };
+       }},
       {"export", "write a model as a timm-compatible .pt state dict", "",
        [](po::options_description& o, po::positional_options_description&) {
          o.add_options()("model", po::value<std::string>()->required(), "model file (.h5)")(
              "out", po::value<std::string>()->required(), "output .pt file");
        },
-       export_command},
+       [](Options& o) {
+         return [path = o.get<std::string>("model"), out = o.get<std::string>("out")] {
+           return export_command(path, out);
+         };
+       }},
   };
 }
 

@@ -7,9 +7,8 @@
 namespace tleg {
 namespace {
 
-int report_command(const po::variables_map& options) {
-  const std::string out = options["out"].as<std::string>();
-  const ReportSummary summary = write_report(options["runs"].as<std::vector<std::string>>(), out);
+int report_command(const std::vector<std::string>& runs, const std::string& out) {
+  const ReportSummary summary = write_report(runs, out);
   std::cout << "read " << summary.run_files << " run.json file(s); wrote " << summary.files.size()
             << " files to " << out << " (start with " << out << "/report.md)\n";
   for (const auto& ratio : summary.ratios) {
@@ -38,7 +37,11 @@ std::vector<Command> report_commands() {
              "plots as .png/.svg with their .dat and .gp files");
          p.add("runs", -1);
        },
-       report_command},
+       [](Options& o) {
+         return [runs = o.get<std::vector<std::string>>("runs"), out = o.get<std::string>("out")] {
+           return report_command(runs, out);
+         };
+       }},
   };
 }
 

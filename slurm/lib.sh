@@ -92,39 +92,15 @@ add_stage2() {
   if [ "$2" = subset ]; then into+=(--pretrained "$PRETRAINED"); fi
 }
 
-# `tleg sweep` of one method over every rank of the allocation: it splits the ranks into groups
-# by each depth's cost and skips depths whose run.json exists.
+# `tleg sweep` of one method over every rank of the allocation (or of an array task): it splits
+# the ranks into groups by each depth's cost, keeps the run folders (OUT/sweep/<method>/depth-<d>,
+# prefin's pre-training in OUT/sweep/prefin-pretrain/depth-<d>) and skips depths whose run.json
+# exists. DEPTHS (default: the experiment's) is a range or list; a job-array task passes its one.
 sweep_method() {
-  local method=$1 args=()
+  local method=$1 depths=${2:-$DEPTHS} args=()
   add_stage2 args "$method"
   add_budget args "$FINETUNE_EPOCHS" "$FINETUNE_STEPS"
   if [ "$method" = prefin ] && [ -n "$PRETRAIN_EPOCHS" ]; then args+=(--pretrain-epochs "$PRETRAIN_EPOCHS"); fi
-  log "sweep --init $method over depths $DEPTHS on ${SLURM_NTASKS:-?} rank(s)"
-  launch sweep "${common_args[@]}" "${args[@]}" --init "$method" --depths "$DEPTHS" --run.dir "$OUT/sweep"
-}
-
-# One depth of one method (a job-array task), in the folders `tleg sweep` would use:
-# OUT/sweep/<method>/depth-<d>, and for prefin first OUT/sweep/prefin-pretrain/depth-<d>
-# (that depth pre-trained from scratch, then fine-tuned from it).
-finetune_depth() {
-  local method=$1 depth=$2 dir=$OUT/sweep/$1/depth-$2 pre=$OUT/sweep/prefin-pretrain/depth-$2
-  local args=() pretrain=()
-  if finished "$dir"; then log "$method depth $depth: already done ($dir)"; return 0; fi
-  add_stage2 args "$method"
-  if [ "$method" = prefin ]; then
-    if finished "$pre"; then
-      log "prefin depth $depth: pre-training already done ($pre)"
-    else
-      log "prefin depth $depth: pre-training from scratch"
-      # as in tleg sweep: the fine-tuning budget, with PRETRAIN_EPOCHS epochs when it is set
-      pretrain=("${args[@]}")
-      add_budget pretrain "${PRETRAIN_EPOCHS:-$FINETUNE_EPOCHS}" "$FINETUNE_STEPS"
-      launch finetune "${common_args[@]}" "${pretrain[@]}" --init scratch --run.method prefin-pretrain \
-        --depth "$depth" --run.dir "$pre"
-    fi
-    args+=(--pretrained "$pre/model.h5")
-  fi
-  add_budget args "$FINETUNE_EPOCHS" "$FINETUNE_STEPS"
-  log "$method depth $depth: fine-tuning"
-  launch finetune "${common_args[@]}" "${args[@]}" --init "$method" --depth "$depth" --run.dir "$dir"
+  log "sweep --init $method over depths $depths on ${SLURM_NTASKS:-?} rank(s)"
+  launch sweep "${common_args[@]}" "${args[@]}" --init "$method" --depths "$depths" --run.dir "$OUT/sweep"
 }

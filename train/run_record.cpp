@@ -7,6 +7,7 @@
 #include <iostream>
 
 #include "common/error.h"
+#include "common/format.h"
 
 namespace tleg {
 
@@ -103,18 +104,6 @@ void MetricsLog::write(const std::map<std::string, double>& values, const std::s
   json line(values);
   line["phase"] = phase;
   out_ << line.dump() << std::endl;  // flushed: a killed run keeps its log
-}
-
-std::string format_duration(double seconds) {
-  const auto total = static_cast<std::int64_t>(seconds + 0.5);
-  char text[32];
-  if (total >= 3600)
-    std::snprintf(text, sizeof text, "%lldh%02lldm", static_cast<long long>(total / 3600),
-                  static_cast<long long>(total % 3600 / 60));
-  else
-    std::snprintf(text, sizeof text, "%lldm%02llds", static_cast<long long>(total / 60),
-                  static_cast<long long>(total % 60));
-  return text;
 }
 
 void ProgressLine::update(const std::string& label, std::int64_t done, std::int64_t total,

@@ -68,6 +68,4 @@ class ProgressLine {
   std::chrono::steady_clock::time_point start_;
 };
 
-std::string format_duration(double seconds);
-
 }  // namespace tleg

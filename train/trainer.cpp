@@ -7,35 +7,30 @@
 #include <torch/serialize/output-archive.h>
 
 #include <atomic>
-#include <chrono>
 #include <cmath>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
 
 #include "common/error.h"
+#include "common/format.h"
+#include "common/hash.h"
+#include "common/timing.h"
 #include "data/loader.h"
-#include "data/sampler.h"
 #include "dist/communicator.h"
-#include "dist/gradient_reducer.h"
 #include "model/vit.h"
 #include "train/autocast_scope.h"
-#include "train/checkpoint.h"
 #include "train/losses.h"
 #include "train/optimizer.h"
 #include "train/run_record.h"
-#include "train/schedule.h"
 #include "train/teacher.h"
 
 namespace tleg {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
 // SIGTERM (Slurm's time limit, scancel, scontrol requeue) or SIGUSR1 asks a run to stop at the
-// next step with a checkpoint. A signal handler can only set a flag; the loop shares it with
-// every rank through the per-step all-reduce, so all ranks stop at the same step.
+// next step with a checkpoint. A signal handler can only set a flag; each step shares it with
+// every rank through its loss all-reduce, so all ranks stop at the same step.
 std::atomic<int> stop_signal{0};
 extern "C" void request_stop(int signal) { stop_signal.store(signal); }
 
@@ -60,33 +55,179 @@ class StopSignals {
   }, previous_usr1_{};
 };
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
+// The model on its device in training mode, and its parameters (for the reducer and clipping).
+std::vector<at::Tensor> training_parameters(VitBase& model, c10::Device device) {
+  model.to(device);
+  model.train();
+  return model.parameters();
 }
 
-std::string scientific(double value) {
-  std::ostringstream out;
-  out.precision(2);
-  out << std::scientific << value;
-  return out.str();
-}
+// metrics.jsonl and the progress line: the mean loss, rate and data wait of each log interval.
+class TrainingLog {
+ public:
+  TrainingLog(const TrainSettings& settings, bool root, std::int64_t first_step)
+      : settings_(settings),
+        root_(root),
+        metrics_(settings.run_dir + "/metrics.jsonl", root),
+        progress_(root, first_step) {}
+
+  // After step `step` (1-based) of `epoch`; `wait` and `seconds` are the step's data wait and
+  // time. Writes a line at log intervals, epoch ends and the last step.
+  void step(std::int64_t step, std::int64_t epoch, bool epoch_end, const Trainer& trainer,
+            const StepResult& result, double lr, double wait, double seconds) {
+    data_wait_ += wait;
+    step_time_ += seconds;
+    loss_ += result.loss;
+    ++steps_;
+    if (step % settings_.log_interval != 0 && !epoch_end && step != trainer.total_steps()) return;
+    const double images_per_second = static_cast<double>(steps_ * trainer.global_batch()) /
+                                     std::max(seconds_since(interval_start_), 1e-9);
+    metrics_.write({{"step", static_cast<double>(step)},
+                    {"epoch", static_cast<double>(epoch)},
+                    {"loss", loss_ / steps_},
+                    {"lr", lr},
+                    {"images_per_second", images_per_second},
+                    {"data_wait_fraction", data_wait_fraction()},
+                    {"bytes_reduced", static_cast<double>(trainer.bytes_reduced_last_step())}},
+                   "train");
+    progress_.update("step", step, trainer.total_steps(), images_per_second,
+                     "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(settings_.epochs) +
+                         "  loss " + std::to_string(loss_ / steps_).substr(0, 6) + "  lr " +
+                         format_number("%.2e", lr));
+    loss_ = 0;
+    steps_ = 0;
+    interval_start_ = Clock::now();
+  }
+
+  void evaluation(std::int64_t step, std::int64_t epoch, const Accuracy& accuracy) {
+    metrics_.write({{"step", static_cast<double>(step)},
+                    {"epoch", static_cast<double>(epoch)},
+                    {"top1", accuracy.top1},
+                    {"top5", accuracy.top5}},
+                   "eval");
+    if (root_)
+      std::cerr << "epoch " << epoch + 1 << "/" << settings_.epochs << ": top-1 "
+                << accuracy.top1 * 100 << "%, top-5 " << accuracy.top5 * 100 << "% ("
+                << accuracy.samples << " images)\n";
+  }
+
+  double data_wait_fraction() const { return step_time_ > 0 ? data_wait_ / step_time_ : 0.0; }
+
+ private:
+  const TrainSettings& settings_;
+  bool root_;
+  MetricsLog metrics_;
+  ProgressLine progress_;
+  double data_wait_ = 0, step_time_ = 0, loss_ = 0;
+  std::int64_t steps_ = 0;
+  Clock::time_point interval_start_ = Clock::now();
+};
 
 }  // namespace
 
-Accuracy evaluate(VitBase& model, Loader& val, std::uint64_t split_size, dist::Communicator& comm,
-                  c10::Device device) {
+bool StageContext::root() const { return comm.rank() == 0; }
+
+Trainer::Trainer(VitBase& model, const StageContext& context, const TrainSettings& settings,
+                 std::int64_t steps_per_epoch, Teacher* teacher,
+                 const dist::GradientReducerOptions& reducer)
+    : model_(model),
+      comm_(context.comm),
+      settings_(settings),
+      device_(context.device),
+      teacher_(teacher),
+      parameters_(training_parameters(model, context.device)),
+      reducer_(parameters_, context.comm, reducer),
+      global_batch_(settings.batch * context.comm.size()),
+      schedule_{.base_lr = scaled_lr(settings.lr, global_batch_),
+                .min_lr = settings.min_lr,
+                .warmup_lr = settings.warmup_lr,
+                .warmup_epochs = settings.warmup_epochs,
+                .epochs = settings.epochs,
+                .steps_per_epoch = steps_per_epoch,
+                .per_step = settings.lr_per_step,
+                .warmup_prefix = settings.warmup_prefix},
+      mixup_(settings.mixup) {
+  if (!settings.run_dir.empty())
+    checkpoints_.emplace(settings.run_dir + "/checkpoints", settings.keep_checkpoints);
+  reducer_.broadcast_parameters(0);
+  optimizer_ = make_adamw(model, {.lr = settings.lr, .weight_decay = settings.weight_decay});
+  mixup_.seed = mix64(settings.seed ^ 0x6d69787570ULL);  // "mixup": its own stream of draws
+}
+
+Trainer::~Trainer() = default;
+
+StepResult Trainer::step(const Batch& batch, std::int64_t step) {
+  const auto epoch = static_cast<std::uint64_t>(step / schedule_.steps_per_epoch);
+  const auto in_epoch = static_cast<std::uint64_t>(step % schedule_.steps_per_epoch);
+  const auto ranks = static_cast<std::uint64_t>(comm_.size());
+  const auto rank = static_cast<std::uint64_t>(comm_.rank());
+  StepResult result;
+  at::Tensor images = batch.images.to(device_, /*non_blocking=*/true);
+  const MixDecision decision =
+      draw_mix(mixup_, epoch, in_epoch, rank, images.size(2), images.size(3));
+  mix_images(images, decision);
+  set_learning_rate(*optimizer_, schedule_.at(step));
+
+  // Drop path draws from a generator keyed by (seed, step, rank): nothing to save for resume.
+  std::optional<at::Generator> generator;
+  if (!device_.is_cuda())
+    generator = at::make_generator<at::CPUGeneratorImpl>(
+        mix64(settings_.seed ^ mix64(static_cast<std::uint64_t>(step) * ranks + rank)));
+  at::Tensor loss;
+  {
+    AutocastScope autocast(device_);
+    const at::Tensor logits = model_.forward(images, generator).to(at::kFloat);
+    const at::Tensor targets =
+        mix_targets(batch.labels, model_.config().classes, mixup_.label_smoothing, decision)
+            .to(device_);
+    if (!settings_.distill) {
+      loss = soft_target_cross_entropy(logits, targets);
+    } else if (batch.teacher_logits.defined()) {
+      // Stored logits belong to the unmixed views: mix their soft targets as the images were.
+      const at::Tensor soft = at::softmax(batch.teacher_logits.to(device_) / settings_.tau, -1);
+      loss = distillation_loss_from_probabilities(logits, mix_soft_targets(soft, decision), targets,
+                                                  settings_.tau, settings_.alpha,
+                                                  settings_.kl_reduction);
+    } else {
+      const Clock::time_point start = Clock::now();
+      const at::Tensor teacher_logits = teacher_->logits(images).to(at::kFloat);
+      result.teacher_seconds = seconds_since(start);
+      loss = distillation_loss(logits, teacher_logits, targets, settings_.tau, settings_.alpha,
+                               settings_.kl_reduction);
+    }
+  }
+  optimizer_->zero_grad();
+  loss.backward();
+  const Clock::time_point reduce_start = Clock::now();
+  reducer_.finish();
+  result.reduce_seconds = seconds_since(reduce_start);
+  if (settings_.clip_grad > 0) torch::nn::utils::clip_grad_norm_(parameters_, settings_.clip_grad);
+  optimizer_->step();
+
+  // The mean loss over ranks and whether any rank was asked to stop, every step: it is how
+  // every rank learns at once that the loss is no longer finite or that a signal came.
+  at::Tensor shared = at::cat({loss.detach().to(at::kDouble).reshape({1}),
+                               at::full({1}, static_cast<double>(stop_signal.load()),
+                                        at::TensorOptions().dtype(at::kDouble).device(device_))});
+  comm_.all_reduce(shared, dist::ReduceOp::Sum);
+  shared = shared.cpu();
+  result.loss = shared[0].item<double>() / comm_.size();
+  result.stop_requested = shared[1].item<double>() > 0;
+  return result;
+}
+
+Accuracy Trainer::evaluate(Loader& val, std::uint64_t split_size) {
   at::NoGradGuard no_grad;
-  const bool was_training = model.is_training();
-  model.eval();
-  const std::int64_t k = std::min<std::int64_t>(5, model.config().classes);
+  model_.eval();
+  const std::int64_t k = std::min<std::int64_t>(5, model_.config().classes);
   double correct1 = 0, correct5 = 0, counted = 0;
   val.start_epoch(0, 0);
   std::uint64_t position_in_rank = 0;
   while (auto batch = val.next()) {
     at::Tensor logits;
     {
-      AutocastScope autocast(device);
-      logits = model.forward(batch->images.to(device)).to(at::kCPU, at::kFloat);
+      AutocastScope autocast(device_);
+      logits = model_.forward(batch->images.to(device_)).to(at::kCPU, at::kFloat);
     }
     const at::Tensor top = std::get<1>(logits.topk(k, 1));
     const at::Tensor hits = top.eq(batch->labels.to(at::kCPU).unsqueeze(1));
@@ -94,18 +235,18 @@ Accuracy evaluate(VitBase& model, Loader& val, std::uint64_t split_size, dist::C
     for (std::int64_t j = 0; j < batch_size; ++j, ++position_in_rank) {
       // The sampler deals position rank + i * ranks to this rank; positions past the split
       // are the padding that keeps ranks equal.
-      const std::uint64_t position = static_cast<std::uint64_t>(comm.rank()) +
-                                     position_in_rank * static_cast<std::uint64_t>(comm.size());
+      const std::uint64_t position = static_cast<std::uint64_t>(comm_.rank()) +
+                                     position_in_rank * static_cast<std::uint64_t>(comm_.size());
       if (position >= split_size) continue;
       counted += 1;
       correct1 += hits[j][0].item<bool>();
       correct5 += hits[j].any().item<bool>();
     }
   }
-  at::Tensor totals = at::tensor({correct1, correct5, counted}, at::kDouble).to(device);
-  comm.all_reduce(totals);
+  at::Tensor totals = at::tensor({correct1, correct5, counted}, at::kDouble).to(device_);
+  comm_.all_reduce(totals);
   totals = totals.cpu();
-  model.train(was_training);
+  model_.train();
   const double n = totals[2].item<double>();
   if (n != static_cast<double>(split_size))
     fail("evaluation counted ", n, " samples of a split of ", split_size,
@@ -113,236 +254,135 @@ Accuracy evaluate(VitBase& model, Loader& val, std::uint64_t split_size, dist::C
   return {totals[0].item<double>() / n, totals[1].item<double>() / n, static_cast<std::int64_t>(n)};
 }
 
-TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64_t val_size,
-                         dist::Communicator& comm, Teacher* teacher, const TrainSettings& settings,
-                         c10::Device device) {
-  if (settings.distill && teacher == nullptr && !train.has_teacher_logits())
+void Trainer::save_checkpoint(std::int64_t step) const {
+  if (!checkpoints_) fail("internal: a Trainer without a run folder cannot write checkpoints");
+  if (comm_.rank() != 0) return;
+  checkpoints_->save(step, [&](torch::serialize::OutputArchive& archive) {
+    torch::serialize::OutputArchive model_archive, optimizer_archive;
+    model_.save(model_archive);
+    optimizer_->save(optimizer_archive);
+    archive.write("model", model_archive);
+    archive.write("optimizer", optimizer_archive);
+    archive.write("step", at::tensor({step}, at::kLong));
+    archive.write("best", at::tensor({best_.top1, best_.top5, static_cast<double>(best_.epoch)},
+                                     at::kDouble));
+  });
+}
+
+std::optional<std::int64_t> Trainer::resume() {
+  if (!checkpoints_) fail("internal: a Trainer without a run folder cannot resume");
+  const auto step = checkpoints_->load_latest(
+      [&](torch::serialize::InputArchive& archive) {
+        torch::serialize::InputArchive model_archive, optimizer_archive;
+        archive.read("model", model_archive);
+        archive.read("optimizer", optimizer_archive);
+        model_.load(model_archive);
+        optimizer_->load(optimizer_archive);
+        at::Tensor best;
+        if (archive.try_read("best", best))  // absent in checkpoints of older versions
+          best_ = {best[0].item<double>(), best[1].item<double>(),
+                   static_cast<std::int64_t>(best[2].item<double>())};
+      },
+      [&](const std::string& warning) {
+        if (comm_.rank() == 0) std::cerr << "warning: " << warning << "\n";
+      });
+  if (step) model_.to(device_);
+  return step;
+}
+
+void Trainer::record_evaluation(const Accuracy& accuracy, std::int64_t epoch) {
+  if (best_.epoch == 0 || accuracy.top1 > best_.top1)
+    best_ = {accuracy.top1, accuracy.top5, epoch + 1};
+}
+
+std::string Trainer::last_checkpoint() const {
+  const auto saved = checkpoints_ ? checkpoints_->checkpoints() : std::vector<std::string>{};
+  return saved.empty() ? std::string("none") : saved.back();
+}
+
+TrainOutcome train_model(VitBase& model, const TrainData& data, const TrainSettings& settings,
+                         const StageContext& context) {
+  if (settings.distill && data.teacher == nullptr && !data.train.has_teacher_logits())
     fail(
         "distillation needs a teacher (--distill.teacher) or stored teacher logits "
         "(--distill.logits)");
+  if (data.train.batch_size() != settings.batch)
+    fail("internal: the training loader's batch (", data.train.batch_size(),
+         ") is not the settings' (", settings.batch, ")");
   const Clock::time_point started = Clock::now();
-  const bool root = comm.rank() == 0;
-  const auto ranks = static_cast<std::uint64_t>(comm.size());
-  const auto rank = static_cast<std::uint64_t>(comm.rank());
+  const bool root = context.root();
   std::filesystem::create_directories(settings.run_dir);
-
-  model.to(device);
-  model.train();
-  std::vector<at::Tensor> parameters = model.parameters();
-  dist::GradientReducer reducer(parameters, comm);
-  reducer.broadcast_parameters(0);
-  auto optimizer = make_adamw(model, {.lr = settings.lr, .weight_decay = settings.weight_decay});
-
-  std::int64_t steps_per_epoch = static_cast<std::int64_t>(train.steps_per_epoch());
+  std::int64_t steps_per_epoch = static_cast<std::int64_t>(data.train.steps_per_epoch());
   if (settings.max_steps_per_epoch > 0)
     steps_per_epoch = std::min(steps_per_epoch, settings.max_steps_per_epoch);
   if (steps_per_epoch == 0)
     fail("the training split gives no full batch per rank; lower the batch size");
-  const std::int64_t total_steps = settings.epochs * steps_per_epoch;
-  const std::int64_t global_batch = train.batch_size() * comm.size();
-  const CosineSchedule schedule{.base_lr = scaled_lr(settings.lr, global_batch),
-                                .min_lr = settings.min_lr,
-                                .warmup_lr = settings.warmup_lr,
-                                .warmup_epochs = settings.warmup_epochs,
-                                .epochs = settings.epochs,
-                                .steps_per_epoch = steps_per_epoch,
-                                .per_step = settings.lr_per_step,
-                                .warmup_prefix = settings.warmup_prefix};
+  Trainer trainer(model, context, settings, steps_per_epoch, data.teacher);
+  const std::int64_t total_steps = trainer.total_steps();
 
   TrainOutcome outcome;
-  // Only rank 0 writes checkpoints (every rank holds the same parameters); every rank reads
-  // the newest on resume, so the run directory must be on a filesystem all ranks share.
-  CheckpointStore checkpoints(settings.run_dir + "/checkpoints", settings.keep_checkpoints);
-  auto save_checkpoint = [&](std::int64_t step) {
-    if (!root) return;
-    checkpoints.save(step, [&](torch::serialize::OutputArchive& archive) {
-      torch::serialize::OutputArchive model_archive, optimizer_archive;
-      model.save(model_archive);
-      optimizer->save(optimizer_archive);
-      archive.write("model", model_archive);
-      archive.write("optimizer", optimizer_archive);
-      archive.write("step", at::tensor({step}, at::kLong));
-      archive.write("best", at::tensor({outcome.best_top1, outcome.best_top5,
-                                        static_cast<double>(outcome.best_epoch)},
-                                       at::kDouble));
-    });
-  };
   std::int64_t step = 0;
   if (settings.resume) {
-    const auto resumed = checkpoints.load_latest(
-        [&](torch::serialize::InputArchive& archive) {
-          torch::serialize::InputArchive model_archive, optimizer_archive;
-          archive.read("model", model_archive);
-          archive.read("optimizer", optimizer_archive);
-          model.load(model_archive);
-          optimizer->load(optimizer_archive);
-          at::Tensor best;
-          if (archive.try_read("best", best)) {  // absent in checkpoints of older versions
-            outcome.best_top1 = best[0].item<double>();
-            outcome.best_top5 = best[1].item<double>();
-            outcome.best_epoch = static_cast<std::int64_t>(best[2].item<double>());
-          }
-        },
-        [&](const std::string& warning) {
-          if (root) std::cerr << "warning: " << warning << "\n";
-        });
-    if (resumed) {
-      step = *resumed;
-      outcome.resumed_from = step;
-      model.to(device);
+    if (const auto resumed = trainer.resume()) {
+      step = outcome.resumed_from = *resumed;
       if (root) std::cerr << "resuming at step " << step << " of " << total_steps << "\n";
     }
   }
-
-  MetricsLog metrics(settings.run_dir + "/metrics.jsonl", root);
+  TrainingLog log(settings, root, step);
   const StopSignals stop_signals;
-  ProgressLine progress(root, step);
-  MixupOptions mixup = settings.mixup;
-  mixup.seed = mix64(settings.seed ^ 0x6d69787570ULL);  // "mixup": its own stream of draws
-  const std::int64_t classes = model.config().classes;
-  double data_wait = 0, step_time = 0, interval_loss = 0;
-  std::int64_t interval_steps = 0, steps_this_run = 0;
-  Clock::time_point interval_start = Clock::now();
-
+  std::int64_t steps_this_run = 0;
   while (step < total_steps) {
-    const std::int64_t epoch = step / steps_per_epoch;
-    const std::int64_t in_epoch = step % steps_per_epoch;
+    const std::int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
     if (in_epoch == 0 || steps_this_run == 0)
-      train.start_epoch(static_cast<std::uint64_t>(epoch), static_cast<std::uint64_t>(in_epoch));
+      data.train.start_epoch(static_cast<std::uint64_t>(epoch),
+                             static_cast<std::uint64_t>(in_epoch));
     const Clock::time_point step_start = Clock::now();
-    std::optional<Batch> next = train.next();
-    if (!next) fail("internal: the loader ended epoch ", epoch, " before step ", in_epoch);
-    data_wait += seconds_since(step_start);
-
-    at::Tensor images = next->images.to(device, /*non_blocking=*/true);
-    const MixDecision decision =
-        draw_mix(mixup, static_cast<std::uint64_t>(epoch), static_cast<std::uint64_t>(in_epoch),
-                 rank, images.size(2), images.size(3));
-    mix_images(images, decision);
-    const double lr = schedule.at(step);
-    set_learning_rate(*optimizer, lr);
-
-    // Drop path draws from a generator keyed by (seed, step, rank): nothing to save for resume.
-    std::optional<at::Generator> generator;
-    if (!device.is_cuda())
-      generator = at::make_generator<at::CPUGeneratorImpl>(
-          mix64(settings.seed ^ mix64(static_cast<std::uint64_t>(step) * ranks + rank)));
-    at::Tensor loss;
-    {
-      AutocastScope autocast(device);
-      const at::Tensor logits = model.forward(images, generator);
-      if (settings.distill) {
-        const at::Tensor targets =
-            mix_targets(next->labels, classes, mixup.label_smoothing, decision).to(device);
-        if (next->teacher_logits.defined()) {
-          // Stored logits belong to the unmixed views: mix their soft targets as the images were.
-          const at::Tensor soft = at::softmax(next->teacher_logits.to(device) / settings.tau, -1);
-          loss = distillation_loss_from_probabilities(
-              logits.to(at::kFloat), mix_soft_targets(soft, decision), targets, settings.tau,
-              settings.alpha, settings.kl_reduction);
-        } else {
-          loss = distillation_loss(logits.to(at::kFloat), teacher->logits(images).to(at::kFloat),
-                                   targets, settings.tau, settings.alpha, settings.kl_reduction);
-        }
-      } else {
-        const at::Tensor targets =
-            mix_targets(next->labels, classes, mixup.label_smoothing, decision).to(device);
-        loss = soft_target_cross_entropy(logits.to(at::kFloat), targets);
-      }
-    }
-    optimizer->zero_grad();
-    loss.backward();
-    reducer.finish();
-    if (settings.clip_grad > 0) torch::nn::utils::clip_grad_norm_(parameters, settings.clip_grad);
-    optimizer->step();
-
-    // The mean loss over ranks and whether any rank was asked to stop, every step: it is how
-    // every rank learns at once that the loss is no longer finite or that a signal came, so
-    // they all stop at the same step.
-    at::Tensor shared = at::cat({loss.detach().to(at::kDouble).reshape({1}),
-                                 at::full({1}, static_cast<double>(stop_signal.load()),
-                                          at::TensorOptions().dtype(at::kDouble).device(device))});
-    comm.all_reduce(shared, dist::ReduceOp::Sum);
-    shared = shared.cpu();
-    const double loss_value = shared[0].item<double>() / comm.size();
-    const bool stop_requested = shared[1].item<double>() > 0;
-    if (!std::isfinite(loss_value)) {
-      const auto saved = checkpoints.checkpoints();
+    const std::optional<Batch> batch = data.train.next();
+    if (!batch) fail("internal: the loader ended epoch ", epoch, " before step ", in_epoch);
+    const double data_wait = seconds_since(step_start);
+    const StepResult result = trainer.step(*batch, step);
+    if (!std::isfinite(result.loss))
       fail(
-          "the loss became ", loss_value, " at step ", step, " (epoch ", epoch,
-          "); stopped without saving. The last good checkpoint is ",
-          saved.empty() ? std::string("none") : saved.back(),
+          "the loss became ", result.loss, " at step ", step, " (epoch ", epoch,
+          "); stopped without saving. The last good checkpoint is ", trainer.last_checkpoint(),
           ". Lower the learning rate or enable gradient clipping (optim.clip-grad), then --resume");
-    }
-    step_time += seconds_since(step_start);
-    interval_loss += loss_value;
-    ++interval_steps;
+    const double lr = trainer.learning_rate(step);
     ++step;
     ++steps_this_run;
 
     const bool epoch_end = step % steps_per_epoch == 0;
-    if (step % settings.log_interval == 0 || epoch_end || step == total_steps) {
-      const double seconds = seconds_since(interval_start);
-      const double images_per_second =
-          static_cast<double>(interval_steps * global_batch) / std::max(seconds, 1e-9);
-      metrics.write({{"step", static_cast<double>(step)},
-                     {"epoch", static_cast<double>(epoch)},
-                     {"loss", interval_loss / interval_steps},
-                     {"lr", lr},
-                     {"images_per_second", images_per_second},
-                     {"data_wait_fraction", step_time > 0 ? data_wait / step_time : 0.0},
-                     {"bytes_reduced", static_cast<double>(reducer.bytes_reduced_last_step())}},
-                    "train");
-      progress.update("step", step, total_steps, images_per_second,
-                      "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(settings.epochs) +
-                          "  loss " + std::to_string(interval_loss / interval_steps).substr(0, 6) +
-                          "  lr " + scientific(lr));
-      interval_loss = 0;
-      interval_steps = 0;
-      interval_start = Clock::now();
-    }
+    log.step(step, epoch, epoch_end, trainer, result, lr, data_wait, seconds_since(step_start));
     const bool stop_now =
         settings.stop_after_steps > 0 && steps_this_run >= settings.stop_after_steps;
-    if (epoch_end && val != nullptr &&
-        ((step / steps_per_epoch) % settings.eval_every == 0 || step == total_steps)) {
-      const Accuracy accuracy = evaluate(model, *val, val_size, comm, device);
+    if (epoch_end && data.val != nullptr) {
+      const Accuracy accuracy = trainer.evaluate(*data.val, data.val_size);
       outcome.top1 = accuracy.top1;
       outcome.top5 = accuracy.top5;
-      if (outcome.best_epoch == 0 || accuracy.top1 > outcome.best_top1) {
-        outcome.best_top1 = accuracy.top1;
-        outcome.best_top5 = accuracy.top5;
-        outcome.best_epoch = epoch + 1;
-      }
-      metrics.write({{"step", static_cast<double>(step)},
-                     {"epoch", static_cast<double>(epoch)},
-                     {"top1", accuracy.top1},
-                     {"top5", accuracy.top5}},
-                    "eval");
-      if (root)
-        std::cerr << "epoch " << epoch + 1 << "/" << settings.epochs << ": top-1 "
-                  << accuracy.top1 * 100 << "%, top-5 " << accuracy.top5 * 100 << "% ("
-                  << accuracy.samples << " images)\n";
+      trainer.record_evaluation(accuracy, epoch);
+      log.evaluation(step, epoch, accuracy);
     }
     // After the evaluation, so that the checkpoint carries the best accuracy so far.
-    if ((settings.checkpoint_every > 0 && step % settings.checkpoint_every == 0) || epoch_end ||
-        stop_now)
-      save_checkpoint(step);
+    const bool checkpoint_due =
+        (settings.checkpoint_every > 0 && step % settings.checkpoint_every == 0) || epoch_end;
+    if (checkpoint_due || stop_now) trainer.save_checkpoint(step);
     if (stop_now) {
       outcome.finished = step >= total_steps;
       break;
     }
-    if (stop_requested && step < total_steps) {
-      if (!(settings.checkpoint_every > 0 && step % settings.checkpoint_every == 0) && !epoch_end)
-        save_checkpoint(step);
+    if (result.stop_requested && step < total_steps) {
+      if (!checkpoint_due) trainer.save_checkpoint(step);
       fail("stopped by a signal (SIGTERM or SIGUSR1) after step ", step, " of ", total_steps,
-           "; the checkpoint of step ", step, " is in ", checkpoints.directory(),
-           ": rerun the same command with --resume");
+           "; the checkpoint of step ", step, " is in ", settings.run_dir,
+           "/checkpoints: rerun the same command with --resume");
     }
   }
+  outcome.best_top1 = trainer.best().top1;
+  outcome.best_top5 = trainer.best().top5;
+  outcome.best_epoch = trainer.best().epoch;
   outcome.steps = total_steps;
-  outcome.images = total_steps * global_batch;
+  outcome.images = total_steps * trainer.global_batch();
   outcome.wall_seconds = seconds_since(started);
-  outcome.data_wait_fraction = step_time > 0 ? data_wait / step_time : 0.0;
+  outcome.data_wait_fraction = log.data_wait_fraction();
   return outcome;
 }
 

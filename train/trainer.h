@@ -1,19 +1,32 @@
-// The training loop of both stages, data-parallel through the distributed runtime: stage 1
-// (the auxiliary net, soft distillation from a teacher) and stage 2 (a descendant or a baseline,
-// cross-entropy on mixed, smoothed targets). Resumable from its checkpoints with nothing lost:
-// every random choice is a function of (seed, step, rank), so a resumed run continues exactly.
+// The training of both stages, data-parallel through the distributed runtime: stage 1 (the
+// auxiliary net, soft distillation from a teacher) and stage 2 (a descendant or a baseline,
+// cross-entropy on mixed, smoothed targets). A Trainer holds what one step needs (the model's
+// optimiser, the gradient reducer, the schedule, the checkpoints); train_model runs the loop of a
+// stage with it. Resumable with nothing lost: every random choice is a function of (seed, step,
+// rank), so a resumed run continues exactly.
 #pragma once
 
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <memory>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "data/mixup.h"
+#include "dist/gradient_reducer.h"
+#include "train/checkpoint.h"
 #include "train/losses.h"
+#include "train/schedule.h"
+
+namespace torch::optim {
+class AdamW;
+}
 
 namespace tleg {
 
+struct Batch;
 class Loader;
 class Teacher;
 class VitBase;
@@ -26,7 +39,8 @@ struct TrainSettings {
   // Caps the steps of an epoch (0: the whole epoch): a quick run over part of the data. The
   // ledger counts the images actually processed.
   std::int64_t max_steps_per_epoch = 0;
-  double lr = 5e-4;  // per 512 images; scaled by the global batch
+  std::int64_t batch = 128;  // per rank
+  double lr = 5e-4;          // per 512 images; scaled by the global batch
   double min_lr = 1e-5;
   double warmup_lr = 1e-6;
   std::int64_t warmup_epochs = 0;
@@ -35,7 +49,7 @@ struct TrainSettings {
   double weight_decay = 0.05;
   double clip_grad = 0.0;  // max gradient norm; 0: no clipping
   // Stage 1: distillation (tau, alpha; alpha = 1: no label term) from `teacher` run on the mixed
-  // batch, or, when the train loader carries stored teacher logits, from those (teacher unused).
+  // batch, or, when the batch carries stored teacher logits, from those (teacher unused).
   bool distill = false;
   double tau = 1.0, alpha = 1.0;
   KlReduction kl_reduction = KlReduction::kMean;
@@ -43,13 +57,29 @@ struct TrainSettings {
   std::int64_t log_interval = 50;     // steps
   std::int64_t checkpoint_every = 0;  // steps; 0: at epoch ends only
   std::int64_t keep_checkpoints = 3;
-  std::int64_t eval_every = 1;  // epochs; the last epoch is always evaluated
   bool resume = false;
   std::uint64_t seed = 0;
-  std::string run_dir;
+  std::string
+      run_dir;  // checkpoints, metrics.jsonl, outputs; empty: a Trainer keeps no checkpoints
   // Stops (with a checkpoint written) after this many steps of this process: used by tests
   // and by schedulers that give a job a time slice. 0: run to the end.
   std::int64_t stop_after_steps = 0;
+};
+
+// Where training runs: its communicator (the world, or a sweep group) and this rank's device.
+struct StageContext {
+  dist::Communicator& comm;
+  c10::Device device;
+  bool root() const;
+};
+
+// What a stage trains on: the training loader, the evaluation loader (may be null; `val_size` is
+// its split size) and the live teacher of stage 1 (may be null).
+struct TrainData {
+  Loader& train;
+  Loader* val = nullptr;
+  std::uint64_t val_size = 0;
+  Teacher* teacher = nullptr;
 };
 
 struct TrainOutcome {
@@ -70,15 +100,77 @@ struct Accuracy {
   std::int64_t samples = 0;
 };
 
-// `val` (may be null) is evaluated every settings.eval_every epochs; `val_size` is its split size.
-TrainOutcome train_model(VitBase& model, Loader& train, Loader* val, std::uint64_t val_size,
-                         dist::Communicator& comm, Teacher* teacher, const TrainSettings& settings,
-                         c10::Device device);
+// The evaluation of highest top-1 so far (DeiT's max accuracy) and its epoch, from 1 (0: none).
+struct BestAccuracy {
+  double top1 = 0, top5 = 0;
+  std::int64_t epoch = 0;
+};
 
-// Top-1 and top-5 over the whole split of `split_size` samples, each counted once across ranks:
-// `val` must be an evaluation loader (no shuffling, padding kept, short last batch kept); the
-// padding of the distributed sampler is left out.
-Accuracy evaluate(VitBase& model, Loader& val, std::uint64_t split_size, dist::Communicator& comm,
-                  c10::Device device);
+// What one step gives back. `loss` and `stop_requested` are agreed by every rank, so that all
+// ranks stop at the same step; the times are this rank's.
+struct StepResult {
+  double loss = 0;              // mean over ranks
+  bool stop_requested = false;  // some rank was sent SIGTERM or SIGUSR1
+  double teacher_seconds = 0;   // the live teacher's forward pass
+  double reduce_seconds = 0;    // waiting for the gradient all-reduce (GradientReducer::finish)
+};
+
+class Trainer {
+ public:
+  // `steps_per_epoch` and settings.batch set the schedule (the rate is scaled by the global
+  // batch) and key each step's random draws. Parameters are broadcast from rank 0. `teacher`
+  // (may be null) is run live when a stage-1 batch carries no stored logits.
+  Trainer(VitBase& model, const StageContext& context, const TrainSettings& settings,
+          std::int64_t steps_per_epoch, Teacher* teacher = nullptr,
+          const dist::GradientReducerOptions& reducer = {});
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
+
+  // Training step `step` (0-based over the whole schedule) on `batch`: Mixup/CutMix, forward,
+  // loss, backward with the gradient all-reduce, clipping, AdamW at the schedule's rate.
+  StepResult step(const Batch& batch, std::int64_t step);
+  // Top-1 and top-5 over the whole split of `split_size` samples, each counted once across ranks:
+  // `val` must be an evaluation loader (no shuffling, padding kept, short last batch kept).
+  Accuracy evaluate(Loader& val, std::uint64_t split_size);
+  // Rank 0 writes the model and optimiser state after `step` steps (every rank holds the same)
+  // into RUN_DIR/checkpoints.
+  void save_checkpoint(std::int64_t step) const;
+  // Loads the newest valid checkpoint of the run folder on every rank (the folder must be on a
+  // filesystem all ranks share); returns its step, or nothing when there is none.
+  std::optional<std::int64_t> resume();
+  // Keeps the best evaluation (epoch from 0); checkpoints carry it, so a resumed run keeps it.
+  void record_evaluation(const Accuracy& accuracy, std::int64_t epoch);
+  const BestAccuracy& best() const { return best_; }
+
+  std::int64_t total_steps() const { return schedule_.epochs * schedule_.steps_per_epoch; }
+  std::int64_t steps_per_epoch() const { return schedule_.steps_per_epoch; }
+  std::int64_t global_batch() const { return global_batch_; }
+  double learning_rate(std::int64_t step) const { return schedule_.at(step); }
+  std::int64_t bytes_reduced_last_step() const { return reducer_.bytes_reduced_last_step(); }
+  // The newest checkpoint written, or "none".
+  std::string last_checkpoint() const;
+
+ private:
+  VitBase& model_;
+  dist::Communicator& comm_;
+  TrainSettings settings_;
+  c10::Device device_;
+  Teacher* teacher_;
+  std::vector<at::Tensor> parameters_;
+  dist::GradientReducer reducer_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::int64_t global_batch_;
+  CosineSchedule schedule_;
+  std::optional<CheckpointStore> checkpoints_;  // none without a run folder
+  MixupOptions mixup_;
+  BestAccuracy best_;
+};
+
+// Runs a stage's whole schedule (or resumes it): steps, logging, checkpoints, an evaluation at
+// every epoch end, and stops on a non-finite loss, on SIGTERM/SIGUSR1 (with a checkpoint) or
+// after settings.stop_after_steps.
+TrainOutcome train_model(VitBase& model, const TrainData& data, const TrainSettings& settings,
+                         const StageContext& context);
 
 }  // namespace tleg

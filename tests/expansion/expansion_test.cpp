@@ -38,7 +38,7 @@ WeightsFile trained_learngene(std::uint64_t seed = 5) {
   initialise(aux, seed);
   at::NoGradGuard no_grad;
   aux.theta_A->norm1->weight.normal_();  // make θ_A's norms non-zero, as after training
-  return extract_learngene(aux, {{"dataset", "unit-test"}, {"command", "tleg distill"}});
+  return weights_of(aux, {{"dataset", "unit-test"}, {"command", "tleg distill"}});
 }
 
 TEST(WeightsFile, RoundTripKeepsTensorsArchitectureAndMetadata) {
@@ -114,7 +114,7 @@ TEST(WeightsFile, NotAWeightsFileAndWrongKindAreExplained) {
             std::string::npos);
   ViT vit(small_config(3));
   initialise(vit, 1);
-  save_weights(vit_weights(vit, {}), dir.file("vit.h5"));
+  save_weights(weights_of(vit, {}), dir.file("vit.h5"));
   EXPECT_NE(error_of([&] { load_learngene(dir.file("vit.h5")); }).find("'vit' file"),
             std::string::npos);
 }
@@ -160,7 +160,7 @@ TEST(Initializers, ChosenByNameWithStoredParameterCounts) {
   save_weights(trained_learngene(), dir.file("lg.h5"));
   ViT deep(small_config(8));
   initialise(deep, 9);
-  save_weights(vit_weights(deep, {}), dir.file("deep.h5"));
+  save_weights(weights_of(deep, {}), dir.file("deep.h5"));
 
   ViT model(small_config(4));
   auto tleg_init = make_initializer({.method = "tleg", .source = dir.file("lg.h5")});

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "expansion/learngene.h"
+#include "expansion/model_io.h"
 #include "model/vit.h"
 
 namespace tleg {
@@ -161,7 +162,7 @@ TEST(AuxViT, DepthLExpansionReproducesTheAuxiliaryNet) {
   aux->eval();
   const at::Tensor images = at::randn({4, 2, 16, 16}, at::kDouble);
   const at::Tensor expected = aux->forward(images);
-  auto descendant = expand(extract_learngene(*aux, {}), 12);
+  auto descendant = expand(weights_of(*aux, {}), 12);
   descendant->eval();
   const at::Tensor actual = descendant->forward(images);
   // float64 with identical operations in the same order: only the W_B + (l/L) W_A rounding
@@ -173,7 +174,7 @@ TEST(AuxViT, DepthLExpansionReproducesTheAuxiliaryNet) {
 TEST(AuxViT, LearngeneGradientsAreWeightedSumsOfBlockGradients) {
   const std::int64_t depth = 6;
   auto aux = random_aux(depth);
-  auto explicit_vit = expand(extract_learngene(*aux, {}), depth);
+  auto explicit_vit = expand(weights_of(*aux, {}), depth);
   const at::Tensor images = at::randn({3, 2, 16, 16}, at::kDouble);
   const at::Tensor probe = at::randn({3, 5}, at::kDouble);
   (aux->forward(images) * probe).sum().backward();

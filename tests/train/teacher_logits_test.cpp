@@ -84,7 +84,7 @@ class TeacherLogitsStoreTest : public ::testing::Test {
     // something.
     for (auto& item : teacher.named_parameters())
       if (item.key().starts_with("head")) item.value().data().mul_(200);
-    save_weights(vit_weights(teacher, {}), file("teacher.h5"));
+    save_weights(weights_of(teacher, {}), file("teacher.h5"));
     const std::string base = std::string(TLEG_BINARY) + " logits --data " + file("data.h5") +
                              " --teacher " + file("teacher.h5") + " --views 3 --seed 7 --batch 5" +
                              recipe_flags();

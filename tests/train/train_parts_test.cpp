@@ -11,6 +11,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "common/format.h"
 #include "model/vit.h"
 #include "temp_dir.h"
 #include "train/checkpoint.h"

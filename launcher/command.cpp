@@ -1,0 +1,57 @@
+#include "launcher/command.h"
+
+#include <fstream>
+#include <iostream>
+
+#include "common/error.h"
+
+namespace tleg {
+
+std::vector<Command> all_commands() {
+  std::vector<Command> commands = data_commands();
+  for (auto& command : train_commands()) commands.push_back(std::move(command));
+  for (auto& command : model_commands()) commands.push_back(std::move(command));
+  for (auto& command : report_commands()) commands.push_back(std::move(command));
+  return commands;
+}
+
+po::options_description command_options(const Command& command,
+                                        po::positional_options_description& positional) {
+  po::options_description options(command.name + " options");
+  options.add_options()("help,h", "show this help and exit")(
+      "config", po::value<std::vector<std::string>>()->composing(),
+      "INI file(s) of options (section names prefix keys, e.g. [model] dim=192); a later file "
+      "overrides an earlier one, the command line overrides all");
+  command.add_options(options, positional);
+  return options;
+}
+
+int run_command(const Command& command, int argc, char** argv) {
+  po::positional_options_description positional;
+  const po::options_description options = command_options(command, positional);
+  po::variables_map values;
+  po::store(po::command_line_parser(argc, argv).options(options).positional(positional).run(),
+            values);
+  if (values.count("help")) {
+    std::cout << "usage: tleg " << command.name << " [options] " << command.usage << "\n"
+              << command.summary << "\n\n"
+              << options << "\n";
+    return 0;
+  }
+  if (values.count("config")) {
+    // store() keeps the first value it sees: the command line first, then the config files
+    // from the last to the first, so a later file overrides an earlier one (base, then
+    // specialisations) and the command line overrides them all.
+    const auto paths = values["config"].as<std::vector<std::string>>();
+    for (auto path = paths.rbegin(); path != paths.rend(); ++path) {
+      std::ifstream file(*path);
+      if (!file) fail("cannot read config file ", *path);
+      po::store(po::parse_config_file(file, options, /*allow_unregistered=*/false), values);
+    }
+  }
+  po::notify(values);
+  Options read(values, options);
+  return command.parse(read)();
+}
+
+}  // namespace tleg

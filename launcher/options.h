@@ -1,0 +1,55 @@
+// A command's parsed options (command line and --config INI files), read by name into the
+// command's typed settings in one place per command. Every name read is checked against the
+// options the command declares, and the names read are kept, so that a test can check both ways:
+// nothing is read that is not declared, nothing is declared that is not read.
+#pragma once
+
+#include <boost/program_options.hpp>
+
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace tleg {
+
+namespace po = boost::program_options;
+
+class Options {
+ public:
+  Options(const po::variables_map& values, const po::options_description& declared)
+      : values_(values), declared_(declared) {}
+
+  // The value of a declared option with a default or marked required.
+  template <typename T>
+  T get(const std::string& name) {
+    use(name);
+    return values_[name].as<T>();
+  }
+  // The value of a declared option without a default, or nothing when it was not given.
+  template <typename T>
+  std::optional<T> find(const std::string& name) {
+    use(name);
+    if (!values_.count(name)) return std::nullopt;
+    return values_[name].as<T>();
+  }
+  // Whether a declared option was given (for switches without a value).
+  bool given(const std::string& name) {
+    use(name);
+    return values_.count(name) > 0;
+  }
+
+  // The options given (not defaulted) as "--key=value ...", for run.json's provenance.
+  std::string command_line() const;
+  // The declared options not read so far.
+  std::vector<std::string> unread() const;
+
+ private:
+  void use(const std::string& name);  // fails naming `name` when it is not declared
+
+  const po::variables_map& values_;
+  const po::options_description& declared_;
+  std::set<std::string> read_;
+};
+
+}  // namespace tleg

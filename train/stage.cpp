@@ -1,0 +1,232 @@
+#include "train/stage.h"
+
+#include <ATen/Parallel.h>
+
+#include <iostream>
+#include <map>
+#include <memory>
+
+#include "common/error.h"
+#include "data/dataset_store.h"
+#include "data/loader.h"
+#include "dist/communicator.h"
+#include "expansion/model_io.h"
+#include "model/vit.h"
+#include "train/run_record.h"
+#include "train/teacher.h"
+
+namespace tleg {
+namespace {
+
+std::array<float, 3> channel_values(const std::vector<float>& values, std::int64_t channels,
+                                    const char* name) {
+  if (static_cast<std::int64_t>(values.size()) < channels)
+    fail(name, " needs ", channels, " comma-separated values, got ", values.size());
+  std::array<float, 3> out{};
+  for (std::size_t i = 0; i < std::min<std::size_t>(3, values.size()); ++i) out[i] = values[i];
+  return out;
+}
+
+LoaderOptions loader_options(const StageSettings& s, const StageContext& context,
+                             const VitConfig& model, bool train) {
+  LoaderOptions options;
+  options.path = s.data.store;
+  options.split = train ? s.data.train_split : s.data.val_split;
+  options.batch_size = s.train.batch;
+  options.ranks = context.comm.size();
+  options.rank = context.comm.rank();
+  options.sampler.seed = s.train.seed;
+  options.sampler.shuffle = train;
+  options.sampler.repeats = train ? s.view.repeats : 1;
+  options.train = train;
+  options.drop_last_batch = train;
+  options.threads = static_cast<int>(s.data.threads);
+  options.device = context.device;
+  options.recipe = view_recipe(s.view, model.channels);
+  if (train && !s.teacher.logits.empty()) {
+    options.teacher_logits = s.teacher.logits;
+    options.teacher_logits_views = s.teacher.views;
+  }
+  return options;
+}
+
+// What a stage run is: its label in run.json, how its model was initialised and what that keeps
+// on disk.
+struct RunLabel {
+  std::string method, init;
+  std::int64_t stored_parameters = 0;
+};
+
+// Trains `model` (initialised) and writes its output and run.json. Returns whether it ran to the
+// end (not stopped by run.stop-after-steps).
+bool run_stage(const StageSettings& s, const StageContext& context, VitBase& model,
+               const RunLabel& label) {
+  at::set_num_threads(static_cast<int>(s.threads));  // LibTorch would pick 1 here: be explicit
+  const DatasetReader dataset(s.data.store);
+  const VitConfig& config = model.config();
+  Loader train(loader_options(s, context, config, true));
+  std::unique_ptr<Loader> val;
+  std::uint64_t val_size = 0;
+  if (!s.data.val_split.empty()) {
+    val = std::make_unique<Loader>(loader_options(s, context, config, false));
+    val_size = dataset.index(s.data.val_split).size();
+  }
+  std::unique_ptr<Teacher> teacher;
+  if (!s.teacher.model.empty()) teacher = load_teacher(s.teacher.model, context.device);
+  if (context.root())
+    std::cerr << s.stage << ": " << config.describe() << ", " << context.comm.size()
+              << " rank(s) on " << context.device.str() << ", " << label.method << " ("
+              << label.init << ")\n";
+  const TrainOutcome outcome =
+      train_model(model, {train, val.get(), val_size, teacher.get()}, s.train, context);
+  if (!outcome.finished) {
+    if (context.root())
+      std::cerr << "stopped after " << s.train.stop_after_steps << " steps; resume with --resume\n";
+    return false;
+  }
+  if (!context.root()) return true;
+
+  const std::string& dir = s.train.run_dir;
+  const std::string command = "tleg " + s.stage + " " + s.command_line;
+  const std::string output = dir + (s.stage == "distill" ? "/learngene.h5" : "/model.h5");
+  save_weights(weights_of(model, {{"command", command},
+                                  {"dataset", dataset.info().name},
+                                  {"dataset_fingerprint", dataset.fingerprint()},
+                                  {"method", label.method}}),
+               output);
+  RunLedger ledger;
+  ledger.method = label.method;
+  ledger.init = label.init;
+  ledger.depth = config.depth;
+  ledger.epochs = s.train.epochs;
+  ledger.steps = outcome.steps;
+  ledger.images = outcome.images;
+  // Stored logits cost no teacher FLOPs in training (tleg logits paid them once).
+  const double teacher_flops =
+      s.teacher.model.ends_with(".h5")
+          ? static_cast<double>(forward_flops(load_weights(s.teacher.model).config))
+          : 0.0;
+  ledger.flops = static_cast<double>(outcome.images) *
+                 (static_cast<double>(training_flops(config)) + teacher_flops);
+  ledger.wall_seconds = outcome.wall_seconds;
+  ledger.device_seconds = outcome.wall_seconds * context.comm.size();
+  ledger.ranks = context.comm.size();
+  ledger.device = context.device.is_cuda() ? "cuda" : "cpu";
+  ledger.parameters_trained =
+      s.stage == "distill" ? learngene_parameter_count(config) : vit_parameter_count(config);
+  ledger.parameters_stored = label.stored_parameters;
+  ledger.top1 = outcome.top1;
+  ledger.top5 = outcome.top5;
+  ledger.best_top1 = outcome.best_top1;
+  ledger.best_top5 = outcome.best_top5;
+  ledger.best_epoch = outcome.best_epoch;
+  ledger.dataset = dataset.info().name;
+  ledger.dataset_fingerprint = dataset.fingerprint();
+  ledger.classes = config.classes;
+  ledger.teacher_mode = train.has_teacher_logits() ? "stored-logits" : teacher ? "live" : "";
+  ledger.command = command;
+  for (const auto& path : s.config_files) ledger.config += path + " ";
+  ledger.extra = {{"output", output},
+                  {"seed", std::to_string(s.train.seed)},
+                  {"data_wait_fraction", std::to_string(outcome.data_wait_fraction)},
+                  {"teacher", teacher ? teacher->identity() : train.teacher_logits_identity()},
+                  {"teacher_logits", train.has_teacher_logits() ? s.teacher.logits : ""},
+                  {"teacher_flops_per_image", std::to_string(teacher_flops)},
+                  {"resumed_from", std::to_string(outcome.resumed_from)}};
+  write_run_ledger(ledger, dir + "/run.json");
+  std::cout << s.stage << " done: top-1 " << outcome.top1 * 100 << "% (best "
+            << outcome.best_top1 * 100 << "% at epoch " << outcome.best_epoch << "), top-5 "
+            << outcome.top5 * 100 << "%, " << outcome.wall_seconds << " s; wrote " << output
+            << " and " << dir << "/run.json\n";
+  return true;
+}
+
+}  // namespace
+
+ViewRecipe view_recipe(const ViewSettings& s, std::int64_t channels) {
+  if (s.recipe != "deit" && s.recipe != "basic")
+    fail("aug.recipe must be deit or basic, got '", s.recipe, "'");
+  const auto size = static_cast<int>(s.image);
+  ViewRecipe recipe = s.recipe == "deit" ? ViewRecipe::deit(size) : ViewRecipe::basic(size);
+  recipe.channels = static_cast<int>(channels);
+  recipe.scale_min = s.scale_min;
+  recipe.dct_scaling = s.dct_scaling;
+  recipe.eval_crop_fraction = s.eval_crop_fraction;
+  if (!(recipe.eval_crop_fraction > 0 && recipe.eval_crop_fraction <= 1))
+    fail("aug.eval-crop-fraction must be in (0, 1], got ", recipe.eval_crop_fraction);
+  if (s.recipe == "deit") {
+    recipe.erase_probability = s.erase;
+    recipe.augment = RandAugmentRecipe::parse(s.rand_augment);
+  }
+  recipe.mean = channel_values(s.mean, channels, "data.mean");
+  recipe.std = channel_values(s.std, channels, "data.std");
+  return recipe;
+}
+
+VitConfig model_config(const StageSettings& s, const DatasetInfo& data) {
+  VitConfig config = vit_preset(s.model.size);
+  if (s.model.dim > 0) config.dim = s.model.dim;
+  if (s.model.heads > 0) config.heads = s.model.heads;
+  config.depth = s.model.depth;
+  config.patch_size = s.model.patch;
+  config.image_size = s.view.image;
+  config.drop_path = s.model.drop_path;
+  config.channels = data.channels;
+  config.classes = static_cast<std::int64_t>(data.class_names.size());
+  config.validate();
+  return config;
+}
+
+void train_teacher(const StageSettings& s, const StageContext& context) {
+  const DatasetReader dataset(s.data.store);
+  ViT model(model_config(s, dataset.info()));
+  initialise(model, s.train.seed);
+  run_stage(s, context, model, {.method = s.method_or("teacher"), .init = "scratch"});
+}
+
+void distill(const StageSettings& s, const StageContext& context) {
+  const DatasetReader dataset(s.data.store);
+  AuxViT model(model_config(s, dataset.info()));
+  initialise(model, s.train.seed);
+  run_stage(s, context, model, {.method = s.method_or("aux"), .init = "scratch"});
+}
+
+VitConfig descendant_config(const StageSettings& s, const InitSettings& init,
+                            const DatasetInfo& data, std::int64_t depth) {
+  VitConfig config = model_config(s, data);
+  if (!init.learngene.empty()) {
+    const double drop_path = config.drop_path;
+    config = load_weights(init.learngene).config;
+    config.drop_path = drop_path;
+    config.classes = static_cast<std::int64_t>(data.class_names.size());
+  }
+  config.depth = depth;
+  return config;
+}
+
+InitSpec init_spec(const InitSettings& init, const std::string& method, std::uint64_t seed) {
+  return {.method = method,
+          .source = method == "tleg" ? init.learngene : init.pretrained,
+          .subset_layers = init.subset_layers,
+          .seed = seed};
+}
+
+bool finetune(const StageSettings& s, const VitConfig& config, const InitSpec& init,
+              const std::string& method, const StageContext& context) {
+  const auto initializer = make_initializer(init);
+  ViT model(config);
+  initializer->initialise(model);
+  return run_stage(s, context, model,
+                   {.method = method,
+                    .init = initializer->describe(),
+                    .stored_parameters = initializer->stored_parameters()});
+}
+
+void finetune(const StageSettings& s, const InitSettings& init, const StageContext& context) {
+  const DatasetReader dataset(s.data.store);
+  const std::int64_t depth = init.depth > 0 ? init.depth : s.model.depth;
+  finetune(s, descendant_config(s, init, dataset.info(), depth),
+           init_spec(init, init.method, s.train.seed), s.method_or(init.method), context);
+}
+
+}  // namespace tleg

@@ -1,0 +1,108 @@
+// A training stage from its typed settings: the loaders, the teacher, the model, the Trainer's
+// schedule, the outputs (learngene or model file) and the run's cost ledger (run.json). The
+// launcher fills the settings from the options once; the sweep (experiments/) reuses them.
+#pragma once
+
+#include <c10/core/Device.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "data/view.h"
+#include "expansion/initializer.h"
+#include "model/vit_config.h"
+#include "train/trainer.h"
+
+namespace tleg {
+
+struct DatasetInfo;
+class VitBase;
+namespace dist {
+class Communicator;
+}
+
+// How a training view is drawn and rendered: training and tleg logits share these, so that
+// stored views are the views training renders.
+struct ViewSettings {
+  std::string recipe = "deit";                        // deit or basic
+  double scale_min = 0.08;                            // RandomResizedCrop minimum area fraction
+  double erase = 0.25;                                // random-erasing probability (deit)
+  std::string rand_augment = "rand-m9-mstd0.5-inc1";  // timm's RandAugment config (deit)
+  bool dct_scaling = false;           // JPEG decode at 1/2, 1/4, 1/8 where the crop allows
+  double eval_crop_fraction = 0.875;  // evaluation: Resize(image / fraction), CenterCrop(image)
+  std::vector<float> mean{0.485f, 0.456f, 0.406f}, std{0.229f, 0.224f, 0.225f};  // per channel
+  std::int64_t repeats = 1;  // repeated augmentation
+  std::int64_t image = 224;  // input image size
+};
+
+struct DataSettings {
+  std::string store;                                     // dataset store (.h5)
+  std::string train_split = "train", val_split = "val";  // val_split "": no evaluation
+  std::int64_t threads = 2;                              // decode/augment threads per rank
+};
+
+// The architecture before the dataset is known (channels and classes come from the store).
+struct ModelSettings {
+  std::string size = "Ti";          // Ti, S or B: dim and heads
+  std::int64_t dim = 0, heads = 0;  // 0: from size
+  std::int64_t depth = 12, patch = 16;
+  double drop_path = 0;
+};
+
+// Stage 1's teacher: run live on every batch, or its logits stored by tleg logits.
+struct TeacherSettings {
+  std::string model;       // tleg model (.h5) or TorchScript file
+  std::string logits;      // folder from tleg logits
+  std::int64_t views = 0;  // views the stored logits must hold (0: any)
+};
+
+struct StageSettings {
+  std::string stage;  // teacher, distill or finetune
+  DataSettings data;
+  ViewSettings view;
+  ModelSettings model;
+  TrainSettings train;
+  TeacherSettings teacher;             // distill only
+  std::string method;                  // label in run.json; empty: the stage's default
+  std::int64_t threads = 1;            // compute threads per rank (CPU)
+  std::int64_t timeout_seconds = 600;  // a collective's wait for the other ranks
+  std::string command_line;            // the options as given, for run.json's provenance
+  std::vector<std::string> config_files;
+
+  std::string method_or(const std::string& fallback) const {
+    return method.empty() ? fallback : method;
+  }
+};
+
+// Stage 2: how the descendant (or a baseline) is initialised.
+struct InitSettings {
+  std::string method = "scratch";  // tleg, scratch, subset or prefin
+  std::int64_t depth = 0;          // 0: model.depth
+  std::string learngene;           // tleg (and the architecture of every method when given)
+  std::string pretrained;          // subset or prefin
+  std::string subset_layers = "first";
+};
+
+ViewRecipe view_recipe(const ViewSettings& settings, std::int64_t channels);
+VitConfig model_config(const StageSettings& settings, const DatasetInfo& data);
+
+// `tleg teacher`: a ViT from scratch, cross-entropy.
+void train_teacher(const StageSettings& settings, const StageContext& context);
+// `tleg distill`: the auxiliary net by distillation; writes learngene.h5.
+void distill(const StageSettings& settings, const StageContext& context);
+
+// The architecture of stage-2 models: the learngene's when one is given (baselines included, so
+// that every method trains the same network), else the model settings'; depth `depth`.
+VitConfig descendant_config(const StageSettings& settings, const InitSettings& init,
+                            const DatasetInfo& data, std::int64_t depth);
+// The initialisation `method` (tleg, scratch, subset, prefin) from the init settings.
+InitSpec init_spec(const InitSettings& init, const std::string& method, std::uint64_t seed);
+// One stage-2 run of a model of `config` initialised by `init` into settings.train.run_dir,
+// labelled `method`. Returns whether it ran to the end (not stopped by run.stop-after-steps).
+bool finetune(const StageSettings& settings, const VitConfig& config, const InitSpec& init,
+              const std::string& method, const StageContext& context);
+// `tleg finetune`: one depth (init.depth, else model.depth) of init.method.
+void finetune(const StageSettings& settings, const InitSettings& init, const StageContext& context);
+
+}  // namespace tleg
