@@ -56,6 +56,11 @@ class Communicator {
   // Returns [size(), *tensor.sizes()]: row r is rank r's tensor.
   virtual at::Tensor all_gather(const at::Tensor& tensor) = 0;
   virtual void barrier() = 0;
+  // A barrier with no deadline, for ranks that legitimately arrive hours apart (the groups of a
+  // sweep, the shards of tleg logits). It sleeps while it waits; a rank that dies still ends the
+  // job (mpirun and srun end it when a process dies), and a hung rank is caught by its own
+  // group's collectives, which keep their timeout.
+  virtual void wait_for_all() = 0;
   // Collective: ranks passing the same colour form one new communicator of this backend, ranked
   // by (key, old rank). colour must be >= 0.
   virtual std::unique_ptr<Communicator> split(int color, int key) = 0;

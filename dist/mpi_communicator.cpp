@@ -15,12 +15,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int world_rank() {
-  int rank = -1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  return rank;
-}
-
 MPI_Datatype mpi_type(const at::Tensor& tensor, const char* operation, int rank) {
   switch (tensor.scalar_type()) {
     case at::kFloat:
@@ -192,6 +186,22 @@ void MpiCommunicator::barrier() {
   MPI_Request request = MPI_REQUEST_NULL;
   check(MPI_Ibarrier(comm_, &request), "MPI_Ibarrier");
   wait_for(request, "MPI_Ibarrier");
+}
+
+void MpiCommunicator::wait_for_all() { wait_for_all(comm_, rank_, size_); }
+
+void MpiCommunicator::wait_for_all(MPI_Comm comm, int rank, int size) {
+  MPI_Request request = MPI_REQUEST_NULL;
+  if (MPI_Ibarrier(comm, &request) != MPI_SUCCESS)
+    fail("MPI_Ibarrier failed on rank ", rank, " of ", size, " (world rank ", world_rank(), ")");
+  for (;;) {
+    int flag = 0;
+    if (MPI_Test(&request, &flag, MPI_STATUS_IGNORE) != MPI_SUCCESS)
+      fail("MPI_Test of a barrier failed on rank ", rank, " of ", size, " (world rank ",
+           world_rank(), ")");
+    if (flag) return;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));  // minutes to hours: no spinning
+  }
 }
 
 std::unique_ptr<Communicator> MpiCommunicator::split(int color, int key) {

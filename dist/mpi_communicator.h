@@ -26,10 +26,13 @@ class MpiCommunicator final : public Communicator {
   void broadcast(at::Tensor& tensor, int root) override;
   at::Tensor all_gather(const at::Tensor& tensor) override;
   void barrier() override;
+  void wait_for_all() override;
   std::unique_ptr<Communicator> split(int color, int key) override;
 
   // Polls `request` until it completes; past the timeout, ends the job naming `operation`.
   void wait_for(MPI_Request& request, const char* operation) const;
+  // The barrier of wait_for_all() on any MPI communicator (the NCCL backend's too).
+  static void wait_for_all(MPI_Comm comm, int rank, int size);
   // Throws tleg::Error naming `operation`, this rank and MPI's reason unless `code` is success.
   void check(int code, const char* operation) const;
 

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "dist/mpi_communicator.h"
 #include "dist/world.h"
 
 namespace tleg::dist {
@@ -142,6 +143,9 @@ class NcclCommunicator final : public Communicator {
         {1}, at::TensorOptions().dtype(at::kFloat).device(c10::Device(c10::kCUDA, device_)));
     all_reduce_async(token, ReduceOp::Sum)->wait();
   }
+
+  // Over the MPI communicator of the same ranks: no GPU work, no NCCL timeout.
+  void wait_for_all() override { MpiCommunicator::wait_for_all(mpi_, rank_, size_); }
 
   std::unique_ptr<Communicator> split(int color, int key) override {
     if (color < 0) fail("split on rank ", rank_, ": colour ", color, " must be >= 0");

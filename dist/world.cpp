@@ -97,6 +97,14 @@ World::~World() {
   if (!finalised) MPI_Finalize();
 }
 
+int world_rank() {
+  int initialised = 0;
+  MPI_Initialized(&initialised);
+  int rank = -1;
+  if (initialised) MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  return rank;
+}
+
 void abort_job(const std::string& message, int exit_code) {
   std::fprintf(stderr, "%s\n", message.c_str());
   std::fflush(stderr);

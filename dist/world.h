@@ -40,6 +40,9 @@ class World {
   c10::Device device_{c10::kCPU};
 };
 
+// This process's rank in MPI_COMM_WORLD (what mpirun's messages name), -1 before MPI starts.
+int world_rank();
+
 // Writes `message` to stderr and ends every rank of the job at once (MPI_Abort): the way out of
 // an error that the other ranks cannot learn about by themselves, or of a collective that will
 // never complete (MPI cannot cancel one).

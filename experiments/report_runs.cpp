@@ -180,8 +180,14 @@ Family make_family(const std::string& method, const std::vector<RunGroup>& group
     const auto aux = stage_cost(groups, "aux");
     if (aux) {
       family.pretraining = aux->cost;
-      shared_pretraining = aux->cost;
-      family.pretraining_accounting = "stage 1: " + aux->description + "; teacher not included";
+      family.pretraining_accounting = "stage 1: " + aux->description;
+      // Stored logits: the teacher's forward passes were paid by tleg logits.
+      if (const auto logits = stage_cost(groups, "teacher-logits")) {
+        *family.pretraining += logits->cost;
+        family.pretraining_accounting += " + the teacher's stored logits (tleg logits)";
+      }
+      shared_pretraining = *family.pretraining;
+      family.pretraining_accounting += "; the teacher's own training not included";
     } else {
       family.pretraining_accounting = "unknown: no aux run among the inputs";
     }

@@ -16,8 +16,9 @@ namespace tleg::report {
 
 // Every method a run.json may carry, in the order the tables list them. The first four produce
 // what a family starts from; the last four are the families of models being compared.
-inline const std::vector<std::string> kMethods = {
-    "teacher", "aux", "pretrained", "prefin-pretrain", "tleg", "scratch", "prefin", "subset"};
+inline const std::vector<std::string> kMethods = {"teacher",    "teacher-logits",  "aux",
+                                                  "pretrained", "prefin-pretrain", "tleg",
+                                                  "scratch",    "prefin",          "subset"};
 inline const std::vector<std::string> kFamilyMethods = {"tleg", "scratch", "prefin", "subset"};
 
 std::string display_name(const std::string& method);

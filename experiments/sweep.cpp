@@ -6,10 +6,13 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <thread>
+#include <utility>
 
 #include "common/error.h"
 #include "data/dataset_store.h"
 #include "dist/communicator.h"
+#include "dist/world.h"
 #include "experiments/sweep_plan.h"
 #include "model/vit_config.h"
 #include "train/run_record.h"
@@ -79,6 +82,52 @@ std::string sweep_run_dir(const std::string& run_dir, const std::string& method,
   return run_dir + "/" + method + "/depth-" + std::to_string(depth);
 }
 
+namespace {
+
+// How one depth ended on this rank.
+struct DepthResult {
+  std::string error;    // failed: the message
+  std::string stopped;  // stopped by SIGTERM/SIGUSR1: the message
+};
+
+std::string message_of(const std::exception& error) {
+  const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
+  return torch_error ? torch_error->what_without_backtrace() : error.what();
+}
+
+// Every rank of the group votes how its depth ended, on `agreement` (a communicator of the same
+// ranks used for nothing else, so that a vote never matches a training collective). A rank that
+// failed alone cannot be waited for by the others (they are blocked in a training collective), so
+// it waits half the collective timeout for the votes and otherwise ends the job with its own
+// message. Returns {ranks that failed, ranks that stopped}.
+std::pair<std::int64_t, std::int64_t> agree(dist::Communicator& agreement,
+                                            const StageContext& group, const DepthResult& result,
+                                            std::int64_t depth, std::int64_t timeout_seconds) {
+  const int world_rank = dist::world_rank();
+  at::Tensor votes =
+      at::tensor({std::int64_t{!result.error.empty()}, std::int64_t{!result.stopped.empty()}},
+                 at::kLong)
+          .to(group.device);
+  auto pending = agreement.all_reduce_async(votes, dist::ReduceOp::Sum);
+  if (!result.error.empty()) {
+    const auto deadline =
+        std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_seconds * 500);
+    while (!pending->ready()) {
+      if (std::chrono::steady_clock::now() > deadline)
+        dist::abort_job(concat("rank ", world_rank, ": error: depth ", depth,
+                               " failed on this rank only (its error is above) while the rest "
+                               "of its group went on training; the group cannot go on without "
+                               "it, so the job ends: fix the cause and rerun with --resume"));
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
+  pending->wait();
+  votes = votes.cpu();
+  return {votes[0].item<std::int64_t>(), votes[1].item<std::int64_t>()};
+}
+
+}  // namespace
+
 int run_sweep(const SweepSettings& s, const StageContext& world) {
   const DatasetReader dataset(s.stage.data.store);
   if (s.init.method == "tleg" && s.init.learngene.empty())
@@ -91,35 +140,72 @@ int run_sweep(const SweepSettings& s, const StageContext& world) {
 
   const int group_index = plan.group_of(world.comm.rank());
   const auto group_comm = world.comm.split(group_index, world.comm.rank());
+  const auto agreement = world.comm.split(group_index, world.comm.rank());
   const StageContext group{*group_comm, world.device};
+  const int world_rank = dist::world_rank();
   std::int64_t failures = 0;
+  std::string stopped;
   for (const SweepJob& job : plan.groups[static_cast<std::size_t>(group_index)].jobs) {
     const std::string dir = sweep_run_dir(s.stage.train.run_dir, method, job.depth);
     if (run_finished(dir)) {
       if (group.root()) std::cerr << "depth " << job.depth << ": already done (" << dir << ")\n";
       continue;
     }
+    DepthResult result;
     try {
       run_depth(s, group, dataset.info(), job.depth, pretrain_epochs, method);
+    } catch (const StopRequested& stop) {
+      result.stopped = stop.what();
     } catch (const std::exception& error) {
-      // Every rank of the group sees the same failure (configuration, data, a NaN loss):
-      // record it and go on with the group's next depth.
-      const auto* torch_error = dynamic_cast<const c10::Error*>(&error);
-      const std::string message =
-          torch_error ? torch_error->what_without_backtrace() : error.what();
+      result.error = message_of(error);
+      // Said at once: if this rank failed alone, its group may end the job before it can.
+      std::cerr << "rank " << world_rank << ": error: depth " << job.depth << ": " << result.error
+                << std::endl;
+    }
+    const auto [failed, stopping] =
+        agree(*agreement, group, result, job.depth, s.stage.timeout_seconds);
+    const int size = group.comm.size();
+    if ((failed > 0 && failed < size) || (stopping > 0 && stopping < size)) {
+      // Some ranks finished the depth and others did not: they no longer agree on the run.
+      if (!result.error.empty())
+        dist::abort_job(
+            concat("rank ", world_rank, ": error: depth ", job.depth, ": ", result.error));
+      dist::abort_job(concat("rank ", world_rank, ": error: depth ", job.depth,
+                             " did not end alike on every rank of its group (", failed,
+                             " rank(s) failed, ", stopping,
+                             " stopped by a signal: their messages are printed above by them); "
+                             "this rank finished it, but the group cannot go on without them"));
+    }
+    if (stopping == size) {
+      stopped = result.stopped;
+      break;  // the job is being stopped: checkpointed, the rest waits for --resume
+    }
+    if (group.root()) std::filesystem::remove(dir + "/failed.txt");  // of an earlier attempt
+    if (failed == size) {
+      // Every rank of the group failed together (configuration, data, a NaN loss): record it
+      // and go on with the group's next depth.
       ++failures;
       if (group.root()) {
         std::filesystem::create_directories(dir);
-        std::ofstream(dir + "/failed.txt") << message << "\n";
-        std::cerr << "depth " << job.depth << " failed: " << message << "\n";
+        std::ofstream(dir + "/failed.txt") << result.error << "\n";
+        std::cerr << "depth " << job.depth << " failed: " << result.error << "\n";
       }
     }
   }
-  world.comm.barrier();
+  // Groups finish minutes to hours apart: no deadline here.
+  world.comm.wait_for_all();
   if (world.root()) print_summary(s, method);
-  at::Tensor failed = at::tensor({failures}, at::kLong);
-  world.comm.all_reduce(failed);
-  return failed.item<std::int64_t>() > 0 ? 1 : 0;
+  at::Tensor outcome =
+      at::tensor({failures, std::int64_t{!stopped.empty()}}, at::kLong).to(world.device);
+  world.comm.all_reduce(outcome);
+  outcome = outcome.cpu();
+  if (outcome[1].item<std::int64_t>() > 0) {
+    if (world.root())
+      std::cerr << "sweep stopped by SIGTERM or SIGUSR1: the running depths are checkpointed; "
+                   "rerun the same command with --resume to complete them\n";
+    return 1;
+  }
+  return outcome[0].item<std::int64_t>() > 0 ? 1 : 0;
 }
 
 }  // namespace tleg

@@ -25,9 +25,13 @@ struct SweepSettings {
 std::string sweep_run_dir(const std::string& run_dir, const std::string& method,
                           std::int64_t depth);
 
-// Runs the sweep over the ranks of `world` (the job's communicator and this rank's device). A
-// depth that fails is reported (failed.txt in its folder) and the group goes on; rank 0 prints
-// every depth's outcome. Returns 1 when a depth failed, else 0.
+// Runs the sweep over the ranks of `world` (the job's communicator and this rank's device). After
+// each depth the ranks of its group agree on how it ended: a depth that failed on every rank is
+// reported (failed.txt in its folder, removed when it later succeeds) and the group goes on; a
+// failure on some ranks only ends the job with the failing rank's message; SIGTERM/SIGUSR1
+// (checkpointed by the Trainer) ends the group's part of the sweep. The groups then wait for each
+// other with no deadline, and rank 0 prints every depth's outcome. Returns 1 when a depth failed
+// or the sweep was stopped by a signal (rerun with --resume), else 0.
 int run_sweep(const SweepSettings& settings, const StageContext& world);
 
 }  // namespace tleg

@@ -73,35 +73,64 @@ std::string CheckpointStore::save(
   return path;
 }
 
+namespace {
+
+// The archive bytes of the checkpoint at `path`, or nothing when it is truncated or its checksum
+// does not hold.
+std::optional<std::string> verified_bytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (bytes.size() <= kTrailerSize || std::memcmp(bytes.data() + bytes.size() - kTrailerSize,
+                                                  kTrailerMagic, sizeof kTrailerMagic) != 0)
+    return std::nullopt;
+  std::uint32_t stored = 0;
+  std::memcpy(&stored, bytes.data() + bytes.size() - sizeof stored, sizeof stored);
+  bytes.resize(bytes.size() - kTrailerSize);
+  Crc32 crc;
+  crc.update(bytes);
+  if (crc.value() != stored) return std::nullopt;
+  return bytes;
+}
+
+void read_archive(const std::string& bytes,
+                  const std::function<void(torch::serialize::InputArchive&)>& read) {
+  torch::serialize::InputArchive archive;
+  archive.load_from(bytes.data(), bytes.size());
+  read(archive);
+}
+
+}  // namespace
+
 std::optional<std::int64_t> CheckpointStore::load_latest(
     const std::function<void(torch::serialize::InputArchive&)>& read,
     const std::function<void(const std::string&)>& warn) const {
   std::vector<std::string> paths = checkpoints();
   for (auto it = paths.rbegin(); it != paths.rend(); ++it) {
-    std::ifstream in(*it, std::ios::binary);
-    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    std::uint32_t stored = 0;
-    bool valid =
-        bytes.size() > kTrailerSize && std::memcmp(bytes.data() + bytes.size() - kTrailerSize,
-                                                   kTrailerMagic, sizeof kTrailerMagic) == 0;
-    if (valid) {
-      std::memcpy(&stored, bytes.data() + bytes.size() - sizeof stored, sizeof stored);
-      bytes.resize(bytes.size() - kTrailerSize);
-      Crc32 crc;
-      crc.update(bytes);
-      valid = crc.value() == stored;
-    }
-    if (!valid) {
+    const auto bytes = verified_bytes(*it);
+    if (!bytes) {
       warn("skipping corrupt checkpoint " + *it + " (checksum mismatch or truncated)");
       continue;
     }
-    torch::serialize::InputArchive archive;
-    archive.load_from(bytes.data(), bytes.size());
-    read(archive);
+    read_archive(*bytes, read);
     const std::string name = std::filesystem::path(*it).filename().string();
     return std::stoll(name.substr(std::strlen("checkpoint-"), 10));
   }
   return std::nullopt;
+}
+
+void CheckpointStore::load(std::int64_t step,
+                           const std::function<void(torch::serialize::InputArchive&)>& read) const {
+  const std::string path = (fs::path(directory_) / checkpoint_name(step)).string();
+  if (!fs::exists(path))
+    fail(path,
+         ": rank 0 resumes from this checkpoint but it is not there on this rank; the run "
+         "folder must be on a filesystem every rank shares (and sees up to date)");
+  const auto bytes = verified_bytes(path);
+  if (!bytes)
+    fail(path,
+         ": rank 0 resumes from this checkpoint but this rank reads it corrupt (checksum "
+         "mismatch or truncated); check the shared filesystem");
+  read_archive(*bytes, read);
 }
 
 }  // namespace tleg

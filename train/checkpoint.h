@@ -29,6 +29,11 @@ class CheckpointStore {
       const std::function<void(torch::serialize::InputArchive&)>& read,
       const std::function<void(const std::string&)>& warn) const;
 
+  // Loads checkpoint `step` (the one another rank chose) into `read`; fails naming the file when
+  // it is missing or corrupt here.
+  void load(std::int64_t step,
+            const std::function<void(torch::serialize::InputArchive&)>& read) const;
+
   std::vector<std::string> checkpoints() const;  // oldest first
   const std::string& directory() const { return directory_; }
 

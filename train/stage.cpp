@@ -101,11 +101,8 @@ bool run_stage(const StageSettings& s, const StageContext& context, VitBase& mod
   ledger.epochs = s.train.epochs;
   ledger.steps = outcome.steps;
   ledger.images = outcome.images;
-  // Stored logits cost no teacher FLOPs in training (tleg logits paid them once).
-  const double teacher_flops =
-      s.teacher.model.ends_with(".h5")
-          ? static_cast<double>(forward_flops(load_weights(s.teacher.model).config))
-          : 0.0;
+  // Stored logits cost no teacher FLOPs in training (tleg logits paid them, in its own ledger).
+  const double teacher_flops = teacher ? teacher->forward_flops() : 0.0;
   ledger.flops = static_cast<double>(outcome.images) *
                  (static_cast<double>(training_flops(config)) + teacher_flops);
   ledger.wall_seconds = outcome.wall_seconds;
@@ -132,7 +129,10 @@ bool run_stage(const StageSettings& s, const StageContext& context, VitBase& mod
                   {"teacher", teacher ? teacher->identity() : train.teacher_logits_identity()},
                   {"teacher_logits", train.has_teacher_logits() ? s.teacher.logits : ""},
                   {"teacher_flops_per_image", std::to_string(teacher_flops)},
-                  {"resumed_from", std::to_string(outcome.resumed_from)}};
+                  {"teacher_flops_source", teacher ? teacher->flops_source() : ""},
+                  {"resumed_from", std::to_string(outcome.resumed_from)},
+                  {"segments", std::to_string(outcome.segments)},
+                  {"segment_wall_seconds", std::to_string(outcome.segment_seconds)}};
   write_run_ledger(ledger, dir + "/run.json");
   std::cout << s.stage << " done: top-1 " << outcome.top1 * 100 << "% (best "
             << outcome.best_top1 * 100 << "% at epoch " << outcome.best_epoch << "), top-5 "

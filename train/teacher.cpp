@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "expansion/model_io.h"
+#include "model/vit_config.h"
 
 namespace tleg {
 namespace {
@@ -23,6 +24,10 @@ class VitTeacher final : public Teacher {
   std::string identity() const override {
     return "tleg model " + path_ + " (" + model_->config().describe() + ")";
   }
+  double forward_flops() const override {
+    return static_cast<double>(tleg::forward_flops(model_->config()));
+  }
+  std::string flops_source() const override { return "counted from the architecture"; }
 
  private:
   std::shared_ptr<ViT> model_;
@@ -32,14 +37,31 @@ class VitTeacher final : public Teacher {
 class TorchScriptTeacher final : public Teacher {
  public:
   TorchScriptTeacher(const std::string& path, c10::Device device) : path_(path) {
+    torch::jit::ExtraFilesMap extra_files{{"forward_flops", ""}};
     try {
-      module_ = torch::jit::load(path, device);
+      module_ = torch::jit::load(path, device, extra_files);
     } catch (const c10::Error& error) {
       fail(path, ": cannot load the teacher as TorchScript (", error.what_without_backtrace(),
            "); export it with torch.jit.trace(model.eval(), example).save(path), or give a tleg "
            "model file (.h5)");
     }
     module_.eval();
+    const std::string& declared = extra_files["forward_flops"];
+    try {
+      std::size_t used = 0;
+      flops_ = declared.empty() ? 0.0 : std::stod(declared, &used);
+      if (used != declared.size()) flops_ = 0;
+    } catch (const std::exception&) {
+      flops_ = 0;
+    }
+    if (!(flops_ > 0))
+      fail(path, ": the TorchScript teacher declares no forward FLOPs per image (",
+           declared.empty() ? std::string("no extra file 'forward_flops'") : "'" + declared + "'",
+           "), so stage 1's cost would leave the teacher out; export it with\n"
+           "  with torch.utils.flop_counter.FlopCounterMode(display=False) as c: "
+           "model(example[:1])\n"
+           "  torch.jit.save(traced, path, _extra_files={'forward_flops': "
+           "str(c.get_total_flops())})");
   }
   at::Tensor logits(const at::Tensor& images) override {
     at::NoGradGuard no_grad;
@@ -50,10 +72,13 @@ class TorchScriptTeacher final : public Teacher {
     return output.toTensor();
   }
   std::string identity() const override { return "TorchScript " + path_; }
+  double forward_flops() const override { return flops_; }
+  std::string flops_source() const override { return "declared at TorchScript export"; }
 
  private:
   torch::jit::Module module_;
   std::string path_;
+  double flops_ = 0;
 };
 
 }  // namespace

@@ -17,9 +17,16 @@ class Teacher {
   // Logits [B, classes] for images [B, C, H, W]; no gradients.
   virtual at::Tensor logits(const at::Tensor& images) = 0;
   virtual std::string identity() const = 0;  // what was loaded, for run.json and the logits store
+  // Forward FLOPs per image (2 per multiply-add, as forward_flops of a VitConfig), and how they
+  // were obtained: counted from a tleg model's architecture, or declared at TorchScript export.
+  virtual double forward_flops() const = 0;
+  virtual std::string flops_source() const = 0;
 };
 
-// A path ending in .h5 is a tleg model file; anything else is loaded as TorchScript.
+// A path ending in .h5 is a tleg model file; anything else is loaded as TorchScript, which must
+// declare its forward FLOPs per image in the extra file "forward_flops" at export:
+//   with torch.utils.flop_counter.FlopCounterMode(display=False) as c: model(example[:1])
+//   torch.jit.save(traced, path, _extra_files={"forward_flops": str(c.get_total_flops())})
 std::unique_ptr<Teacher> load_teacher(const std::string& path, c10::Device device);
 
 }  // namespace tleg

@@ -132,9 +132,29 @@ void write_teacher_logits(const LogitsSettings& s, const StageContext& context) 
                     static_cast<double>(written) / std::max(seconds_since(started), 1e-9),
                     "views of rank 0");
   }
-  context.comm.barrier();
+  // Resumed shards leave ranks very different amounts of work: no deadline here.
+  context.comm.wait_for_all();
   if (context.root()) {
     write_teacher_logits_index(s.out, tags, slots, index.shard_starts);
+    // The teacher's share of stage 1, paid here once: the report adds it to the aux run's cost.
+    RunLedger ledger;
+    ledger.method = "teacher-logits";
+    ledger.init = teacher->identity();
+    ledger.images = static_cast<std::int64_t>(index.size()) * s.views;
+    ledger.flops = static_cast<double>(ledger.images) * teacher->forward_flops();
+    ledger.wall_seconds = seconds_since(started);
+    ledger.device_seconds = ledger.wall_seconds * context.comm.size();
+    ledger.ranks = context.comm.size();
+    ledger.device = context.device.is_cuda() ? "cuda" : "cpu";
+    ledger.dataset = info.name;
+    ledger.dataset_fingerprint = dataset.fingerprint();
+    ledger.classes = classes;
+    ledger.teacher_mode = "live";
+    ledger.extra = {{"teacher_flops_per_image", std::to_string(teacher->forward_flops())},
+                    {"teacher_flops_source", teacher->flops_source()},
+                    {"views", std::to_string(s.views)},
+                    {"split", s.split}};
+    write_run_ledger(ledger, s.out + "/run.json");
     std::cout << "logits: " << s.out << ": " << s.views << " view(s) of " << index.size()
               << " images (" << s.split << "), "
               << (tags.topk > 0 ? "top-" + std::to_string(tags.topk) : "all") << " of " << classes

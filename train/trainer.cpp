@@ -2,6 +2,9 @@
 
 #include <ATen/ATen.h>
 #include <ATen/CPUGeneratorImpl.h>
+#ifdef TLEG_HAVE_CUDA
+#include <ATen/cuda/CUDAGeneratorImpl.h>
+#endif
 #include <torch/nn/utils/clip_grad.h>
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
@@ -11,6 +14,7 @@
 #include <csignal>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "common/error.h"
 #include "common/format.h"
@@ -55,6 +59,20 @@ class StopSignals {
   }, previous_usr1_{};
 };
 
+// A generator on `device` seeded with `key` (on a GPU, a Philox generator at offset 0): the same
+// keying on every device, so that drop path on a GPU is as exactly resumable as on the CPU.
+at::Generator drop_path_generator(c10::Device device, std::uint64_t key) {
+#ifdef TLEG_HAVE_CUDA
+  if (device.is_cuda()) {
+    at::Generator generator = at::cuda::detail::createCUDAGenerator(device.index());
+    generator.set_current_seed(key);
+    return generator;
+  }
+#endif
+  if (device.is_cuda()) fail("internal: a CUDA device in a build without CUDA");
+  return at::make_generator<at::CPUGeneratorImpl>(key);
+}
+
 // The model on its device in training mode, and its parameters (for the reducer and clipping).
 std::vector<at::Tensor> training_parameters(VitBase& model, c10::Device device) {
   model.to(device);
@@ -72,19 +90,24 @@ class TrainingLog {
         progress_(root, first_step) {}
 
   // After step `step` (1-based) of `epoch`; `wait` and `seconds` are the step's data wait and
-  // time. Writes a line at log intervals, epoch ends and the last step.
+  // time, `agreed` the losses agreed at this step (none between agreements). Writes a line at log
+  // intervals, epoch ends and the last step (where train_model always agrees).
   void step(std::int64_t step, std::int64_t epoch, bool epoch_end, const Trainer& trainer,
-            const StepResult& result, double lr, double wait, double seconds) {
+            const std::optional<Agreement>& agreed, double lr, double wait, double seconds) {
     data_wait_ += wait;
     step_time_ += seconds;
-    loss_ += result.loss;
     ++steps_;
+    if (agreed) {
+      loss_sum_ += agreed->loss * static_cast<double>(agreed->steps);
+      loss_steps_ += agreed->steps;
+    }
     if (step % settings_.log_interval != 0 && !epoch_end && step != trainer.total_steps()) return;
+    const double loss = loss_sum_ / static_cast<double>(std::max<std::int64_t>(loss_steps_, 1));
     const double images_per_second = static_cast<double>(steps_ * trainer.global_batch()) /
                                      std::max(seconds_since(interval_start_), 1e-9);
     metrics_.write({{"step", static_cast<double>(step)},
                     {"epoch", static_cast<double>(epoch)},
-                    {"loss", loss_ / steps_},
+                    {"loss", loss},
                     {"lr", lr},
                     {"images_per_second", images_per_second},
                     {"data_wait_fraction", data_wait_fraction()},
@@ -92,9 +115,10 @@ class TrainingLog {
                    "train");
     progress_.update("step", step, trainer.total_steps(), images_per_second,
                      "epoch " + std::to_string(epoch + 1) + "/" + std::to_string(settings_.epochs) +
-                         "  loss " + std::to_string(loss_ / steps_).substr(0, 6) + "  lr " +
+                         "  loss " + std::to_string(loss).substr(0, 6) + "  lr " +
                          format_number("%.2e", lr));
-    loss_ = 0;
+    loss_sum_ = 0;
+    loss_steps_ = 0;
     steps_ = 0;
     interval_start_ = Clock::now();
   }
@@ -118,8 +142,8 @@ class TrainingLog {
   bool root_;
   MetricsLog metrics_;
   ProgressLine progress_;
-  double data_wait_ = 0, step_time_ = 0, loss_ = 0;
-  std::int64_t steps_ = 0;
+  double data_wait_ = 0, step_time_ = 0, loss_sum_ = 0;
+  std::int64_t steps_ = 0, loss_steps_ = 0;
   Clock::time_point interval_start_ = Clock::now();
 };
 
@@ -169,10 +193,8 @@ StepResult Trainer::step(const Batch& batch, std::int64_t step) {
   set_learning_rate(*optimizer_, schedule_.at(step));
 
   // Drop path draws from a generator keyed by (seed, step, rank): nothing to save for resume.
-  std::optional<at::Generator> generator;
-  if (!device_.is_cuda())
-    generator = at::make_generator<at::CPUGeneratorImpl>(
-        mix64(settings_.seed ^ mix64(static_cast<std::uint64_t>(step) * ranks + rank)));
+  const at::Generator generator = drop_path_generator(
+      device_, mix64(settings_.seed ^ mix64(static_cast<std::uint64_t>(step) * ranks + rank)));
   at::Tensor loss;
   {
     AutocastScope autocast(device_);
@@ -204,16 +226,27 @@ StepResult Trainer::step(const Batch& batch, std::int64_t step) {
   if (settings_.clip_grad > 0) torch::nn::utils::clip_grad_norm_(parameters_, settings_.clip_grad);
   optimizer_->step();
 
-  // The mean loss over ranks and whether any rank was asked to stop, every step: it is how
-  // every rank learns at once that the loss is no longer finite or that a signal came.
-  at::Tensor shared = at::cat({loss.detach().to(at::kDouble).reshape({1}),
-                               at::full({1}, static_cast<double>(stop_signal.load()),
-                                        at::TensorOptions().dtype(at::kDouble).device(device_))});
+  // Kept on the device until the next agreement: no host synchronisation per step.
+  const at::Tensor step_loss = loss.detach().to(at::kDouble).reshape({1});
+  loss_sum_ = loss_sum_.defined() ? loss_sum_ + step_loss : step_loss;
+  ++unagreed_steps_;
+  return result;
+}
+
+Agreement Trainer::agree() {
+  if (unagreed_steps_ == 0) fail("internal: Trainer::agree() without a step since the last one");
+  at::Tensor shared =
+      at::cat({loss_sum_, at::full({1}, static_cast<double>(stop_signal.load()),
+                                   at::TensorOptions(at::kDouble).device(device_))});
   comm_.all_reduce(shared, dist::ReduceOp::Sum);
   shared = shared.cpu();
-  result.loss = shared[0].item<double>() / comm_.size();
-  result.stop_requested = shared[1].item<double>() > 0;
-  return result;
+  Agreement agreed{
+      .loss = shared[0].item<double>() / static_cast<double>(comm_.size() * unagreed_steps_),
+      .steps = unagreed_steps_,
+      .stop_requested = shared[1].item<double>() > 0};
+  loss_sum_ = at::Tensor();
+  unagreed_steps_ = 0;
+  return agreed;
 }
 
 Accuracy Trainer::evaluate(Loader& val, std::uint64_t split_size) {
@@ -264,6 +297,9 @@ void Trainer::save_checkpoint(std::int64_t step) const {
     archive.write("model", model_archive);
     archive.write("optimizer", optimizer_archive);
     archive.write("step", at::tensor({step}, at::kLong));
+    archive.write("elapsed_seconds", at::tensor({elapsed_seconds()}, at::kDouble));
+    archive.write("segments", at::tensor({segments_}, at::kLong));
+    archive.write("exactness", c10::IValue(exactness()));
     archive.write("best", at::tensor({best_.top1, best_.top5, static_cast<double>(best_.epoch)},
                                      at::kDouble));
   });
@@ -271,24 +307,70 @@ void Trainer::save_checkpoint(std::int64_t step) const {
 
 std::optional<std::int64_t> Trainer::resume() {
   if (!checkpoints_) fail("internal: a Trainer without a run folder cannot resume");
-  const auto step = checkpoints_->load_latest(
-      [&](torch::serialize::InputArchive& archive) {
-        torch::serialize::InputArchive model_archive, optimizer_archive;
-        archive.read("model", model_archive);
-        archive.read("optimizer", optimizer_archive);
-        model_.load(model_archive);
-        optimizer_->load(optimizer_archive);
-        at::Tensor best;
-        if (archive.try_read("best", best))  // absent in checkpoints of older versions
-          best_ = {best[0].item<double>(), best[1].item<double>(),
-                   static_cast<std::int64_t>(best[2].item<double>())};
-      },
-      [&](const std::string& warning) {
-        if (comm_.rank() == 0) std::cerr << "warning: " << warning << "\n";
-      });
-  if (step) model_.to(device_);
-  return step;
+  // Rank 0 picks the checkpoint (a listing on a shared filesystem may lag on another node) and
+  // every other rank loads that one.
+  const auto read = [&](torch::serialize::InputArchive& archive) { read_checkpoint(archive); };
+  std::optional<std::int64_t> step;
+  if (comm_.rank() == 0)
+    step = checkpoints_->load_latest(
+        read, [&](const std::string& warning) { std::cerr << "warning: " << warning << "\n"; });
+  at::Tensor chosen =
+      at::full({1}, step.value_or(-1), at::TensorOptions(at::kLong).device(device_));
+  comm_.broadcast(chosen, 0);
+  const std::int64_t agreed = chosen.cpu().item<std::int64_t>();
+  if (agreed < 0) return std::nullopt;
+  if (comm_.rank() != 0) checkpoints_->load(agreed, read);
+  model_.to(device_);
+  return agreed;
 }
+
+std::string Trainer::exactness() const {
+  const MixupOptions& m = settings_.mixup;
+  return concat("world_size=", comm_.size(), " global_batch=", global_batch_,
+                " steps_per_epoch=", schedule_.steps_per_epoch, " epochs=", settings_.epochs,
+                " lr=", settings_.lr, " min_lr=", settings_.min_lr,
+                " warmup_lr=", settings_.warmup_lr, " warmup_epochs=", settings_.warmup_epochs,
+                " lr_per_step=", settings_.lr_per_step, " weight_decay=", settings_.weight_decay,
+                " clip_grad=", settings_.clip_grad, " distill=", settings_.distill,
+                " tau=", settings_.tau, " alpha=", settings_.alpha, " mixup=", m.mixup_alpha,
+                " cutmix=", m.cutmix_alpha, " mix_probability=", m.probability,
+                " mix_switch=", m.switch_probability, " smoothing=", m.label_smoothing,
+                " seed=", settings_.seed, " warmup_prefix=", settings_.warmup_prefix,
+                " kl_reduction=", static_cast<int>(settings_.kl_reduction));
+}
+
+void Trainer::read_checkpoint(torch::serialize::InputArchive& archive) {
+  c10::IValue recorded;
+  if (archive.try_read("exactness", recorded)) {
+    // The resumed run continues exactly only under what the checkpoint was made with.
+    std::istringstream made(recorded.toStringRef()), now(exactness());
+    std::string a, b, differences;
+    while (made >> a && now >> b)
+      if (a != b)
+        differences +=
+            concat(differences.empty() ? "" : ", ", a, " (now ", b.substr(b.find('=') + 1), ")");
+    if (!differences.empty())
+      fail(checkpoints_->directory(), ": the checkpoint was made with ", differences,
+           "; a resume continues exactly only with the same ranks, batch and recipe: rerun with "
+           "those, or start a new run folder");
+  }
+  torch::serialize::InputArchive model_archive, optimizer_archive;
+  archive.read("model", model_archive);
+  archive.read("optimizer", optimizer_archive);
+  model_.load(model_archive);
+  optimizer_->load(optimizer_archive);
+  at::Tensor elapsed, segments;
+  if (archive.try_read("elapsed_seconds", elapsed)) elapsed_before_ = elapsed.item<double>();
+  if (archive.try_read("segments", segments)) segments_ = segments.item<std::int64_t>() + 1;
+  at::Tensor best;
+  if (archive.try_read("best", best))  // absent in checkpoints of older versions
+    best_ = {best[0].item<double>(), best[1].item<double>(),
+             static_cast<std::int64_t>(best[2].item<double>())};
+}
+
+double Trainer::elapsed_seconds() const { return elapsed_before_ + segment_seconds(); }
+
+double Trainer::segment_seconds() const { return seconds_since(started_); }
 
 void Trainer::record_evaluation(const Accuracy& accuracy, std::int64_t epoch) {
   if (best_.epoch == 0 || accuracy.top1 > best_.top1)
@@ -309,7 +391,6 @@ TrainOutcome train_model(VitBase& model, const TrainData& data, const TrainSetti
   if (data.train.batch_size() != settings.batch)
     fail("internal: the training loader's batch (", data.train.batch_size(),
          ") is not the settings' (", settings.batch, ")");
-  const Clock::time_point started = Clock::now();
   const bool root = context.root();
   std::filesystem::create_directories(settings.run_dir);
   std::int64_t steps_per_epoch = static_cast<std::int64_t>(data.train.steps_per_epoch());
@@ -331,6 +412,7 @@ TrainOutcome train_model(VitBase& model, const TrainData& data, const TrainSetti
   TrainingLog log(settings, root, step);
   const StopSignals stop_signals;
   std::int64_t steps_this_run = 0;
+  bool evaluated = false;
   while (step < total_steps) {
     const std::int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
     if (in_epoch == 0 || steps_this_run == 0)
@@ -340,48 +422,73 @@ TrainOutcome train_model(VitBase& model, const TrainData& data, const TrainSetti
     const std::optional<Batch> batch = data.train.next();
     if (!batch) fail("internal: the loader ended epoch ", epoch, " before step ", in_epoch);
     const double data_wait = seconds_since(step_start);
-    const StepResult result = trainer.step(*batch, step);
-    if (!std::isfinite(result.loss))
-      fail(
-          "the loss became ", result.loss, " at step ", step, " (epoch ", epoch,
-          "); stopped without saving. The last good checkpoint is ", trainer.last_checkpoint(),
-          ". Lower the learning rate or enable gradient clipping (optim.clip-grad), then --resume");
+    trainer.step(*batch, step);
     const double lr = trainer.learning_rate(step);
     ++step;
     ++steps_this_run;
 
     const bool epoch_end = step % steps_per_epoch == 0;
-    log.step(step, epoch, epoch_end, trainer, result, lr, data_wait, seconds_since(step_start));
     const bool stop_now =
         settings.stop_after_steps > 0 && steps_this_run >= settings.stop_after_steps;
+    const bool checkpoint_due =
+        (settings.checkpoint_every > 0 && step % settings.checkpoint_every == 0) || epoch_end;
+    const bool log_due = step % settings.log_interval == 0 || step == total_steps;
+    // The ranks agree on the loss and on a stop request at log lines and before checkpoints and
+    // evaluations only (each agreement waits for the device): a checkpoint never holds a
+    // non-finite model, and every rank stops at the same step.
+    std::optional<Agreement> agreed;
+    if (log_due || checkpoint_due || stop_now) {
+      agreed = trainer.agree();
+      if (!std::isfinite(agreed->loss))
+        fail("the loss became ", agreed->loss, " at step ", step, " or in the ", agreed->steps - 1,
+             " step(s) before it (epoch ", epoch,
+             "); stopped without saving. The last good checkpoint is ", trainer.last_checkpoint(),
+             ". Lower the learning rate or enable gradient clipping (optim.clip-grad), then "
+             "--resume");
+    }
+    log.step(step, epoch, epoch_end, trainer, agreed, lr, data_wait, seconds_since(step_start));
     if (epoch_end && data.val != nullptr) {
       const Accuracy accuracy = trainer.evaluate(*data.val, data.val_size);
       outcome.top1 = accuracy.top1;
       outcome.top5 = accuracy.top5;
       trainer.record_evaluation(accuracy, epoch);
       log.evaluation(step, epoch, accuracy);
+      evaluated = step >= total_steps;
     }
     // After the evaluation, so that the checkpoint carries the best accuracy so far.
-    const bool checkpoint_due =
-        (settings.checkpoint_every > 0 && step % settings.checkpoint_every == 0) || epoch_end;
     if (checkpoint_due || stop_now) trainer.save_checkpoint(step);
     if (stop_now) {
       outcome.finished = step >= total_steps;
       break;
     }
-    if (result.stop_requested && step < total_steps) {
+    if (agreed && agreed->stop_requested && step < total_steps) {
       if (!checkpoint_due) trainer.save_checkpoint(step);
-      fail("stopped by a signal (SIGTERM or SIGUSR1) after step ", step, " of ", total_steps,
-           "; the checkpoint of step ", step, " is in ", settings.run_dir,
-           "/checkpoints: rerun the same command with --resume");
+      // The signal may be Slurm's (time limit, scancel, requeue) or mpirun's ending the job
+      // after another rank's error: say both rather than guess.
+      throw StopRequested(concat(
+          "stopped by SIGTERM or SIGUSR1 after step ", step, " of ", total_steps,
+          " (a time limit, scancel or requeue, or the launcher ending the job because another "
+          "rank failed: that rank's error is printed above if so); the checkpoint of step ",
+          step, " is in ", settings.run_dir, "/checkpoints: rerun the same command with --resume"));
     }
+  }
+  // Resumed from the checkpoint of the last step (killed during the final evaluation): the
+  // evaluation of that checkpoint is the run's result.
+  if (!evaluated && step >= total_steps && data.val != nullptr && outcome.finished) {
+    const Accuracy accuracy = trainer.evaluate(*data.val, data.val_size);
+    outcome.top1 = accuracy.top1;
+    outcome.top5 = accuracy.top5;
+    trainer.record_evaluation(accuracy, total_steps / steps_per_epoch - 1);
+    log.evaluation(step, total_steps / steps_per_epoch - 1, accuracy);
   }
   outcome.best_top1 = trainer.best().top1;
   outcome.best_top5 = trainer.best().top5;
   outcome.best_epoch = trainer.best().epoch;
   outcome.steps = total_steps;
   outcome.images = total_steps * trainer.global_batch();
-  outcome.wall_seconds = seconds_since(started);
+  outcome.wall_seconds = trainer.elapsed_seconds();
+  outcome.segment_seconds = trainer.segment_seconds();
+  outcome.segments = trainer.segments();
   outcome.data_wait_fraction = log.data_wait_fraction();
   return outcome;
 }

@@ -8,12 +8,14 @@
 
 #include <c10/core/Device.h>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "common/error.h"
 #include "data/mixup.h"
 #include "dist/gradient_reducer.h"
 #include "train/checkpoint.h"
@@ -22,6 +24,9 @@
 
 namespace torch::optim {
 class AdamW;
+}
+namespace torch::serialize {
+class InputArchive;
 }
 
 namespace tleg {
@@ -82,6 +87,13 @@ struct TrainData {
   Teacher* teacher = nullptr;
 };
 
+// Thrown by train_model when SIGTERM or SIGUSR1 stopped the run: every rank throws it at the same
+// step, after the checkpoint of that step. Not a failure of the run: --resume continues it.
+class StopRequested : public Error {
+ public:
+  using Error::Error;
+};
+
 struct TrainOutcome {
   double top1 = 0, top5 = 0;  // the last evaluation's
   // The best evaluation's (highest top-1; DeiT reports this maximum over epochs), and its
@@ -90,7 +102,9 @@ struct TrainOutcome {
   std::int64_t best_epoch = 0;
   std::int64_t steps = 0, images = 0;  // this run's whole schedule (all ranks)
   std::int64_t resumed_from = -1;      // the checkpoint step, when resumed
-  double wall_seconds = 0;             // this process's time
+  double wall_seconds = 0;             // every segment's time (a resumed run adds the checkpoint's)
+  double segment_seconds = 0;          // this process's time
+  std::int64_t segments = 1;           // this process and the ones it resumed
   double data_wait_fraction = 0;       // share of step time spent waiting for batches
   bool finished = true;                // false when stopped by stop_after_steps
 };
@@ -106,13 +120,18 @@ struct BestAccuracy {
   std::int64_t epoch = 0;
 };
 
-// What one step gives back. `loss` and `stop_requested` are agreed by every rank, so that all
-// ranks stop at the same step; the times are this rank's.
+// What one step gives back: this rank's times.
 struct StepResult {
-  double loss = 0;              // mean over ranks
+  double teacher_seconds = 0;  // the live teacher's forward pass
+  double reduce_seconds = 0;   // waiting for the gradient all-reduce (GradientReducer::finish)
+};
+
+// What every rank agrees on at an agreement (Trainer::agree): the loss and whether to stop, so
+// that all ranks stop at the same step.
+struct Agreement {
+  double loss = 0;              // mean over ranks and over the steps since the last agreement
+  std::int64_t steps = 0;       // those steps
   bool stop_requested = false;  // some rank was sent SIGTERM or SIGUSR1
-  double teacher_seconds = 0;   // the live teacher's forward pass
-  double reduce_seconds = 0;    // waiting for the gradient all-reduce (GradientReducer::finish)
 };
 
 class Trainer {
@@ -129,19 +148,27 @@ class Trainer {
 
   // Training step `step` (0-based over the whole schedule) on `batch`: Mixup/CutMix, forward,
   // loss, backward with the gradient all-reduce, clipping, AdamW at the schedule's rate.
+  // The loss stays on the device until agree().
   StepResult step(const Batch& batch, std::int64_t step);
+  // Collective: the ranks share the losses of the steps since the last agreement and whether a
+  // stop signal came (one device-to-host wait). Needs a step since the last agreement.
+  Agreement agree();
   // Top-1 and top-5 over the whole split of `split_size` samples, each counted once across ranks:
   // `val` must be an evaluation loader (no shuffling, padding kept, short last batch kept).
   Accuracy evaluate(Loader& val, std::uint64_t split_size);
   // Rank 0 writes the model and optimiser state after `step` steps (every rank holds the same)
-  // into RUN_DIR/checkpoints.
+  // into RUN_DIR/checkpoints, with the run's elapsed time so far (elapsed_seconds()).
   void save_checkpoint(std::int64_t step) const;
-  // Loads the newest valid checkpoint of the run folder on every rank (the folder must be on a
-  // filesystem all ranks share); returns its step, or nothing when there is none.
+  // Rank 0 picks the newest valid checkpoint of the run folder and every rank loads that one (the
+  // folder must be on a filesystem all ranks share); returns its step, or nothing when there is
+  // none. A checkpoint made with another world size, global batch, steps per epoch or recipe
+  // (exactness()) is refused with a message naming what differs.
   std::optional<std::int64_t> resume();
   // Keeps the best evaluation (epoch from 0); checkpoints carry it, so a resumed run keeps it.
   void record_evaluation(const Accuracy& accuracy, std::int64_t epoch);
   const BestAccuracy& best() const { return best_; }
+  // What exact continuation depends on, as "name=value" words; recorded in every checkpoint.
+  std::string exactness() const;
 
   std::int64_t total_steps() const { return schedule_.epochs * schedule_.steps_per_epoch; }
   std::int64_t steps_per_epoch() const { return schedule_.steps_per_epoch; }
@@ -150,8 +177,14 @@ class Trainer {
   std::int64_t bytes_reduced_last_step() const { return reducer_.bytes_reduced_last_step(); }
   // The newest checkpoint written, or "none".
   std::string last_checkpoint() const;
+  // The run's time so far: this Trainer's life plus what the resumed checkpoint had counted.
+  double elapsed_seconds() const;
+  double segment_seconds() const;
+  std::int64_t segments() const { return segments_; }  // this process and the ones it resumed
 
  private:
+  void read_checkpoint(torch::serialize::InputArchive& archive);
+
   VitBase& model_;
   dist::Communicator& comm_;
   TrainSettings settings_;
@@ -165,6 +198,11 @@ class Trainer {
   std::optional<CheckpointStore> checkpoints_;  // none without a run folder
   MixupOptions mixup_;
   BestAccuracy best_;
+  std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
+  double elapsed_before_ = 0;  // seconds counted by the segments before the resumed checkpoint
+  std::int64_t segments_ = 1;
+  at::Tensor loss_sum_;  // on the device: the losses of the steps since the last agreement
+  std::int64_t unagreed_steps_ = 0;
 };
 
 // Runs a stage's whole schedule (or resumes it): steps, logging, checkpoints, an evaluation at

@@ -169,6 +169,20 @@ class ReportOfFamily : public ::testing::Test {
   static inline ReportSummary* summary_ = nullptr;
 };
 
+// Stage 1 from stored logits: the ledger tleg logits wrote (the teacher's forward passes) is
+// part of TLEG's pre-training cost.
+TEST(ReportOfStoredLogits, AddsTheLogitsLedgerToStageOne) {
+  TempDir dir;
+  write_family(dir.path() / "runs");
+  write_run(dir.path() / "runs" / "logits",
+            {"teacher-logits", 0, 0, 600000, 4e13, 1800, 0, 0, 0, 0});
+  write_report({(dir.path() / "runs").string()}, (dir.path() / "report").string());
+  const auto tleg = find_row(read_csv(dir.path() / "report" / "totals.csv"), {{"method", "tleg"}});
+  EXPECT_NEAR(number(tleg, "pretraining_flops"), 3.4e14, 3.4e14 * kTolerance);  // aux + logits
+  EXPECT_NEAR(number(tleg, "pretraining_device_hours"), 2.5, kTolerance);
+  EXPECT_NE(tleg.at("pretraining_accounting").find("stored logits"), std::string::npos);
+}
+
 TEST_F(ReportOfFamily, RunsTableHasOneRowPerMethodAndDepthWithSeedStatistics) {
   EXPECT_EQ(summary_->run_files, 11u);
   const auto rows = read_csv(out("runs.csv"));
@@ -210,7 +224,8 @@ TEST_F(ReportOfFamily, TotalsSumEachFamilyOfDepths) {
   EXPECT_NEAR(number(tleg, "total_images"), 220000, kTolerance);
   EXPECT_NEAR(number(tleg, "total_epochs"), 220, kTolerance);
   EXPECT_EQ(tleg.at("parameters_stored"), "2000");
-  EXPECT_NE(tleg.at("pretraining_accounting").find("teacher not included"), std::string::npos);
+  EXPECT_NE(tleg.at("pretraining_accounting").find("teacher's own training not included"),
+            std::string::npos);
 
   const auto prefin = find_row(rows, {{"method", "prefin"}});
   EXPECT_NEAR(number(prefin, "pretraining_flops"), 1.5e15, 1.5e15 * kTolerance);

@@ -60,7 +60,7 @@ for _ in $(seq 3000); do
 done
 pkill -TERM -f -- "--run.dir $work/term"
 wait $launcher && fail "a run stopped by SIGTERM must not end successfully"
-grep -q "stopped by a signal" "$work/term.log" || { cat "$work/term.log"; fail "no message about the signal"; }
+grep -q "stopped by SIGTERM or SIGUSR1" "$work/term.log" || { cat "$work/term.log"; fail "no message about the signal"; }
 mpirun2 "$tleg" teacher "${common[@]}" "${schedule[@]}" --run.dir "$work/term" --resume >"$work/term2.log" 2>&1 ||
   { cat "$work/term2.log"; fail "resume after SIGTERM"; }
 "$python" - "$work/straight/model.h5" "$work/term/model.h5" <<'PY' || fail "parameters differ after SIGTERM"
