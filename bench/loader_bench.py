@@ -1,7 +1,10 @@
-"""The reference for bench/loader_bench.cpp: the same training pipeline in Python, Pillow +
-torchvision (RandomResizedCrop(224), RandomHorizontalFlip, ToTensor, Normalize) on the same
-JPEG bytes held in memory. Prints one JSON line: images/s (wall) and images per CPU second.
+"""The reference for bench/loader_bench.cpp: the same training pipelines in Python on the same
+JPEG bytes held in memory, with Pillow: basic = torchvision's RandomResizedCrop(224),
+RandomHorizontalFlip, ToTensor, Normalize; deit = the transform DeiT's main.py builds (timm's
+create_transform with RandAugment 'rand-m9-mstd0.5-inc1', bicubic, random erasing 0.25).
+Prints one JSON line: images/s (wall) and images per CPU second.
 usage: loader_bench.py --images DIR [--processes N] [--seconds S] [--interpolation bilinear]
+                       [--recipe basic|deit]
 """
 import argparse
 import io
@@ -12,7 +15,7 @@ import time
 
 
 def work(args):
-    image_dir, seconds, interpolation, worker = args
+    image_dir, seconds, interpolation, recipe, worker = args
     import torch
     from PIL import Image
     from torchvision import transforms
@@ -20,12 +23,26 @@ def work(args):
     torch.set_num_threads(1)
     mode = {"bilinear": transforms.InterpolationMode.BILINEAR,
             "bicubic": transforms.InterpolationMode.BICUBIC}[interpolation]
-    transform = transforms.Compose([
-        transforms.RandomResizedCrop(224, interpolation=mode),
-        transforms.RandomHorizontalFlip(),
-        transforms.ToTensor(),
-        transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
-    ])
+    if recipe == "deit":
+        import timm.data.auto_augment as auto_augment
+        from timm.data import create_transform
+
+        # PosterizeIncreasing at magnitude 10 keeps 0 bits, which Pillow >= 10 refuses (timm
+        # raises); the Pillow of the released code returned black, as tleg does.
+        posterize = auto_augment.NAME_TO_OP["PosterizeIncreasing"]
+        auto_augment.NAME_TO_OP["PosterizeIncreasing"] = (
+            lambda img, bits, **kwargs: Image.new(img.mode, img.size) if bits < 1
+            else posterize(img, bits, **kwargs))
+        transform = create_transform(224, is_training=True, color_jitter=0.3,
+                                     auto_augment="rand-m9-mstd0.5-inc1", interpolation=interpolation,
+                                     re_prob=0.25, re_mode="pixel", re_count=1)
+    else:
+        transform = transforms.Compose([
+            transforms.RandomResizedCrop(224, interpolation=mode),
+            transforms.RandomHorizontalFlip(),
+            transforms.ToTensor(),
+            transforms.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225)),
+        ])
     blobs = [p.read_bytes() for p in sorted(pathlib.Path(image_dir).glob("*.jpg"))]
     torch.manual_seed(worker)
     for blob in blobs[:20]:  # warm-up
@@ -46,8 +63,10 @@ def main():
     parser.add_argument("--processes", type=int, default=1)
     parser.add_argument("--seconds", type=float, default=5.0)
     parser.add_argument("--interpolation", default="bilinear", choices=["bilinear", "bicubic"])
+    parser.add_argument("--recipe", default="basic", choices=["basic", "deit"])
     args = parser.parse_args()
-    jobs = [(args.images, args.seconds, args.interpolation, w) for w in range(args.processes)]
+    jobs = [(args.images, args.seconds, args.interpolation, args.recipe, w)
+            for w in range(args.processes)]
     if args.processes == 1:
         results = [work(jobs[0])]
     else:
@@ -57,6 +76,7 @@ def main():
     wall = max(r[1] for r in results)
     cpu = sum(r[2] for r in results)
     print(json.dumps({"processes": args.processes, "interpolation": args.interpolation,
+                      "recipe": args.recipe,
                       "images": images, "images_per_second": images / wall,
                       "images_per_cpu_second": images / cpu}))
 

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Loader throughput, C++ (loader_bench) against Pillow + torchvision (loader_bench.py) on the
-# same 500 synthetic 256-px JPEG q90 scenes, plus read MB/s of DatasetReader vs plain read().
+# same 500 synthetic 256-px JPEG q90 scenes, for the basic pipeline (bilinear, bicubic) and the
+# DeiT recipe (timm's create_transform as DeiT's main.py builds it), plus read MB/s of
+# DatasetReader vs plain read().
 # usage: bench/run_loader.sh BUILD_DIR     (env: DATA_DIR=<cache of the images and stores>,
 #        SECONDS_PER_CASE=5, TLEG_VENV=...)
 # "per core" is images per CPU second of the process(es): wall-clock rates on a shared 2-core
@@ -26,6 +28,9 @@ for processes in 1 2; do
     "$python" "$here/loader_bench.py" --images "$data/images" --processes $processes \
       --seconds "$seconds" --interpolation $interpolation >>"$results/py.jsonl"
   done
+  echo "run_loader: Python processes=$processes DeiT recipe" >&2
+  "$python" "$here/loader_bench.py" --images "$data/images" --processes $processes \
+    --seconds "$seconds" --interpolation bicubic --recipe deit >>"$results/py.jsonl"
 done
 
 "$python" - "$results" <<'PY'
@@ -34,10 +39,12 @@ results = sys.argv[1]
 cpp = {re.sub(r"/min_time:[^/]*", "", b["name"]): b for b in json.load(open(f"{results}/cpp.json"))["benchmarks"]}
 py = [json.loads(line) for line in open(f"{results}/py.jsonl")]
 
-def py_row(processes, interpolation):
-    return next(r for r in py if r["processes"] == processes and r["interpolation"] == interpolation)
+def py_row(processes, interpolation, recipe="basic"):
+    return next(r for r in py if r["processes"] == processes and r["interpolation"] == interpolation
+                and r.get("recipe", "basic") == recipe)
 
-print("\nTraining pipeline, 224 px from 256-px JPEG q90 (decode + RandomResizedCrop + flip + normalise)")
+print("\nTraining pipeline, 224 px from 256-px JPEG q90 (decode + RandomResizedCrop + flip + normalise;"
+      " DeiT adds RandAugment rand-m9-mstd0.5-inc1 and erasing 0.25); Python = Pillow + torchvision/timm")
 print(f"{'pipeline':<34}{'threads':>8}{'img/s':>10}{'img/s/core':>12}{'Python img/s':>14}{'Python /core':>14}{'ratio/core':>12}")
 for interpolation, name in (("bilinear", "BM_TrainPipelineBilinear"), ("bicubic", "BM_TrainPipelineBicubic")):
     for threads in (1, 2):
@@ -48,7 +55,10 @@ for interpolation, name in (("bilinear", "BM_TrainPipelineBilinear"), ("bicubic"
               f"{p['images_per_cpu_second']:>14.0f}{c['per_cpu_second'] / p['images_per_cpu_second']:>12.2f}")
 for threads in (1, 2):
     c = cpp[f"BM_DeitRecipe/{threads}/real_time"]
-    print(f"{'tleg Loader, DeiT (+RandAug, erase)':<34}{threads:>8}{c['items_per_second']:>10.0f}{c['per_cpu_second']:>12.0f}")
+    p = py_row(threads, "bicubic", "deit")
+    print(f"{'tleg Loader, DeiT (+RandAug, erase)':<34}{threads:>8}{c['items_per_second']:>10.0f}"
+          f"{c['per_cpu_second']:>12.0f}{p['images_per_second']:>14.0f}"
+          f"{p['images_per_cpu_second']:>14.0f}{c['per_cpu_second'] / p['images_per_cpu_second']:>12.2f}")
 one = cpp["BM_RenderOneView"]
 print(f"{'one view, no loader (bilinear)':<34}{1:>8}{one['items_per_second']:>10.0f}")
 print("\nRead throughput (page cache warm), a rank's half of the shards")

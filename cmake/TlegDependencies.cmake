@@ -80,6 +80,7 @@ find_package(MPI REQUIRED COMPONENTS C)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(ZLIB REQUIRED)
+find_package(PNG REQUIRED)  # libpng: ImageNet's train split holds a PNG among its JPEGs
 find_package(nlohmann_json 3 REQUIRED)
 # libjpeg-turbo's TurboJPEG API and OpenCV's imgproc (resampling). Debian ships OpenCV's CMake
 # package only with the full libopencv-dev (200+ packages), so core and imgproc are found

@@ -1,6 +1,6 @@
-// The JPEG import pipeline: worker threads read, decode (strictly), resize and re-encode; the
-// calling thread alone talks to HDF5 and writes the results in plan order, so the store is the
-// same whatever the thread count.
+// The image import pipeline (JPEG, and PNG): worker threads read, decode (strictly), resize and
+// re-encode; the calling thread alone talks to HDF5 and writes the results in plan order, so the
+// store is the same whatever the thread count.
 #include "data/image_import.h"
 
 #include <unistd.h>
@@ -13,10 +13,12 @@
 #include <fstream>
 #include <opencv2/imgproc.hpp>
 #include <thread>
+#include <tuple>
 
 #include "common/format.h"
 #include "data/jpeg_codec.h"
 #include "data/ordered_pool.h"
+#include "data/png_codec.h"
 
 namespace tleg {
 namespace {
@@ -42,10 +44,9 @@ bool starts_with(const std::vector<std::uint8_t>& bytes, std::string_view magic,
                     [](char a, std::uint8_t b) { return static_cast<std::uint8_t>(a) == b; });
 }
 
-// Names the format of a file that is not a JPEG, so the report says "PNG image" rather than a
-// libjpeg message about a missing SOI marker.
+// Names the format of a file that is neither JPEG nor PNG, so the report says "GIF image" rather
+// than a libjpeg message about a missing SOI marker.
 std::string other_format(const std::vector<std::uint8_t>& bytes) {
-  if (starts_with(bytes, "\x89PNG")) return "PNG image";
   if (starts_with(bytes, "GIF8")) return "GIF image";
   if (starts_with(bytes, "BM")) return "BMP image";
   if (starts_with(bytes, "RIFF") && starts_with(bytes, "WEBP", 8)) return "WebP image";
@@ -128,8 +129,9 @@ Processed process(const ImageSource& source, const ImageImportOptions& options) 
   try {
     const std::vector<std::uint8_t> file = read_file(source.path);
     if (file.empty()) throw BadImage("empty file (0 bytes)");
-    if (!starts_with(file, "\xFF\xD8")) throw BadImage("not a JPEG (" + other_format(file) + ")");
-    result.jpeg = recompress_jpeg(file, options.shorter_side, options.quality);
+    if (!starts_with(file, "\xFF\xD8") && !is_png(file.data(), file.size()))
+      throw BadImage("not a JPEG or PNG (" + other_format(file) + ")");
+    result.jpeg = recompress_image(file, options.shorter_side, options.quality);
   } catch (const BadImage& bad) {
     result.bad_reason = bad.what();
   }
@@ -158,16 +160,22 @@ std::pair<int, int> stored_size(int width, int height, int shorter_side) {
   return {new_width, new_height};
 }
 
-std::vector<std::uint8_t> recompress_jpeg(const std::vector<std::uint8_t>& file, int shorter_side,
-                                          int quality) {
+std::vector<std::uint8_t> recompress_image(const std::vector<std::uint8_t>& file, int shorter_side,
+                                           int quality) {
   Image image;
   try {
-    const JpegSize size = jpeg_size(file.data(), file.size());
-    const auto [width, height] = stored_size(size.width, size.height, shorter_side);
-    // Decode at the smallest DCT scale that still covers the target (a 4000x3000 photo is
-    // decoded at 1/8 or so), then finish with an area filter: fast, and no aliasing.
-    const int eighths = jpeg_scale_eighths(size, width, height);
-    image = decode_jpeg(file.data(), file.size(), 3, eighths, /*strict=*/true);
+    int width = 0, height = 0;
+    if (is_png(file.data(), file.size())) {
+      image = decode_png(file.data(), file.size(), 3);
+      std::tie(width, height) = stored_size(image.width, image.height, shorter_side);
+    } else {
+      const JpegSize size = jpeg_size(file.data(), file.size());
+      std::tie(width, height) = stored_size(size.width, size.height, shorter_side);
+      // Decode at the smallest DCT scale that still covers the target (a 4000x3000 photo is
+      // decoded at 1/8 or so), then finish with an area filter: fast, and no aliasing.
+      const int eighths = jpeg_scale_eighths(size, width, height);
+      image = decode_jpeg(file.data(), file.size(), 3, eighths, /*strict=*/true);
+    }
     if (image.width != width || image.height != height) {
       const cv::Mat decoded(image.height, image.width, CV_8UC3, image.pixels.data());
       Image resized{height, width, 3,

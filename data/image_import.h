@@ -1,4 +1,4 @@
-// The part of the JPEG importers (ImageNet, class folders) that does not depend on the layout:
+// The part of the image importers (ImageNet, class folders) that does not depend on the layout:
 // worker threads decode, resize and re-encode images while the calling thread writes them to
 // the store in a fixed order, and bad inputs go to a report instead of stopping the import.
 #pragma once
@@ -32,17 +32,18 @@ struct ImportPlan {
   std::vector<BadInput> bad;
 };
 
-// Thrown by recompress_jpeg for input that is not a usable JPEG: the import reports it and
+// Thrown by recompress_image for input that is not a usable image: the import reports it and
 // goes on. Anything else thrown while importing is a real error and ends the import.
 class BadImage : public Error {
  public:
   using Error::Error;
 };
 
-// A JPEG file's bytes, decoded strictly, shrunk so that its shorter side is at most
-// `shorter_side` (0: keep the size) and encoded at `quality`.
-std::vector<std::uint8_t> recompress_jpeg(const std::vector<std::uint8_t>& file, int shorter_side,
-                                          int quality);
+// A JPEG or PNG file's bytes (the formats a real ImageNet tree holds, whatever the file name
+// says), decoded strictly, shrunk so that its shorter side is at most `shorter_side` (0: keep
+// the size) and encoded as JPEG at `quality`.
+std::vector<std::uint8_t> recompress_image(const std::vector<std::uint8_t>& file, int shorter_side,
+                                           int quality);
 
 // The size an image of width x height is stored at.
 std::pair<int, int> stored_size(int width, int height, int shorter_side);

@@ -38,7 +38,8 @@ ImportSummary prepare_imagenet(const std::string& source_dir, const std::string&
                                const ImageImportOptions& options);
 
 // Any class-per-folder tree: DIR/<class>/**/*.jpg, or DIR/train/<class>/ and DIR/val/<class>/.
-// Only JPEG is decoded; other files (PNG, ...) in class folders are reported as bad.
+// JPEG and PNG are decoded (whatever the file name says); other files (GIF, ...) in class
+// folders are reported as bad.
 ImportSummary prepare_folder(const std::string& source_dir, const std::string& out,
                              const ImageImportOptions& options);
 

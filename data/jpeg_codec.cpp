@@ -101,7 +101,8 @@ Image decode_jpeg(const std::uint8_t* data, std::size_t size, int channels, int 
   const bool cmyk = header.colorspace == TJCS_CMYK || header.colorspace == TJCS_YCCK;
   std::vector<std::uint8_t> cmyk_pixels(
       cmyk ? static_cast<std::size_t>(image.width) * image.height * 4 : 0);
-  const int flags = TJFLAG_FASTDCT | (strict ? TJFLAG_STOPONWARNING : 0);
+  // The accurate integer IDCT, as Pillow decodes (the released pipeline's loader).
+  const int flags = strict ? TJFLAG_STOPONWARNING : 0;
   if (tjDecompress2(decompressor(), data, static_cast<unsigned long>(size),
                     cmyk ? cmyk_pixels.data() : image.pixels.data(), image.width, 0, image.height,
                     cmyk            ? TJPF_CMYK

@@ -1,10 +1,17 @@
 #include "data/view.h"
 
+#include <ATen/core/Tensor.h>
+#include <ATen/ops/_upsample_bicubic2d_aa.h>
+#include <ATen/ops/_upsample_bilinear2d_aa.h>
+#include <ATen/ops/from_blob.h>
 #include <opencv2/core.hpp>
 #include <opencv2/imgproc.hpp>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <sstream>
+#include <stdexcept>
 
 #include "common/error.h"
 
@@ -132,10 +139,17 @@ Image greyscale(const Image& image) {
   return grey;
 }
 
-// PIL's Image.blend(degenerate, image, factor) = degenerate + factor * (image - degenerate).
+// Pillow's Image.blend(degenerate, image, factor): degenerate + factor * (image - degenerate)
+// in single precision, clipped to 0..255 and truncated (not rounded), as its Blend.c does.
 void blend_with(Image& image, const cv::Mat& degenerate, double factor) {
-  cv::Mat target = as_mat(image);
-  cv::addWeighted(target, factor, degenerate, 1.0 - factor, 0.0, target);
+  const auto alpha = static_cast<float>(factor);
+  const cv::Mat base = degenerate.isContinuous() ? degenerate : degenerate.clone();
+  const std::uint8_t* from = base.ptr<std::uint8_t>();
+  for (std::size_t i = 0; i < image.pixels.size(); ++i) {
+    const float value =
+        static_cast<float>(from[i]) + alpha * (static_cast<int>(image.pixels[i]) - from[i]);
+    image.pixels[i] = value <= 0.0f ? 0 : value >= 255.0f ? 255 : static_cast<std::uint8_t>(value);
+  }
 }
 
 void auto_contrast(Image& image) {
@@ -184,7 +198,41 @@ void equalize(Image& image) {
   apply_channel_luts(image, luts);
 }
 
-// torchvision/PIL-style crop of the (possibly DCT-scaled) source, then resize and flip.
+// An HWC uint8 matrix as the [1, C, H, W] tensor ATen's kernels take (channels-last strides,
+// no copy).
+at::Tensor as_tensor(const cv::Mat& mat) {
+  const auto row = static_cast<std::int64_t>(mat.step[0]);
+  return at::from_blob(mat.data, {1, mat.channels(), mat.rows, mat.cols},
+                       {row * mat.rows, 1, row, mat.channels()}, at::kByte);
+}
+
+// Pillow's resize (BILINEAR or BICUBIC, the filter support widened by the downscale factor so
+// that shrinking does not alias), as torchvision applies it to PIL images: ATen's antialiased
+// interpolation, whose uint8 kernel follows Pillow's (fixed-point weights, bytes between the
+// horizontal and vertical passes). `target` must be continuous.
+void resize_antialiased(const cv::Mat& source, cv::Mat& target, Interpolation interpolation) {
+  if (source.size() == target.size()) {
+    source.copyTo(target);
+    return;
+  }
+  // Dense channels-last input and the output written in place: no tensor copy, whose
+  // TensorIterator would start an OpenMP team in every loader thread (the kernel itself runs
+  // on the calling thread).
+  const cv::Mat dense = source.isContinuous() ? source : source.clone();
+  const at::Tensor input = as_tensor(dense);
+  at::Tensor output = as_tensor(target);
+  const std::vector<std::int64_t> size{target.rows, target.cols};
+  if (interpolation == Interpolation::kBicubic)
+    at::_upsample_bicubic2d_aa_out(output, input, size, /*align_corners=*/false);
+  else
+    at::_upsample_bilinear2d_aa_out(output, input, size, /*align_corners=*/false);
+  if (output.data_ptr() != target.data)  // ATen would only reallocate on a shape mismatch
+    fail("view: the antialiased resize did not write in place");
+}
+
+// torchvision/PIL-style crop of the (possibly DCT-scaled) source, then resize and flip; an
+// evaluation view resizes the whole image first and then takes the centre (Resize +
+// CenterCrop).
 Image crop_resize_flip(const cv::Mat& source, cv::Rect box, const ViewParams& params,
                        const ViewRecipe& recipe) {
   box &= cv::Rect(0, 0, source.cols, source.rows);
@@ -200,10 +248,16 @@ Image crop_resize_flip(const cv::Mat& source, cv::Rect box, const ViewParams& pa
   }
   Image view = make_image(recipe.output_height, recipe.output_width, recipe.channels);
   cv::Mat target = as_mat(view);
-  if (region.size() == target.size())
-    region.copyTo(target);
-  else
-    cv::resize(region, target, target.size(), 0, 0, cv_interpolation(recipe.interpolation));
+  if (params.resize_width > 0) {
+    cv::Mat resized(params.resize_height, params.resize_width, region.type());
+    resize_antialiased(region, resized, recipe.interpolation);
+    // torchvision's CenterCrop: int(round((size - crop) / 2.0)), Python's round (half to even).
+    const int top = static_cast<int>(std::nearbyint((resized.rows - target.rows) / 2.0));
+    const int left = static_cast<int>(std::nearbyint((resized.cols - target.cols) / 2.0));
+    resized(cv::Rect(left, top, target.cols, target.rows)).copyTo(target);
+  } else {
+    resize_antialiased(region, target, recipe.interpolation);
+  }
   if (params.flip) cv::flip(target, target, 1);
   for (const AppliedAugment& augment : params.augments) apply_augment(view, augment, recipe);
   return view;
@@ -217,6 +271,57 @@ std::string augment_op_name(AugmentOp op) {
       "Solarize",     "SolarizeAdd", "Color",  "Contrast",      "Brightness",
       "Sharpness",    "ShearX",      "ShearY", "TranslateXRel", "TranslateYRel"};
   return kNames[static_cast<int>(op)];
+}
+
+RandAugmentRecipe RandAugmentRecipe::parse(const std::string& config) {
+  RandAugmentRecipe recipe;
+  recipe.magnitude = 10;  // timm's defaults for the parts the string leaves out
+  recipe.magnitude_std = 0;
+  recipe.increasing = false;
+  std::vector<std::string> parts;
+  for (std::size_t start = 0;;) {
+    const std::size_t end = config.find('-', start);
+    parts.push_back(config.substr(start, end - start));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  if (parts.front() != "rand")
+    fail("RandAugment config '", config, "' must start with 'rand' (e.g. rand-m9-mstd0.5-inc1)");
+  for (std::size_t i = 1; i < parts.size(); ++i) {
+    const std::string& part = parts[i];
+    std::size_t digits = 0;
+    while (digits < part.size() && std::isalpha(static_cast<unsigned char>(part[digits]))) ++digits;
+    const std::string key = part.substr(0, digits), text = part.substr(digits);
+    double value = 0;
+    try {
+      std::size_t used = 0;
+      value = std::stod(text, &used);
+      if (used != text.size()) throw std::invalid_argument(text);
+    } catch (const std::exception&) {
+      fail("RandAugment config '", config, "': '", part, "' needs a number after '", key, "'");
+    }
+    if (key == "m")
+      recipe.magnitude = value;
+    else if (key == "n")
+      recipe.ops = static_cast<int>(value);
+    else if (key == "mstd" && value <= 100)
+      recipe.magnitude_std = value;
+    else if (key == "inc")
+      recipe.increasing = value != 0;
+    else if (key == "p")
+      recipe.op_probability = value;
+    else
+      fail("RandAugment config '", config, "': unsupported part '", part,
+           "' (known: m, n, mstd up to 100, inc, p as in timm's rand_augment_transform)");
+  }
+  return recipe;
+}
+
+std::string RandAugmentRecipe::describe() const {
+  std::ostringstream text;
+  text << "rand-m" << magnitude << "-n" << ops << "-mstd" << magnitude_std << "-inc"
+       << (increasing ? 1 : 0) << "-p" << op_probability;
+  return text.str();
 }
 
 ViewRecipe ViewRecipe::deit(int size) {
@@ -279,13 +384,8 @@ ViewParams draw_view(const ViewRecipe& recipe, int source_width, int source_heig
       if (augment.op_probability < 1.0 && rng.uniform() > augment.op_probability) continue;
       double magnitude = augment.magnitude;
       if (augment.magnitude_std > 0) magnitude += augment.magnitude_std * rng.normal();
-      magnitude = std::clamp(magnitude, 0.0, kLevelDenominator);
-      double argument = level_argument(op, magnitude, augment);
-      if (op_is_signed(op, augment.increasing) && rng.uniform() > 0.5) argument = -argument;
-      if (augment.increasing && (op == AugmentOp::kColor || op == AugmentOp::kContrast ||
-                                 op == AugmentOp::kBrightness || op == AugmentOp::kSharpness))
-        argument += 1.0;
-      params.augments.push_back({op, argument});
+      const bool negate = op_is_signed(op, augment.increasing) && rng.uniform() > 0.5;
+      params.augments.push_back(augment_at(op, magnitude, negate, augment));
     }
   }
   if (recipe.erase_probability > 0 && rng.uniform() <= recipe.erase_probability) {
@@ -310,23 +410,36 @@ ViewParams draw_view(const ViewRecipe& recipe, int source_width, int source_heig
   return params;
 }
 
+AppliedAugment augment_at(AugmentOp op, double magnitude, bool negate,
+                          const RandAugmentRecipe& recipe) {
+  double argument = level_argument(op, std::clamp(magnitude, 0.0, kLevelDenominator), recipe);
+  if (negate && op_is_signed(op, recipe.increasing)) argument = -argument;
+  if (recipe.increasing && (op == AugmentOp::kColor || op == AugmentOp::kContrast ||
+                            op == AugmentOp::kBrightness || op == AugmentOp::kSharpness))
+    argument += 1.0;  // timm's _enhance_increasing_level_to_arg: 1 +- level
+  return {op, argument};
+}
+
 ViewParams eval_view(const ViewRecipe& recipe, int source_width, int source_height) {
   ViewParams params;
   params.source_width = source_width;
   params.source_height = source_height;
-  const int shorter = std::min(source_width, source_height);
-  if (shorter <= std::min(recipe.output_width, recipe.output_height)) {
-    params.crop = {0, 0, source_width, source_height};
-    return params;
-  }
-  // Resize the shorter side to floor(output / fraction), then the centre crop: in source
-  // pixels the crop is output / scale.
-  const double resized =
-      std::floor(std::max(recipe.output_width, recipe.output_height) / recipe.eval_crop_fraction);
-  const double scale = resized / shorter;
-  const int w = std::min(source_width, static_cast<int>(std::round(recipe.output_width / scale)));
-  const int h = std::min(source_height, static_cast<int>(std::round(recipe.output_height / scale)));
-  params.crop = {(source_width - w) / 2, (source_height - h) / 2, w, h};
+  params.crop = {0, 0, source_width, source_height};
+  // DeiT: Resize(int(input_size / eval_crop_ratio)) then CenterCrop(input_size). torchvision's
+  // Resize(int) sets the shorter side and truncates the longer one.
+  const int shorter_target = static_cast<int>(
+      std::floor(std::max(recipe.output_width, recipe.output_height) / recipe.eval_crop_fraction));
+  const bool portrait = source_width <= source_height;
+  const int shorter = portrait ? source_width : source_height;
+  const int longer = portrait ? source_height : source_width;
+  const auto longer_target =
+      static_cast<int>(static_cast<double>(shorter_target) * longer / shorter);
+  params.resize_width = portrait ? shorter_target : longer_target;
+  params.resize_height = portrait ? longer_target : shorter_target;
+  if (params.resize_width < recipe.output_width || params.resize_height < recipe.output_height)
+    fail("view: evaluation resizes the ", source_width, "x", source_height, " image to ",
+         params.resize_width, "x", params.resize_height, ", smaller than the ", recipe.output_width,
+         "x", recipe.output_height, " centre crop (aug.eval-crop-fraction must be at most 1)");
   return params;
 }
 
@@ -351,8 +464,10 @@ Image render_view(const EncodedImage& image, const ViewParams& params, const Vie
   if (full.width != params.source_width || full.height != params.source_height)
     fail("view: the JPEG is ", full.width, "x", full.height, " but the view was drawn for ",
          params.source_width, "x", params.source_height);
-  // The smallest power-of-two DCT scale at which the crop still covers the output: the crop is
-  // never upsampled because of the scaling, only ever shrunk less.
+  // The smallest power-of-two DCT scale at which the crop still covers what it is resized to:
+  // the crop is never upsampled because of the scaling, only ever shrunk less.
+  const int cover_width = params.resize_width > 0 ? params.resize_width : recipe.output_width;
+  const int cover_height = params.resize_height > 0 ? params.resize_height : recipe.output_height;
   int eighths = 8;
   cv::Rect box(params.crop.x, params.crop.y, params.crop.width, params.crop.height);
   if (recipe.dct_scaling) {
@@ -363,7 +478,7 @@ Image render_view(const EncodedImage& image, const ViewParams& params, const Vie
       const int y0 = static_cast<int>(std::round(box.y * fy));
       const int x1 = static_cast<int>(std::round((box.x + box.width) * fx));
       const int y1 = static_cast<int>(std::round((box.y + box.height) * fy));
-      if (x1 - x0 >= recipe.output_width && y1 - y0 >= recipe.output_height) {
+      if (x1 - x0 >= cover_width && y1 - y0 >= cover_height) {
         eighths = candidate;
         box = cv::Rect(x0, y0, x1 - x0, y1 - y0);
         break;

@@ -2,7 +2,7 @@
 // seed, epoch, sample and view through a counter-based generator) is kept apart from how it is
 // rendered, so a view can be stored (the teacher-logits store keeps the params) and regenerated
 // bit-exactly by any rank or thread. The recipe follows DeiT's timm pipeline: RandomResizedCrop,
-// horizontal flip, RandAugment, normalisation, random erasing. No torch here.
+// horizontal flip, RandAugment, normalisation, random erasing. No torch in this header.
 #pragma once
 
 #include <array>
@@ -39,6 +39,7 @@ enum class AugmentOp : std::uint8_t {
 inline constexpr int kAugmentOpCount = 15;
 std::string augment_op_name(AugmentOp op);
 
+// timm's RandAugment, configured by its string: 'rand-m9-mstd0.5-inc1' (DeiT) is the default.
 struct RandAugmentRecipe {
   int ops = 2;                  // 'n2' (timm default num_layers)
   double magnitude = 9;         // 'm9', on timm's 0..10 scale
@@ -46,8 +47,13 @@ struct RandAugmentRecipe {
   double op_probability = 0.5;  // timm's AugmentOp prob for RandAugment
   // timm's '-inc1' variant (DeiT's default string 'rand-m9-mstd0.5-inc1'): magnitudes of
   // Posterize, Solarize and the enhance ops grow with the level instead of shrinking.
-  bool increasing = false;
+  bool increasing = true;
   double translate_fraction = 0.45;  // timm's translate_pct
+
+  // Parses timm's config string: 'rand' then '-'-separated m<magnitude>, n<ops>,
+  // mstd<magnitude std>, inc<0|1>, p<op probability>; unknown parts are an error.
+  static RandAugmentRecipe parse(const std::string& config);
+  std::string describe() const;  // back to the string
 };
 
 struct ViewRecipe {
@@ -67,13 +73,13 @@ struct ViewRecipe {
   // Per channel (only the first `channels` are used). ImageNet's defaults.
   std::array<float, 3> mean{0.485f, 0.456f, 0.406f};
   std::array<float, 3> std{0.229f, 0.224f, 0.225f};
-  // Decode JPEGs at 1/2, 1/4 or 1/8 scale when the crop stays at least the output size there.
-  // Only the power-of-two factors: libjpeg-turbo has SIMD IDCTs for them, the others are slower
-  // than a full decode.
-  bool dct_scaling = true;
-  // Evaluation: resize the shorter side to output/crop_fraction and take the centre crop
-  // (256 -> 224 for ImageNet). Images whose shorter side is at most the output (28-px
-  // Fashion-MNIST) are resized straight to the output, i.e. kept as they are when equal.
+  // Decode JPEGs at 1/2, 1/4 or 1/8 scale when the crop stays at least the output size there
+  // (off by default: the released pipeline decodes in full, and a scaled decode changes the
+  // pixels). Only the power-of-two factors: libjpeg-turbo has SIMD IDCTs for them, the others
+  // are slower than a full decode.
+  bool dct_scaling = false;
+  // Evaluation (DeiT's eval_crop_ratio): Resize the shorter side to floor(output / fraction),
+  // then CenterCrop(output): 256 -> 224 for ImageNet; 1.0 keeps 28-px Fashion-MNIST as it is.
   double eval_crop_fraction = 0.875;
 
   // DeiT's training recipe at `size`; the evaluation transform uses the same struct.
@@ -106,6 +112,9 @@ struct ViewParams {
   std::vector<AppliedAugment> augments;  // in order; ops that did not fire are omitted
   std::vector<EraseBox> erase;           // empty: no erasing
   std::uint64_t erase_noise_key = 0;     // per-pixel noise of erased boxes
+  // Evaluation views: the crop is resized to this size first and the centre kept (0: the crop
+  // is resized straight to the output).
+  int resize_width = 0, resize_height = 0;
   bool operator==(const ViewParams&) const = default;
 };
 
@@ -113,7 +122,7 @@ struct ViewParams {
 ViewParams draw_view(const ViewRecipe& recipe, int source_width, int source_height,
                      std::uint64_t seed, std::uint64_t epoch, std::uint64_t sample,
                      std::uint64_t view = 0);
-// The deterministic evaluation view (centre crop, no flip, no augmentation).
+// The deterministic evaluation view (Resize + CenterCrop, no flip, no augmentation).
 ViewParams eval_view(const ViewRecipe& recipe, int source_width, int source_height);
 
 // torchvision's RandomResizedCrop.get_params with the given generator state (10 attempts, then
@@ -141,6 +150,11 @@ Image render_view(const Image& source, const ViewParams& params, const ViewRecip
 // the view's random erasing.
 void normalize_view(const Image& view, const ViewParams& params, const ViewRecipe& recipe,
                     float* out);
+
+// The op's argument at `magnitude` (clipped to timm's 0..10) with timm's level function; negate
+// takes timm's random sign for the signed ops (ignored by the others).
+AppliedAugment augment_at(AugmentOp op, double magnitude, bool negate,
+                          const RandAugmentRecipe& recipe);
 
 // Applies one RandAugment op in place with timm's semantics (exposed for tests).
 void apply_augment(Image& image, const AppliedAugment& augment, const ViewRecipe& recipe);

@@ -1,5 +1,5 @@
 // The learngene (θ_A, θ_B and the inherited embedding, position, final norm and head) and its
-// linear expansion into ViTs of any depth (tleg-method.md §1).
+// linear expansion into ViTs of any depth (docs/method.md §1).
 #pragma once
 
 #include <cstdint>

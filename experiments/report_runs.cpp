@@ -127,16 +127,18 @@ std::vector<RunGroup> group_runs(const std::vector<LoadedRun>& runs) {
   }
   std::vector<RunGroup> groups;
   for (auto& [key, group] : by_key) {
-    std::vector<double> top1, top5;
+    std::vector<double> top1, top5, last_top1;
     Cost sum;
     for (const LoadedRun* run : group.runs) {
-      top1.push_back(run->ledger.top1);
-      top5.push_back(run->ledger.top5);
+      top1.push_back(run->ledger.best_top1);
+      top5.push_back(run->ledger.best_top5);
+      last_top1.push_back(run->ledger.top1);
       sum += {run->ledger.flops, run->ledger.device_seconds,
               static_cast<double>(run->ledger.images), static_cast<double>(run->ledger.epochs)};
     }
     std::tie(group.top1_mean, group.top1_std) = mean_and_std(top1);
     std::tie(group.top5_mean, group.top5_std) = mean_and_std(top5);
+    std::tie(group.last_top1_mean, group.last_top1_std) = mean_and_std(last_top1);
     const auto n = static_cast<double>(group.n());
     group.cost = {sum.flops / n, sum.device_seconds / n, sum.images / n, sum.epochs / n};
     groups.push_back(std::move(group));

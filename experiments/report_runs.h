@@ -57,7 +57,10 @@ struct RunGroup {
   std::string method;
   std::int64_t depth = 0;
   std::vector<const LoadedRun*> runs;
-  double top1_mean = 0, top1_std = 0, top5_mean = 0, top5_std = 0;  // fractions; std from n >= 2
+  // Fractions; std from n >= 2. top1/top5 are the best epoch's (the paper's tables are
+  // best-epoch, DeiT's "max accuracy"), last_top1 the last epoch's.
+  double top1_mean = 0, top1_std = 0, top5_mean = 0, top5_std = 0;
+  double last_top1_mean = 0, last_top1_std = 0;
   Cost cost;
   std::int64_t parameters_trained = 0, parameters_stored = 0;
   std::size_t n() const { return runs.size(); }

@@ -30,6 +30,13 @@ void add_view_options(po::options_description& o) {
       "aug.recipe", value_s("deit"),
       "deit (RandomResizedCrop, flip, RandAugment, erasing) or basic (crop and flip)")(
       "aug.scale-min", value_d(0.08), "RandomResizedCrop minimum area fraction")(
+      "aug.rand-augment", value_s("rand-m9-mstd0.5-inc1"),
+      "timm's RandAugment config string (deit recipe; DeiT's default)")(
+      "aug.dct-scaling", po::value<bool>()->default_value(false),
+      "decode JPEGs at 1/2, 1/4 or 1/8 scale where the crop allows (faster on full-size "
+      "images; the released pipeline decodes in full)")(
+      "aug.eval-crop-fraction", value_d(0.875),
+      "evaluation: Resize(output / fraction) then CenterCrop(output) (DeiT's eval_crop_ratio)")(
       "aug.erase", value_d(0.25), "random-erasing probability (deit recipe)")(
       "aug.repeats", po::value<std::int64_t>()->default_value(1),
       "repeated augmentation (3 in the DeiT recipe)")(
@@ -64,6 +71,9 @@ void add_training_options(po::options_description& o, const std::string& stage) 
       "optim.min-lr", value_d(1e-5), "cosine floor")("optim.warmup-lr", value_d(1e-6),
                                                      "warm-up start")(
       "optim.warmup-epochs", value_i(distill ? 5 : 0), "warm-up epochs")(
+      "optim.warmup-prefix", po::value<bool>()->default_value(false),
+      "start the cosine after the warm-up (default: timm's CosineLRScheduler as DeiT uses it, "
+      "warm-up inside the cosine; epoch e trains at lr(e-1) as DeiT steps it after each epoch)")(
       "optim.lr-per-step", po::value<bool>()->default_value(false),
       "update the rate every step (default: every epoch, as the recipes)")(
       "optim.weight-decay", value_d(0.05), "AdamW weight decay (none on biases, norms, pos_embed)")(
@@ -91,7 +101,10 @@ void add_training_options(po::options_description& o, const std::string& stage) 
         "stored teacher logits (folder from tleg logits) instead of a live teacher")(
         "distill.views", value_i(0), "view count the stored logits must hold (0: any)")(
         "distill.tau", value_d(1.0), "distillation temperature")(
-        "distill.alpha", value_d(1.0), "weight of the distillation term (1: no label term)");
+        "distill.alpha", value_d(1.0), "weight of the distillation term (1: no label term)")(
+        "distill.kl-reduction", value_s("mean"),
+        "mean: the KL summed and divided by batch x classes (DeiT's losses.py); batchmean: by "
+        "the batch only (the KL per image, classes times larger)");
   }
   if (stage == "finetune") {
     o.add_options()("init", value_s("scratch"), "tleg, scratch, subset or prefin")(
@@ -115,6 +128,9 @@ ViewSettings view_settings(Options& o) {
   s.recipe = o.get<std::string>("aug.recipe");
   s.scale_min = o.get<double>("aug.scale-min");
   s.erase = o.get<double>("aug.erase");
+  s.rand_augment = o.get<std::string>("aug.rand-augment");
+  s.dct_scaling = o.get<bool>("aug.dct-scaling");
+  s.eval_crop_fraction = o.get<double>("aug.eval-crop-fraction");
   s.mean = channel_values(o.get<std::string>("data.mean"));
   s.std = channel_values(o.get<std::string>("data.std"));
   s.repeats = o.get<std::int64_t>("aug.repeats");
@@ -131,6 +147,7 @@ TrainSettings train_settings(Options& o, const std::string& stage) {
   s.min_lr = o.get<double>("optim.min-lr");
   s.warmup_lr = o.get<double>("optim.warmup-lr");
   s.warmup_epochs = o.get<std::int64_t>("optim.warmup-epochs");
+  s.warmup_prefix = o.get<bool>("optim.warmup-prefix");
   s.lr_per_step = o.get<bool>("optim.lr-per-step");
   s.weight_decay = o.get<double>("optim.weight-decay");
   s.clip_grad = o.get<double>("optim.clip-grad");
@@ -149,6 +166,10 @@ TrainSettings train_settings(Options& o, const std::string& stage) {
     s.distill = true;
     s.tau = o.get<double>("distill.tau");
     s.alpha = o.get<double>("distill.alpha");
+    const std::string reduction = o.get<std::string>("distill.kl-reduction");
+    if (reduction != "mean" && reduction != "batchmean")
+      fail("distill.kl-reduction must be mean or batchmean, got '", reduction, "'");
+    s.kl_reduction = reduction == "mean" ? KlReduction::kMean : KlReduction::kBatchMean;
   }
   if (s.epochs < 1) fail("optim.epochs must be at least 1");
   if (s.log_interval < 1) fail("run.log-interval must be at least 1");

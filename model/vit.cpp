@@ -68,12 +68,15 @@ BlockWeights in_dtype(BlockWeights w, at::ScalarType dtype) {
   return w;
 }
 
-// Truncated normal on [-2 std, 2 std] by inverse transform sampling, like PyTorch's
-// nn.init.trunc_normal_, driven by an explicit generator.
+// timm's trunc_normal_(std=std) (PyTorch's nn.init.trunc_normal_ with its default bounds
+// a = -2, b = 2 in absolute value, about +-100 std at 0.02: in effect an untruncated normal), by
+// the same inverse transform sampling, driven by an explicit generator.
 void truncated_normal_(at::Tensor& tensor, double std, at::Generator& generator) {
-  const double lower = std::erf(-2.0 / std::sqrt(2.0));  // 2 * Phi(-2) - 1
-  tensor.uniform_(lower, -lower, generator).erfinv_().mul_(std * std::sqrt(2.0));
-  tensor.clamp_(-2.0 * std, 2.0 * std);
+  constexpr double kBound = 2.0;
+  auto cdf = [](double x) { return (1.0 + std::erf(x / std::sqrt(2.0))) / 2.0; };
+  const double lower = cdf(-kBound / std), upper = cdf(kBound / std);
+  tensor.uniform_(2 * lower - 1, 2 * upper - 1, generator).erfinv_().mul_(std * std::sqrt(2.0));
+  tensor.clamp_(-kBound, kBound);
 }
 
 bool ends_with(const std::string& text, const std::string& suffix) {

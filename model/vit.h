@@ -119,10 +119,10 @@ class AuxViT : public VitBase {
   std::shared_ptr<BlockParams> theta_A;
 };
 
-// Initial values (tleg-method.md §1): linear weights, position embedding and head
-// truncated-normal(0.02); biases 0; norms weight 1, bias 0; for the auxiliary net the θ_A norm
-// weights are 0 so every block starts with unit norms. The patch convolution keeps PyTorch's
-// default (as timm does). Deterministic in `seed`.
+// Initial values (docs/method.md §1): linear weights, position embedding and head from timm's
+// trunc_normal_(std=.02) (bounds +-2 absolute); biases 0; norms weight 1, bias 0; for the auxiliary
+// net the θ_A norm weights are 0 so every block starts with unit norms. The patch convolution keeps
+// PyTorch's default (as timm does). Deterministic in `seed`.
 void initialise(VitBase& model, std::uint64_t seed);
 
 // W_B + (position)·W_A for every tensor of a block: block l of an L-deep net is

@@ -1,4 +1,5 @@
-// bf16 autocast for forward passes on a GPU (the recipes' mixed precision); nothing on the CPU.
+// bf16 autocast for forward passes on a GPU; nothing on the CPU. Not the released recipe's
+// mixed precision (fp16 with a GradScaler): bf16 needs no loss scaling (docs/method.md §9).
 #pragma once
 
 #include <ATen/autocast_mode.h>

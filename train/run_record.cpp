@@ -40,6 +40,9 @@ void write_run_ledger(const RunLedger& r, const std::string& path) {
                        {"parameters_stored", r.parameters_stored},
                        {"top1", r.top1},
                        {"top5", r.top5},
+                       {"best_top1", r.best_top1},
+                       {"best_top5", r.best_top5},
+                       {"best_epoch", r.best_epoch},
                        {"dataset", r.dataset},
                        {"dataset_fingerprint", r.dataset_fingerprint},
                        {"classes", r.classes},
@@ -84,6 +87,9 @@ RunLedger read_run_ledger(const std::string& path) {
     r.parameters_stored = record.at("parameters_stored");
     r.top1 = record.at("top1");
     r.top5 = record.at("top5");
+    r.best_top1 = record.value("best_top1", r.top1);
+    r.best_top5 = record.value("best_top5", r.top5);
+    r.best_epoch = record.value("best_epoch", r.epochs);
     r.dataset = record.at("dataset");
     r.dataset_fingerprint = record.at("dataset_fingerprint");
     r.classes = record.at("classes");

@@ -30,7 +30,11 @@ struct RunLedger {
   std::string device;  // "cpu" or "cuda"
   std::int64_t parameters_trained = 0;
   std::int64_t parameters_stored = 0;  // kept on disk to initialise this model
-  double top1 = 0, top5 = 0;
+  double top1 = 0, top5 = 0;           // the last epoch's evaluation
+  // The best epoch's (highest top-1, DeiT's "max accuracy"; the paper's tables are best-epoch)
+  // and that epoch, from 1. Records written before these existed read as best = last.
+  double best_top1 = 0, best_top5 = 0;
+  std::int64_t best_epoch = 0;
   std::string dataset, dataset_fingerprint;
   std::int64_t classes = 0;
   std::string teacher_mode;  // "stored-logits", "live", or "" when no teacher

@@ -1,5 +1,5 @@
-// Learning-rate schedule of the DeiT/TLEG recipes: linear warm-up from warmup_lr, then cosine
-// decay to min_lr, evaluated per epoch (timm's t_in_epochs, the released recipe) or per step.
+// Learning-rate schedule of the released recipe: timm's CosineLRScheduler (linear warm-up from
+// warmup_lr, cosine to min_lr over `epochs` measured from t = 0) as DeiT's main.py steps it.
 #pragma once
 
 #include <cstdint>
@@ -13,8 +13,17 @@ struct CosineSchedule {
   std::int64_t warmup_epochs = 0;
   std::int64_t epochs = 1;
   std::int64_t steps_per_epoch = 1;
-  bool per_step = false;  // false: the rate changes at epoch boundaries only
+  // false (the released recipe): DeiT calls scheduler.step(epoch) after each epoch, so epoch 0
+  // trains at f(0) and epoch e at f(e - 1). true: f(step / steps_per_epoch) at every step, as
+  // timm's step_update does.
+  bool per_step = false;
+  // timm's warmup_prefix: false (DeiT) runs the cosine over [0, epochs) with the warm-up inside
+  // it; true starts the cosine after the warm-up (tleg's schedule before it matched DeiT).
+  bool warmup_prefix = false;
 
+  // f(t): timm's CosineLRScheduler._get_lr at t epochs (one cycle; the floor afterwards).
+  double value(double t) const;
+  // The rate the optimiser uses at `global_step`.
   double at(std::int64_t global_step) const;
 };
 

@@ -123,6 +123,9 @@ bool run_stage(const StageSettings& s, const StageContext& context, VitBase& mod
   ledger.parameters_stored = label.stored_parameters;
   ledger.top1 = outcome.top1;
   ledger.top5 = outcome.top5;
+  ledger.best_top1 = outcome.best_top1;
+  ledger.best_top5 = outcome.best_top5;
+  ledger.best_epoch = outcome.best_epoch;
   ledger.dataset = dataset.info().name;
   ledger.dataset_fingerprint = dataset.fingerprint();
   ledger.classes = config.classes;
@@ -143,9 +146,10 @@ bool run_stage(const StageSettings& s, const StageContext& context, VitBase& mod
     ledger.placement.push_back(context.world.placement().at(
         static_cast<std::size_t>(world_ranks[i][0].item<std::int64_t>())));
   write_run_ledger(ledger, dir + "/run.json");
-  std::cout << s.stage << " done: top-1 " << outcome.top1 * 100 << "%, top-5 " << outcome.top5 * 100
-            << "%, " << outcome.wall_seconds << " s; wrote " << output << " and " << dir
-            << "/run.json\n";
+  std::cout << s.stage << " done: top-1 " << outcome.top1 * 100 << "% (best "
+            << outcome.best_top1 * 100 << "% at epoch " << outcome.best_epoch << "), top-5 "
+            << outcome.top5 * 100 << "%, " << outcome.wall_seconds << " s; wrote " << output
+            << " and " << dir << "/run.json\n";
   return true;
 }
 
@@ -158,7 +162,14 @@ ViewRecipe view_recipe(const ViewSettings& s, std::int64_t channels) {
   ViewRecipe recipe = s.recipe == "deit" ? ViewRecipe::deit(size) : ViewRecipe::basic(size);
   recipe.channels = static_cast<int>(channels);
   recipe.scale_min = s.scale_min;
-  if (s.recipe == "deit") recipe.erase_probability = s.erase;
+  recipe.dct_scaling = s.dct_scaling;
+  recipe.eval_crop_fraction = s.eval_crop_fraction;
+  if (!(recipe.eval_crop_fraction > 0 && recipe.eval_crop_fraction <= 1))
+    fail("aug.eval-crop-fraction must be in (0, 1], got ", recipe.eval_crop_fraction);
+  if (s.recipe == "deit") {
+    recipe.erase_probability = s.erase;
+    recipe.augment = RandAugmentRecipe::parse(s.rand_augment);
+  }
   recipe.mean = channel_values(s.mean, channels, "data.mean");
   recipe.std = channel_values(s.std, channels, "data.std");
   return recipe;

@@ -25,9 +25,12 @@ class Communicator;
 // How a training view is drawn and rendered: training and tleg logits share these, so that
 // stored views are the views training renders.
 struct ViewSettings {
-  std::string recipe = "deit";  // deit or basic
-  double scale_min = 0.08;      // RandomResizedCrop minimum area fraction
-  double erase = 0.25;          // random-erasing probability (deit)
+  std::string recipe = "deit";                        // deit or basic
+  double scale_min = 0.08;                            // RandomResizedCrop minimum area fraction
+  double erase = 0.25;                                // random-erasing probability (deit)
+  std::string rand_augment = "rand-m9-mstd0.5-inc1";  // timm's RandAugment config (deit)
+  bool dct_scaling = false;           // JPEG decode at 1/2, 1/4, 1/8 where the crop allows
+  double eval_crop_fraction = 0.875;  // evaluation: Resize(image / fraction), CenterCrop(image)
   std::vector<float> mean{0.485f, 0.456f, 0.406f}, std{0.229f, 0.224f, 0.225f};  // per channel
   std::int64_t repeats = 1;  // repeated augmentation
   std::int64_t image = 224;  // input image size

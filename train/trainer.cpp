@@ -168,7 +168,8 @@ Trainer::Trainer(VitBase& model, const StageContext& context, const TrainSetting
                 .warmup_epochs = settings.warmup_epochs,
                 .epochs = settings.epochs,
                 .steps_per_epoch = steps_per_epoch,
-                .per_step = settings.lr_per_step},
+                .per_step = settings.lr_per_step,
+                .warmup_prefix = settings.warmup_prefix},
       mixup_(settings.mixup) {
   if (!settings.run_dir.empty())
     checkpoints_.emplace(settings.run_dir + "/checkpoints", settings.keep_checkpoints);
@@ -207,12 +208,14 @@ StepResult Trainer::step(const Batch& batch, std::int64_t step) {
       // Stored logits belong to the unmixed views: mix their soft targets as the images were.
       const at::Tensor soft = at::softmax(batch.teacher_logits.to(device_) / settings_.tau, -1);
       loss = distillation_loss_from_probabilities(logits, mix_soft_targets(soft, decision), targets,
-                                                  settings_.tau, settings_.alpha);
+                                                  settings_.tau, settings_.alpha,
+                                                  settings_.kl_reduction);
     } else {
       const Clock::time_point start = Clock::now();
       const at::Tensor teacher_logits = teacher_->logits(images).to(at::kFloat);
       result.teacher_seconds = seconds_since(start);
-      loss = distillation_loss(logits, teacher_logits, targets, settings_.tau, settings_.alpha);
+      loss = distillation_loss(logits, teacher_logits, targets, settings_.tau, settings_.alpha,
+                               settings_.kl_reduction);
     }
   }
   optimizer_->zero_grad();
@@ -297,6 +300,8 @@ void Trainer::save_checkpoint(std::int64_t step) const {
     archive.write("elapsed_seconds", at::tensor({elapsed_seconds()}, at::kDouble));
     archive.write("segments", at::tensor({segments_}, at::kLong));
     archive.write("exactness", c10::IValue(exactness()));
+    archive.write("best", at::tensor({best_.top1, best_.top5, static_cast<double>(best_.epoch)},
+                                     at::kDouble));
   });
 }
 
@@ -330,7 +335,8 @@ std::string Trainer::exactness() const {
                 " tau=", settings_.tau, " alpha=", settings_.alpha, " mixup=", m.mixup_alpha,
                 " cutmix=", m.cutmix_alpha, " mix_probability=", m.probability,
                 " mix_switch=", m.switch_probability, " smoothing=", m.label_smoothing,
-                " seed=", settings_.seed);
+                " seed=", settings_.seed, " warmup_prefix=", settings_.warmup_prefix,
+                " kl_reduction=", static_cast<int>(settings_.kl_reduction));
 }
 
 void Trainer::read_checkpoint(torch::serialize::InputArchive& archive) {
@@ -356,11 +362,20 @@ void Trainer::read_checkpoint(torch::serialize::InputArchive& archive) {
   at::Tensor elapsed, segments;
   if (archive.try_read("elapsed_seconds", elapsed)) elapsed_before_ = elapsed.item<double>();
   if (archive.try_read("segments", segments)) segments_ = segments.item<std::int64_t>() + 1;
+  at::Tensor best;
+  if (archive.try_read("best", best))  // absent in checkpoints of older versions
+    best_ = {best[0].item<double>(), best[1].item<double>(),
+             static_cast<std::int64_t>(best[2].item<double>())};
 }
 
 double Trainer::elapsed_seconds() const { return elapsed_before_ + segment_seconds(); }
 
 double Trainer::segment_seconds() const { return seconds_since(started_); }
+
+void Trainer::record_evaluation(const Accuracy& accuracy, std::int64_t epoch) {
+  if (best_.epoch == 0 || accuracy.top1 > best_.top1)
+    best_ = {accuracy.top1, accuracy.top5, epoch + 1};
+}
 
 std::string Trainer::last_checkpoint() const {
   const auto saved = checkpoints_ ? checkpoints_->checkpoints() : std::vector<std::string>{};
@@ -432,14 +447,16 @@ TrainOutcome train_model(VitBase& model, const TrainData& data, const TrainSetti
              "--resume");
     }
     log.step(step, epoch, epoch_end, trainer, agreed, lr, data_wait, seconds_since(step_start));
-    if (checkpoint_due || stop_now) trainer.save_checkpoint(step);
     if (epoch_end && data.val != nullptr) {
       const Accuracy accuracy = trainer.evaluate(*data.val, data.val_size);
       outcome.top1 = accuracy.top1;
       outcome.top5 = accuracy.top5;
+      trainer.record_evaluation(accuracy, epoch);
       log.evaluation(step, epoch, accuracy);
       evaluated = step >= total_steps;
     }
+    // After the evaluation, so that the checkpoint carries the best accuracy so far.
+    if (checkpoint_due || stop_now) trainer.save_checkpoint(step);
     if (stop_now) {
       outcome.finished = step >= total_steps;
       break;
@@ -465,8 +482,12 @@ TrainOutcome train_model(VitBase& model, const TrainData& data, const TrainSetti
     const Accuracy accuracy = trainer.evaluate(*data.val, data.val_size);
     outcome.top1 = accuracy.top1;
     outcome.top5 = accuracy.top5;
+    trainer.record_evaluation(accuracy, total_steps / steps_per_epoch - 1);
     log.evaluation(step, total_steps / steps_per_epoch - 1, accuracy);
   }
+  outcome.best_top1 = trainer.best().top1;
+  outcome.best_top5 = trainer.best().top5;
+  outcome.best_epoch = trainer.best().epoch;
   outcome.steps = total_steps;
   outcome.images = total_steps * trainer.global_batch();
   outcome.wall_seconds = trainer.elapsed_seconds();

@@ -19,6 +19,7 @@
 #include "data/mixup.h"
 #include "dist/gradient_reducer.h"
 #include "train/checkpoint.h"
+#include "train/losses.h"
 #include "train/schedule.h"
 
 namespace torch::optim {
@@ -49,6 +50,7 @@ struct TrainSettings {
   double min_lr = 1e-5;
   double warmup_lr = 1e-6;
   std::int64_t warmup_epochs = 0;
+  bool warmup_prefix = false;  // timm's: cosine after the warm-up (DeiT: inside it)
   bool lr_per_step = false;
   double weight_decay = 0.05;
   double clip_grad = 0.0;  // max gradient norm; 0: no clipping
@@ -56,6 +58,7 @@ struct TrainSettings {
   // batch, or, when the batch carries stored teacher logits, from those (teacher unused).
   bool distill = false;
   double tau = 1.0, alpha = 1.0;
+  KlReduction kl_reduction = KlReduction::kMean;
   MixupOptions mixup;
   std::int64_t log_interval = 50;     // steps
   std::int64_t checkpoint_every = 0;  // steps; 0: at epoch ends only
@@ -88,7 +91,11 @@ struct TrainData {
 };
 
 struct TrainOutcome {
-  double top1 = 0, top5 = 0;
+  double top1 = 0, top5 = 0;  // the last evaluation's
+  // The best evaluation's (highest top-1; DeiT reports this maximum over epochs), and its
+  // epoch counted from 1 (0: never evaluated). Kept in checkpoints, so resumed runs keep it.
+  double best_top1 = 0, best_top5 = 0;
+  std::int64_t best_epoch = 0;
   std::int64_t steps = 0, images = 0;  // this run's whole schedule (all ranks)
   std::int64_t resumed_from = -1;      // the checkpoint step, when resumed
   double wall_seconds = 0;             // every segment's time (a resumed run adds the checkpoint's)
@@ -101,6 +108,12 @@ struct TrainOutcome {
 struct Accuracy {
   double top1 = 0, top5 = 0;
   std::int64_t samples = 0;
+};
+
+// The evaluation of highest top-1 so far (DeiT's max accuracy) and its epoch, from 1 (0: none).
+struct BestAccuracy {
+  double top1 = 0, top5 = 0;
+  std::int64_t epoch = 0;
 };
 
 // What one step gives back: this rank's times.
@@ -147,6 +160,9 @@ class Trainer {
   // none. A checkpoint made with another world size, global batch, steps per epoch or recipe
   // (exactness()) is refused with a message naming what differs.
   std::optional<std::int64_t> resume();
+  // Keeps the best evaluation (epoch from 0); checkpoints carry it, so a resumed run keeps it.
+  void record_evaluation(const Accuracy& accuracy, std::int64_t epoch);
+  const BestAccuracy& best() const { return best_; }
   // What exact continuation depends on, as "name=value" words; recorded in every checkpoint.
   std::string exactness() const;
 
@@ -177,6 +193,7 @@ class Trainer {
   CosineSchedule schedule_;
   std::optional<CheckpointStore> checkpoints_;  // none without a run folder
   MixupOptions mixup_;
+  BestAccuracy best_;
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   double elapsed_before_ = 0;  // seconds counted by the segments before the resumed checkpoint
   std::int64_t segments_ = 1;

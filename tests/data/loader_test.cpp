@@ -170,6 +170,7 @@ TEST(Loader, RawGreyImagesUseTheSamePathAndEvaluationViewIsIdentity) {
   options.drop_last_batch = false;
   options.recipe = ViewRecipe::deit(28);
   options.recipe.channels = 1;
+  options.recipe.eval_crop_fraction = 1.0;  // as the Fashion-MNIST configs: no resize, no crop
   options.recipe.mean = {0.286f, 0.f, 0.f};
   options.recipe.std = {0.353f, 1.f, 1.f};
   Loader loader(options);

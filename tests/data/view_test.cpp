@@ -94,10 +94,11 @@ TEST(View, RegeneratedOnAnotherThreadIsBitIdentical) {
 
 TEST(View, DctScaledDecodeIsCloseToFullDecode) {
   ViewRecipe scaled = ViewRecipe::basic(224);
+  scaled.dct_scaling = true;
   ViewRecipe full = scaled;
   full.dct_scaling = false;
-  // Content well below the Nyquist rate of the 224 output: bicubic without antialiasing (the
-  // full path) and DCT-domain halving then agree on it; aliasing would hide a misplaced box.
+  // Content well below the Nyquist rate of the 224 output: the antialiased resize of the full
+  // decode and DCT-domain halving then agree on it closely; a misplaced box would not.
   Image smooth{768, 1024, 3, std::vector<std::uint8_t>(768 * 1024 * 3)};
   for (int y = 0; y < 768; ++y)
     for (int x = 0; x < 1024; ++x)
@@ -106,7 +107,9 @@ TEST(View, DctScaledDecodeIsCloseToFullDecode) {
             128 + 60 * std::sin(0.05 * x + 0.5 * c) + 50 * std::cos(0.04 * y - 0.02 * x));
   const auto jpeg = encode_jpeg(smooth, 90);
   const EncodedImage encoded{jpeg.data(), jpeg.size()};
-  ViewParams params = eval_view(scaled, 1024, 768);
+  ViewParams params;
+  params.source_width = 1024;
+  params.source_height = 768;
   params.crop = {100, 60, 640, 600};  // 1/2 scale keeps 320x300 >= 224
   const Image a = render_view(encoded, params, scaled);
   const Image b = render_view(encoded, params, full);
@@ -120,13 +123,22 @@ TEST(View, DctScaledDecodeIsCloseToFullDecode) {
   EXPECT_NE(a.pixels, b.pixels);  // the scaled path was really taken
 }
 
-TEST(View, EvaluationViewIsTheCentreCropOrTheWholeSmallImage) {
+TEST(View, EvaluationViewResizesTheShorterSideThenCropsTheCentre) {
   const ViewRecipe recipe = ViewRecipe::deit(224);
-  EXPECT_EQ(eval_view(recipe, 341, 256).crop, (CropBox{58, 16, 224, 224}));
-  EXPECT_EQ(eval_view(recipe, 512, 683).crop, (CropBox{32, 117, 448, 448}));
+  const ViewParams landscape = eval_view(recipe, 341, 256);
+  EXPECT_EQ(landscape.crop, (CropBox{0, 0, 341, 256}));
+  EXPECT_EQ(landscape.resize_width, 341);
+  EXPECT_EQ(landscape.resize_height, 256);
+  const ViewParams portrait = eval_view(recipe, 512, 683);  // torchvision truncates 341.5
+  EXPECT_EQ(portrait.resize_width, 256);
+  EXPECT_EQ(portrait.resize_height, 341);
+  const ViewParams small_image = eval_view(recipe, 200, 150);  // upsampled, as Resize(256) does
+  EXPECT_EQ(small_image.resize_width, 341);
+  EXPECT_EQ(small_image.resize_height, 256);
   ViewRecipe small = ViewRecipe::deit(28);
   small.channels = 1;
-  EXPECT_EQ(eval_view(small, 28, 28).crop, (CropBox{0, 0, 28, 28}));
+  small.eval_crop_fraction = 1.0;
+  EXPECT_EQ(eval_view(small, 28, 28).resize_width, 28);
   // A raw 28x28 grey image goes through unchanged on the identity-size path.
   const Image source = textured_image(28, 28, 1, 3);
   const Image view = render_view(source, eval_view(small, 28, 28), small);

@@ -107,8 +107,10 @@ TEST(ViT, InitialValuesFollowTheMethod) {
   EXPECT_TRUE(aux.theta_A->norm1->weight.eq(0).all().item<bool>());
   EXPECT_TRUE(aux.theta_A->attn->qkv->bias.eq(0).all().item<bool>());
   const at::Tensor w = aux.theta_A->mlp->fc1->weight;
-  EXPECT_NEAR(w.std().item<double>(), 0.02 * 0.88, 0.001);  // std of N(0,1) cut at 2 sigma
-  EXPECT_LE(w.abs().max().item<double>(), 0.04 + 1e-7);
+  // timm's trunc_normal_(std=.02) cuts at +-2 absolute (100 sigma): a plain N(0, 0.02), whose
+  // 221k values here reach past 4 sigma, where a cut at 2 sigma would give std 0.0176.
+  EXPECT_NEAR(w.std().item<double>(), 0.02, 0.0002);
+  EXPECT_GT(w.abs().max().item<double>(), 0.08);
   AuxViT again(config);
   initialise(again, 7);
   EXPECT_TRUE(again.theta_A->mlp->fc1->weight.equal(w));

@@ -6,9 +6,12 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
+#include <cmath>
 #include <filesystem>
+#include <numbers>
 #include <fstream>
 #include <sstream>
+#include <iterator>
 
 #include "common/format.h"
 #include "model/vit.h"
@@ -22,21 +25,28 @@
 namespace tleg {
 namespace {
 
-TEST(CosineSchedule, WarmupCosineAndFloorPerEpoch) {
+TEST(CosineSchedule, WarmupInsideTheCosineAndOneEpochLateAsDeitStepsIt) {
   CosineSchedule schedule{.base_lr = 1e-3,
                           .min_lr = 1e-5,
                           .warmup_lr = 1e-6,
                           .warmup_epochs = 5,
-                          .epochs = 105,
+                          .epochs = 100,
                           .steps_per_epoch = 10};
   EXPECT_DOUBLE_EQ(schedule.at(0), 1e-6);
-  EXPECT_DOUBLE_EQ(schedule.at(9), 1e-6);  // per epoch: constant within an epoch
-  EXPECT_NEAR(schedule.at(10), 1e-6 + (1e-3 - 1e-6) / 5, 1e-15);
-  EXPECT_DOUBLE_EQ(schedule.at(50), 1e-3);                           // end of warm-up: the peak
-  EXPECT_NEAR(schedule.at(550), 1e-5 + 0.5 * (1e-3 - 1e-5), 1e-12);  // half way: the mean
-  EXPECT_NEAR(schedule.at(1050), 1e-5, 1e-15);
+  EXPECT_DOUBLE_EQ(schedule.at(19), 1e-6);  // epoch 1 trains at f(0): DeiT steps after the epoch
+  EXPECT_NEAR(schedule.at(20), 1e-6 + (1e-3 - 1e-6) / 5, 1e-15);  // epoch 2 at f(1)
+  // The cosine is measured from t = 0, so at the end of the warm-up it is already below the peak.
+  const double at_five = 1e-5 + 0.5 * (1e-3 - 1e-5) * (1 + std::cos(std::numbers::pi * 5 / 100));
+  EXPECT_NEAR(schedule.at(60), at_five, 1e-15);
+  EXPECT_NEAR(schedule.value(50), 1e-5 + 0.5 * (1e-3 - 1e-5), 1e-15);  // half way: the mean
+  EXPECT_GT(schedule.at(999), 1e-5);  // the last epoch trains at f(98), above the floor
+  EXPECT_DOUBLE_EQ(schedule.value(100), 1e-5);
+  schedule.warmup_prefix = true;  // the cosine restarts after the warm-up: the peak at t = 5
+  EXPECT_DOUBLE_EQ(schedule.value(5), 1e-3);
+  EXPECT_NEAR(schedule.value(5 + 47.5), 1e-5 + 0.5 * (1e-3 - 1e-5), 1e-15);
   schedule.per_step = true;
   EXPECT_GT(schedule.at(5), schedule.at(0));
+  EXPECT_DOUBLE_EQ(schedule.at(15), schedule.value(1.5));
   EXPECT_DOUBLE_EQ(scaled_lr(5e-4, 1024), 1e-3);
 }
 
@@ -52,10 +62,15 @@ TEST(Losses, SoftCrossEntropyAndDistillationMatchTheirDefinitions) {
   // KL(p_t || p_s) per row, averaged, times tau^2.
   const at::Tensor pt = at::softmax(teacher / tau, -1), ps = at::softmax(logits / tau, -1);
   const double kl = (pt * (pt.log() - ps.log())).sum(-1).mean().item<double>();
-  EXPECT_NEAR(distillation_loss(logits, teacher, one_hot, tau, 1.0).item<double>(), kl * 4, 1e-12);
+  EXPECT_NEAR(
+      distillation_loss(logits, teacher, one_hot, tau, 1.0, KlReduction::kBatchMean).item<double>(),
+      kl * 4, 1e-12);
+  // DeiT's default divides by batch x classes as well.
+  EXPECT_NEAR(distillation_loss(logits, teacher, one_hot, tau, 1.0).item<double>(), kl * 4 / 6,
+              1e-12);
   const double ce = soft_target_cross_entropy(logits, one_hot).item<double>();
   EXPECT_NEAR(distillation_loss(logits, teacher, one_hot, tau, 0.25).item<double>(),
-              0.75 * ce + 0.25 * 4 * kl, 1e-12);
+              0.75 * ce + 0.25 * 4 * kl / 6, 1e-12);
   EXPECT_NEAR(distillation_loss(teacher, teacher, one_hot, 1.0, 1.0).item<double>(), 0.0, 1e-12);
 }
 
@@ -192,6 +207,8 @@ TEST(RunLedger, RoundTripAndClearErrors) {
                    .device = "cpu",
                    .parameters_stored = 1234,
                    .top1 = 0.875,
+                   .best_top1 = 0.9,
+                   .best_epoch = 2,
                    .dataset = "fashion-mnist",
                    .classes = 10};
   ledger.extra["seed"] = "1";
@@ -203,10 +220,26 @@ TEST(RunLedger, RoundTripAndClearErrors) {
   EXPECT_EQ(back.depth, 6);
   EXPECT_DOUBLE_EQ(back.flops, 1.5e12);
   EXPECT_DOUBLE_EQ(back.top1, 0.875);
+  EXPECT_DOUBLE_EQ(back.best_top1, 0.9);
+  EXPECT_EQ(back.best_epoch, 2);
   EXPECT_EQ(back.extra.at("seed"), "1");
   ASSERT_EQ(back.placement.size(), 2u);
   EXPECT_EQ(back.placement[1].node, "node2");
   EXPECT_EQ(back.placement[1].cpus, "0");
+  {
+    // A record written before the best epoch existed reads as best = last.
+    std::ifstream in(dir.file("run.json"));
+    std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    for (const std::string key : {"best_top1", "best_top5", "best_epoch"}) {
+      const auto at = text.find("\"" + key + "\"");
+      ASSERT_NE(at, std::string::npos) << key;
+      text.erase(at, text.find('\n', at) + 1 - at);
+    }
+    std::ofstream(dir.file("old.json")) << text;
+    const RunLedger old = read_run_ledger(dir.file("old.json"));
+    EXPECT_DOUBLE_EQ(old.best_top1, 0.875);
+    EXPECT_EQ(old.best_epoch, 3);
+  }
   std::ofstream(dir.file("bad.json")) << "{\"format\": \"tleg-run\", \"method\": \"x\"}";
   try {
     read_run_ledger(dir.file("bad.json"));
