@@ -12,6 +12,7 @@
 #include "data/dataset_store.h"
 #include "data/teacher_logits.h"
 #include "dist/communicator.h"
+#include "dist/world.h"
 #include "train/run_record.h"
 #include "train/teacher.h"
 
@@ -150,6 +151,7 @@ void write_teacher_logits(const LogitsSettings& s, const StageContext& context) 
     ledger.dataset_fingerprint = dataset.fingerprint();
     ledger.classes = classes;
     ledger.teacher_mode = "live";
+    ledger.placement = context.world.placement();  // every rank of the world ran this job
     ledger.extra = {{"teacher_flops_per_image", std::to_string(teacher->forward_flops())},
                     {"teacher_flops_source", teacher->flops_source()},
                     {"views", std::to_string(s.views)},
