@@ -56,7 +56,9 @@ for _ in $(seq 3000); do
   [ -f "$work/term/scratch/depth-2/checkpoints/checkpoint-0000000010.pt" ] && break
   sleep 0.02
 done
-pkill -TERM -f -- "--run.dir $work/term"
+# The ranks get the signal, as Slurm gives it to every task: mpirun, signalled itself, would
+# SIGKILL them 1 s later (odls_base_sigkill_timeout), before a loaded machine reaches the stop.
+pkill -TERM -f -- "^$tleg .*--run.dir $work/term"
 wait $launcher && fail "a sweep stopped by SIGTERM must not end successfully"
 [ -f "$work/term/scratch/depth-2/run.json" ] && fail "the depth finished before SIGTERM: make it longer"
 grep -q "sweep stopped by SIGTERM.*Resume with: .*--resume" "$work/term.log" || { cat "$work/term.log"; fail "no resume message"; }
