@@ -180,7 +180,7 @@ AuxViT::AuxViT(const VitConfig& config) : VitBase(config) {
 }
 
 BlockWeights AuxViT::block_weights(std::int64_t index) const {
-  // The divisor is L, not L-1: the last block sits at (L-1)/L (tleg-method.md §1).
+  // The divisor is L, not L-1: the last block sits at (L-1)/L (docs/method.md §1).
   return interpolate(theta_B->weights(), theta_A->weights(),
                      static_cast<double>(index) / static_cast<double>(config_.depth));
 }

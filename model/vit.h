@@ -14,7 +14,7 @@
 
 namespace tleg {
 
-// The 12 tensors of one block, in the order of tleg-method.md §1.
+// The 12 tensors of one block, in the order of docs/method.md §1.
 struct BlockWeights {
   at::Tensor norm1_weight, norm1_bias;
   at::Tensor qkv_weight, qkv_bias;
@@ -57,7 +57,7 @@ struct PatchEmbedParams : torch::nn::Module {
   at::Tensor proj_weight, proj_bias;  // registered as "proj.weight", "proj.bias"
 };
 
-// LayerNorm epsilon of every norm, in the ViT and the auxiliary net alike (tleg-method.md §1:
+// LayerNorm epsilon of every norm, in the ViT and the auxiliary net alike (docs/method.md §9:
 // the released auxiliary net used 1e-5 and its descendants 1e-6; tleg uses 1e-6 for both so a
 // depth-L descendant reproduces the auxiliary net exactly).
 inline constexpr double kLayerNormEps = 1e-6;

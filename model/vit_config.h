@@ -38,7 +38,7 @@ std::string precision_name(Precision precision);
 // DeiT presets: "Ti" (192/3), "S" (384/6), "B" (768/12) at 224/16, 1000 classes, depth 12.
 VitConfig vit_preset(const std::string& size);
 
-// Parameter counts (tleg-method.md §2).
+// Parameter counts (docs/method.md §1).
 std::int64_t block_parameter_count(const VitConfig& config);
 std::int64_t embedding_parameter_count(const VitConfig& config);  // patch embed + pos + final norm
 std::int64_t head_parameter_count(const VitConfig& config);
