@@ -10,6 +10,7 @@
 #include <optional>
 #include <vector>
 
+#include "model/classifier.h"
 #include "model/vit_config.h"
 
 namespace tleg {
@@ -64,25 +65,26 @@ inline constexpr double kLayerNormEps = 1e-6;
 
 // What the ViT and the auxiliary net share: patch and position embedding, final norm, head, and
 // the forward pass. Subclasses say what the weights of block l are.
-class VitBase : public torch::nn::Module {
+// With bf16 precision each pass casts every block weight once to bfloat16 (for the auxiliary
+// net after forming W_B + (l/L)·W_A in float32, so the learngene's gradients are summed in
+// float32), and autograd carries the gradients back into the float32 parameters.
+class VitBase : public Classifier {
  public:
   explicit VitBase(const VitConfig& config);
   ~VitBase() override = default;
 
   const VitConfig& config() const { return config_; }
-  std::int64_t depth() const { return config_.depth; }
+  std::int64_t depth() const override { return config_.depth; }
+  std::int64_t classes() const override { return config_.classes; }
+  std::int64_t channels() const override { return config_.channels; }
+  std::int64_t image_size() const override { return config_.image_size; }
+  std::string describe() const override { return config_.describe(); }
+  std::int64_t image_forward_flops() const override { return forward_flops(config_); }
   virtual BlockWeights block_weights(std::int64_t index) const = 0;
-
-  // What forward() computes in (see Precision); the parameters keep their dtype either way.
-  // With kBFloat16 each pass casts every block weight once to bfloat16 (for the auxiliary net
-  // after forming W_B + (l/L)·W_A in float32, so the learngene's gradients are summed in
-  // float32), and autograd carries the gradients back into the float32 parameters.
-  void set_precision(Precision precision) { precision_ = precision; }
-  Precision precision() const { return precision_; }
 
   // images [B, C, H, W] -> logits [B, classes] in the parameters' dtype. `generator` drives drop
   // path in training (the default generator when none is given).
-  at::Tensor forward(const at::Tensor& images, std::optional<at::Generator> generator = {});
+  at::Tensor forward(const at::Tensor& images, std::optional<at::Generator> generator = {}) override;
   // The pooled, normalised features before the head, in the parameters' dtype.
   at::Tensor features(const at::Tensor& images, std::optional<at::Generator> generator = {});
 
@@ -93,7 +95,6 @@ class VitBase : public torch::nn::Module {
 
  protected:
   VitConfig config_;
-  Precision precision_ = Precision::kFloat32;
 };
 
 // A plain ViT: `depth` independent blocks, "blocks.{i}.*".
