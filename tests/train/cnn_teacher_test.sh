@@ -20,7 +20,7 @@ views=(--data.mean 0.2860 --data.std 0.3530 --aug.eval-crop-fraction 1 --model.i
 common=(--data.store "$work/fm.h5" "${views[@]}" --data.threads 1 --aug.recipe basic
         --aug.mixup 0 --aug.cutmix 0 --optim.batch 64 --run.log-interval 10 --run.seed 3)
 cnn=(--model.arch cnn --model.cnn-widths 8,16 --model.cnn-convs 1 --optim.epochs 2
-     --optim.steps-per-epoch 12 --optim.lr 4e-3 --optim.warmup-epochs 0 --run.checkpoint-every 3)
+     --optim.steps-per-epoch 12 --optim.lr 2e-2 --optim.warmup-epochs 0 --run.checkpoint-every 3)
 
 mpirun2 "$tleg" teacher "${common[@]}" "${cnn[@]}" --run.dir "$work/straight" >"$work/straight.log" 2>&1 ||
   { cat "$work/straight.log"; fail "CNN teacher run"; }
@@ -86,8 +86,9 @@ mpirun2 "$tleg" distill "${common[@]}" --distill.teacher "$work/straight/model.h
 "$python" - "$work/aux/run.json" <<'PY' || fail "the ledger does not count the CNN teacher"
 import sys, json
 r = json.load(open(sys.argv[1]))
-print("teacher:", r["teacher"], "flops/image", r["teacher_flops_per_image"])
-assert "CNN widths 8,16" in r["teacher"] and float(r["teacher_flops_per_image"]) == 564800
+e = r["extra"]
+print("teacher:", e["teacher"], "flops/image", e["teacher_flops_per_image"])
+assert "CNN widths 8,16" in e["teacher"] and float(e["teacher_flops_per_image"]) == 564800
 PY
 ok "distill --distill.teacher cnn.h5"
 
