@@ -49,9 +49,9 @@ print(f"max |expanded - fitted line| = {worst}")
 sys.exit(0 if worst <= 1e-14 else 1)
 PY
 
-distill=(distill "${data[@]}" --model.depth 4 --distill.teacher "$work/vit/model.h5"
+distill=(distill "${data[@]}" --distill.teacher "$work/vit/model.h5"
          --optim.epochs 1 --optim.steps-per-epoch 6 --init-learngene "$work/g.h5")
-"$tleg" "${distill[@]}" --optim.lr 0 --optim.min-lr 0 --optim.warmup-lr 0 --optim.weight-decay 0 \
+"$tleg" "${distill[@]}" --model.depth 4 --optim.lr 0 --optim.min-lr 0 --optim.warmup-lr 0 --optim.weight-decay 0 \
   --run.dir "$work/aux0" >"$work/aux0.log" 2>&1 || { cat "$work/aux0.log"; fail "distill from the learngene"; }
 "$python" - "$work/g.h5" "$work/aux0/learngene.h5" <<'PY' || fail "distill did not start from the learngene"
 import sys, h5py, numpy as np
@@ -69,9 +69,9 @@ grep -q '"init": *"learngene ' "$work/aux0/run.json" || fail "run.json does not 
 grep -q -- "--init-learngene .*g.h5.*cannot start" "$work/wrong.log" || { cat "$work/wrong.log"; fail "the refusal does not name the learngene"; }
 
 # Resume: stopped after 3 steps and resumed, it ends where the uninterrupted run ends.
-"$tleg" "${distill[@]}" --run.checkpoint-every 1 --run.dir "$work/straight" >"$work/s.log" 2>&1 || { cat "$work/s.log"; fail "straight"; }
-"$tleg" "${distill[@]}" --run.checkpoint-every 1 --run.dir "$work/parts" --run.stop-after-steps 3 >"$work/p1.log" 2>&1 || { cat "$work/p1.log"; fail "part 1"; }
-"$tleg" "${distill[@]}" --run.checkpoint-every 1 --run.dir "$work/parts" --resume >"$work/p2.log" 2>&1 || { cat "$work/p2.log"; fail "part 2"; }
+"$tleg" "${distill[@]}" --model.depth 4 --run.checkpoint-every 1 --run.dir "$work/straight" >"$work/s.log" 2>&1 || { cat "$work/s.log"; fail "straight"; }
+"$tleg" "${distill[@]}" --model.depth 4 --run.checkpoint-every 1 --run.dir "$work/parts" --run.stop-after-steps 3 >"$work/p1.log" 2>&1 || { cat "$work/p1.log"; fail "part 1"; }
+"$tleg" "${distill[@]}" --model.depth 4 --run.checkpoint-every 1 --run.dir "$work/parts" --resume >"$work/p2.log" 2>&1 || { cat "$work/p2.log"; fail "part 2"; }
 "$python" - "$work/straight/learngene.h5" "$work/parts/learngene.h5" "$work/g.h5" <<'PY' || fail "resume is not exact"
 import sys, h5py, numpy as np
 a, b, g = (h5py.File(p)["tensors"] for p in sys.argv[1:])
