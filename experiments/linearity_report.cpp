@@ -137,7 +137,9 @@ std::string markdown(const std::vector<LabelledFit>& fits, const std::vector<std
         "over layers|| and *res/value* is ||residual|| / ||value||, over all elements of the "
         "type. A model whose blocks lie on a line has R² = 1 and residuals 0; independent layers "
         "give R² ≈ 1/(L−1) on average (a one-regressor fit on L points).\n\n";
-  md << "## What the numbers say\n\n";
+  md << "## What the numbers say\n\nThe reading of each model follows one rule: pooled R² ≥ 0.9 is "
+        "*close to a line*, pooled R² ≤ 2/(L−1) (twice the chance level) is *no more linear than "
+        "independent layers*, anything between is *partly linear*.\n\n";
   for (const auto& line : linearity_findings(fits)) md << "- " << line << "\n";
   md << "\n## R² per element: median [first quartile, third quartile]\n\n| tensor |";
   for (const auto& f : fits) md << " " << f.label << " (L=" << f.fit.depth << ") |";
@@ -177,6 +179,16 @@ std::string markdown(const std::vector<LabelledFit>& fits, const std::vector<std
   return md.str();
 }
 
+// The rule behind the one-word reading, stated in the report: pooled R² of at least 0.9 is
+// "close to a line"; at most twice the chance level 1/(L-1) is "no more linear than independent
+// layers"; in between, "partly linear".
+std::string linearity_verdict(const LinearityFit& fit) {
+  const double r2 = pooled_r2(fit), chance = 1.0 / static_cast<double>(fit.depth - 1);
+  if (r2 >= 0.9) return "close to a line";
+  if (r2 <= 2 * chance) return "no more linear than independent layers";
+  return "partly linear";
+}
+
 }  // namespace
 
 std::vector<std::string> linearity_findings(const std::vector<LabelledFit>& fits) {
@@ -190,7 +202,8 @@ std::vector<std::string> linearity_findings(const std::vector<LabelledFit>& fits
         " % of the block weights' variation across depth (pooled R²; median per-element R² ",
         f3(f.fit.r2_median), "; independent layers would give about ",
         format_number("%.1f", 100 * chance), " %), and what it leaves is ",
-        format_number("%.2f", 100 * f.fit.residual_vs_value), " % of the weights' norm"));
+        format_number("%.2f", 100 * f.fit.residual_vs_value), " % of the weights' norm: ",
+        linearity_verdict(f.fit)));
     if (most == nullptr || f.fit.residual_vs_spread < most->fit.residual_vs_spread) most = &f;
     if (least == nullptr || f.fit.residual_vs_spread > least->fit.residual_vs_spread) least = &f;
   }
