@@ -4,7 +4,8 @@
 # depth-12 ViT trained from scratch (the default demo profile's teacher budget for both), the
 # linearity report of that ViT and its fitted learngene, then the auxiliary net (L = 12) distilled
 # twice from the same teacher with the same seed and budget: (a) random start, (b) from the fitted
-# learngene, evaluated after every epoch. Ends with the table of top-1 against stage-1 steps and
+# learngene, evaluated after every epoch; then a fine-tuned depth-12 TLEG descendant's linearity
+# next to the scratch ViT's. Ends with the table of top-1 against stage-1 steps and
 # what each part cost (run.json), also written to OUT/summary.md.
 # usage: fitted_learngene.sh [OUT]   (TLEG=path/to/tleg, EPOCHS=6, STEPS=50 per epoch, SEED=0)
 set -euo pipefail
@@ -37,6 +38,14 @@ for arm in random fitted; do
       --run.dir "$out/aux-$arm" "${start[@]}"
 done
 
+# How far fine-tuning moves a TLEG descendant off its line: the depth-12 descendant of the
+# random-start learngene, fine-tuned with the demo's default budget, next to the scratch ViT.
+[ -f "$out/tleg12/run.json" ] ||
+  "$tleg" finetune "${common[@]}" --config "$here/des.ini" --init tleg \
+    --learngene "$out/aux-random/learngene.h5" --depth 12 --optim.epochs 1 \
+    --optim.steps-per-epoch 250 --run.dir "$out/tleg12"
+"$tleg" linearity --model "$out/vit12/model.h5" "$out/tleg12/model.h5" --out "$out/linearity-compare"
+
 python3 - "$out" <<'PY' | tee "$out/summary.md"
 import json, sys
 out = sys.argv[1]
@@ -51,7 +60,7 @@ for step in sorted(random):
 print()
 print("| run | steps | images | training FLOPs | wall s | top-1 % (last) |")
 print("|---|---:|---:|---:|---:|---:|")
-for name in ("teacher", "vit12", "aux-random", "aux-fitted"):
+for name in ("teacher", "vit12", "aux-random", "aux-fitted", "tleg12"):
     r = json.load(open(f"{out}/{name}/run.json"))
     print(f"| {name} | {r['steps']} | {r['images']} | {r['flops']:.3g} | {r['wall_seconds']:.0f} | {100 * r['top1']:.2f} |")
 PY
