@@ -44,14 +44,16 @@ class StateDictUnpickler {
   std::vector<std::pair<std::string, at::Tensor>> read() {
     if (!reader_.hasRecord("data.pkl")) fail(path_, ": no data.pkl record; not a torch.save file");
     auto [data, size] = reader_.getRecord("data.pkl");
-    bytes_.assign(static_cast<const char*>(data.get()), static_cast<const char*>(data.get()) + size);
+    bytes_.assign(static_cast<const char*>(data.get()),
+                  static_cast<const char*>(data.get()) + size);
     const ValuePtr root = run();
     if (root->kind != Kind::kDict)
       fail(path_, ": holds no dict of tensors; save it with torch.save(model.state_dict(), path)");
     std::vector<std::pair<std::string, at::Tensor>> tensors;
     for (const auto& [key, value] : root->items) {
       if (key->kind != Kind::kString || value->kind != Kind::kTensor)
-        fail(path_, ": an entry of the dict is not name -> tensor; a state dict "
+        fail(path_,
+             ": an entry of the dict is not name -> tensor; a state dict "
              "(model.state_dict()) is needed");
       tensors.emplace_back(key->text, value->tensor);
     }
@@ -59,8 +61,21 @@ class StateDictUnpickler {
   }
 
  private:
-  enum class Kind { kNone, kBool, kInt, kFloat, kString, kTuple, kList, kDict, kGlobal, kStorage,
-                    kTensor, kMark, kOpaque };
+  enum class Kind {
+    kNone,
+    kBool,
+    kInt,
+    kFloat,
+    kString,
+    kTuple,
+    kList,
+    kDict,
+    kGlobal,
+    kStorage,
+    kTensor,
+    kMark,
+    kOpaque
+  };
   struct Value;
   using ValuePtr = std::shared_ptr<Value>;
   struct Value {
@@ -133,9 +148,10 @@ class StateDictUnpickler {
     if (pid->kind != Kind::kTuple || pid->elements.size() < 5 ||
         pid->elements[1]->kind != Kind::kGlobal)
       fail(path_, ": a persistent id of data.pkl is not a storage");
-    static const std::map<std::string, at::ScalarType> types{
-        {"FloatStorage", at::kFloat}, {"DoubleStorage", at::kDouble},
-        {"HalfStorage", at::kHalf}, {"BFloat16Storage", at::kBFloat16}};
+    static const std::map<std::string, at::ScalarType> types{{"FloatStorage", at::kFloat},
+                                                             {"DoubleStorage", at::kDouble},
+                                                             {"HalfStorage", at::kHalf},
+                                                             {"BFloat16Storage", at::kBFloat16}};
     const std::string& type = pid->elements[1]->text2;
     const auto found = types.find(type);
     if (found == types.end())
@@ -144,7 +160,8 @@ class StateDictUnpickler {
     auto cached = storages_.find(key);
     if (cached == storages_.end()) {
       auto [data, size] = reader_.getRecord("data/" + key);
-      at::Tensor flat = at::empty({pid->elements[4]->number}, at::TensorOptions().dtype(found->second));
+      at::Tensor flat =
+          at::empty({pid->elements[4]->number}, at::TensorOptions().dtype(found->second));
       if (static_cast<std::size_t>(flat.numel() * flat.element_size()) != size)
         fail(path_, ": storage ", key, " holds ", size, " bytes, not ", flat.numel(), " elements");
       std::memcpy(flat.data_ptr(), data.get(), size);
@@ -163,8 +180,9 @@ class StateDictUnpickler {
         args->elements[0]->kind == Kind::kStorage) {
       ValuePtr tensor = make(Kind::kTensor);
       tensor->tensor = args->elements[0]
-                           ->tensor.as_strided(ints(args->elements[2]), ints(args->elements[3]),
-                                               args->elements[1]->number)
+                           ->tensor
+                           .as_strided(ints(args->elements[2]), ints(args->elements[3]),
+                                       args->elements[1]->number)
                            .clone();
       return tensor;
     }
@@ -178,34 +196,49 @@ class StateDictUnpickler {
       if (position_ >= bytes_.size()) fail(path_, ": data.pkl ends before STOP");
       const auto op = static_cast<unsigned char>(bytes_[position_++]);
       switch (op) {
-        case 0x80: take(1); break;                 // PROTO
-        case 0x95: take(8); break;                 // FRAME
-        case '.': return pop();                    // STOP
-        case '(': stack_.push_back(make(Kind::kMark)); break;
-        case 'N': stack_.push_back(make(Kind::kNone)); break;
-        case 0x88: case 0x89: {                    // NEWTRUE, NEWFALSE
+        case 0x80:
+          take(1);
+          break;  // PROTO
+        case 0x95:
+          take(8);
+          break;  // FRAME
+        case '.':
+          return pop();  // STOP
+        case '(':
+          stack_.push_back(make(Kind::kMark));
+          break;
+        case 'N':
+          stack_.push_back(make(Kind::kNone));
+          break;
+        case 0x88:
+        case 0x89: {  // NEWTRUE, NEWFALSE
           ValuePtr b = make(Kind::kBool);
           b->number = op == 0x88;
           stack_.push_back(b);
           break;
         }
-        case 'J': case 'K': case 'M': {            // BININT, BININT1, BININT2
+        case 'J':
+        case 'K':
+        case 'M': {  // BININT, BININT1, BININT2
           ValuePtr n = make(Kind::kInt);
-          n->number = op == 'J' ? static_cast<std::int32_t>(take(4)) : op == 'K' ? take(1) : take(2);
+          n->number = op == 'J'   ? static_cast<std::int32_t>(take(4))
+                      : op == 'K' ? take(1)
+                                  : take(2);
           stack_.push_back(n);
           break;
         }
-        case 0x8a: {                               // LONG1
+        case 0x8a: {  // LONG1
           const auto length = static_cast<int>(take(1));
           if (length > 8) fail(path_, ": an integer of data.pkl is too long");
           std::uint64_t raw = length ? take(length) : 0;
-          if (length > 0 && length < 8 && (raw >> (8 * length - 1)) & 1) raw |= ~0ULL << (8 * length);
+          if (length > 0 && length < 8 && (raw >> (8 * length - 1)) & 1)
+            raw |= ~0ULL << (8 * length);
           ValuePtr n = make(Kind::kInt);
           n->number = static_cast<std::int64_t>(raw);
           stack_.push_back(n);
           break;
         }
-        case 'G': {                                // BINFLOAT, big-endian
+        case 'G': {  // BINFLOAT, big-endian
           std::uint64_t raw = 0;
           for (int i = 0; i < 8; ++i) raw = (raw << 8) | take(1);
           ValuePtr f = make(Kind::kFloat);
@@ -213,7 +246,13 @@ class StateDictUnpickler {
           stack_.push_back(f);
           break;
         }
-        case 'X': case 0x8c: case 0x8d: case 'U': case 'T': case 'B': case 'C': {
+        case 'X':
+        case 0x8c:
+        case 0x8d:
+        case 'U':
+        case 'T':
+        case 'B':
+        case 'C': {
           const std::size_t length = op == 0x8c || op == 'U' || op == 'C' ? take(1)
                                      : op == 0x8d                         ? take(8)
                                                                           : take(4);
@@ -222,37 +261,51 @@ class StateDictUnpickler {
           stack_.push_back(text);
           break;
         }
-        case 'c': {                                // GLOBAL
+        case 'c': {  // GLOBAL
           ValuePtr global = make(Kind::kGlobal);
           global->text = take_line();
           global->text2 = take_line();
           stack_.push_back(global);
           break;
         }
-        case 0x93: {                               // STACK_GLOBAL
+        case 0x93: {  // STACK_GLOBAL
           ValuePtr global = make(Kind::kGlobal);
           global->text2 = pop()->text;
           global->text = pop()->text;
           stack_.push_back(global);
           break;
         }
-        case ')': stack_.push_back(make(Kind::kTuple)); break;
-        case ']': stack_.push_back(make(Kind::kList)); break;
-        case '}': stack_.push_back(make(Kind::kDict)); break;
-        case 't': stack_.push_back(tuple_of(pop_to_mark())); break;
-        case 0x85: case 0x86: case 0x87: {         // TUPLE1..3
+        case ')':
+          stack_.push_back(make(Kind::kTuple));
+          break;
+        case ']':
+          stack_.push_back(make(Kind::kList));
+          break;
+        case '}':
+          stack_.push_back(make(Kind::kDict));
+          break;
+        case 't':
+          stack_.push_back(tuple_of(pop_to_mark()));
+          break;
+        case 0x85:
+        case 0x86:
+        case 0x87: {  // TUPLE1..3
           std::vector<ValuePtr> elements(op - 0x84);
           for (auto it = elements.rbegin(); it != elements.rend(); ++it) *it = pop();
           stack_.push_back(tuple_of(std::move(elements)));
           break;
         }
-        case 'l': {                                // LIST
+        case 'l': {  // LIST
           ValuePtr list = make(Kind::kList);
           list->elements = pop_to_mark();
           stack_.push_back(list);
           break;
         }
-        case 'a': { ValuePtr v = pop(); stack_.back()->elements.push_back(v); break; }
+        case 'a': {
+          ValuePtr v = pop();
+          stack_.back()->elements.push_back(v);
+          break;
+        }
         case 'e': {
           auto values = pop_to_mark();
           if (stack_.empty()) fail(path_, ": data.pkl is malformed (APPENDS)");
@@ -267,31 +320,53 @@ class StateDictUnpickler {
         }
         case 'u': {
           auto values = pop_to_mark();
-          if (stack_.empty() || values.size() % 2) fail(path_, ": data.pkl is malformed (SETITEMS)");
+          if (stack_.empty() || values.size() % 2)
+            fail(path_, ": data.pkl is malformed (SETITEMS)");
           for (std::size_t i = 0; i < values.size(); i += 2)
             stack_.back()->items.emplace_back(values[i], values[i + 1]);
           break;
         }
-        case 'q': memo_[take(1)] = stack_.back(); break;   // BINPUT
-        case 'r': memo_[take(4)] = stack_.back(); break;   // LONG_BINPUT
-        case 0x94: memo_[memo_.size()] = stack_.back(); break;  // MEMOIZE
-        case 'h': case 'j': {                              // BINGET, LONG_BINGET
+        case 'q':
+          memo_[take(1)] = stack_.back();
+          break;  // BINPUT
+        case 'r':
+          memo_[take(4)] = stack_.back();
+          break;  // LONG_BINPUT
+        case 0x94:
+          memo_[memo_.size()] = stack_.back();
+          break;  // MEMOIZE
+        case 'h':
+        case 'j': {  // BINGET, LONG_BINGET
           const auto found = memo_.find(take(op == 'h' ? 1 : 4));
           if (found == memo_.end()) fail(path_, ": data.pkl is malformed (memo)");
           stack_.push_back(found->second);
           break;
         }
-        case 'Q': stack_.push_back(storage(pop())); break;  // BINPERSID
+        case 'Q':
+          stack_.push_back(storage(pop()));
+          break;  // BINPERSID
         case 'R': {
           ValuePtr args = pop(), callable = pop();
           stack_.push_back(reduce(callable, args));
           break;
         }
-        case 0x81: pop(); pop(); stack_.push_back(make(Kind::kOpaque)); break;  // NEWOBJ
-        case 'b': pop(); break;  // BUILD: an OrderedDict's _metadata, not needed
-        case '0': pop(); break;
-        case '1': pop_to_mark(); break;
-        case '2': stack_.push_back(stack_.back()); break;
+        case 0x81:
+          pop();
+          pop();
+          stack_.push_back(make(Kind::kOpaque));
+          break;  // NEWOBJ
+        case 'b':
+          pop();
+          break;  // BUILD: an OrderedDict's _metadata, not needed
+        case '0':
+          pop();
+          break;
+        case '1':
+          pop_to_mark();
+          break;
+        case '2':
+          stack_.push_back(stack_.back());
+          break;
         default:
           fail(path_, ": data.pkl uses pickle opcode ", static_cast<int>(op),
                ", which a state dict does not need; save it with torch.save(model.state_dict())");
@@ -341,8 +416,8 @@ std::vector<std::pair<std::string, at::Tensor>> read_safetensors(const std::stri
     const std::string dtype = entry.at("dtype").get<std::string>();
     const auto found = dtypes.find(dtype);
     if (found == dtypes.end())
-      fail(path, ": tensor '", name, "' has dtype ", dtype, "; floating-point (F32, F64, F16, BF16) ",
-           "is needed");
+      fail(path, ": tensor '", name, "' has dtype ", dtype,
+           "; floating-point (F32, F64, F16, BF16) ", "is needed");
     const auto shape = entry.at("shape").get<std::vector<std::int64_t>>();
     const auto offsets = entry.at("data_offsets").get<std::vector<std::size_t>>();
     at::Tensor tensor = at::empty(shape, at::TensorOptions().dtype(found->second));
@@ -388,7 +463,8 @@ void infer_architecture(WeightsFile& weights, std::int64_t heads) {
     depth = std::max(depth, index + 1);
   }
   if (depth == 0)
-    fail(weights.source, ": no 'blocks.<index>.*' tensors; a timm VisionTransformer state dict is "
+    fail(weights.source,
+         ": no 'blocks.<index>.*' tensors; a timm VisionTransformer state dict is "
          "needed");
   VitConfig& c = weights.config;
   auto shape_of = [&](const std::string& name) -> at::IntArrayRef {
@@ -410,7 +486,8 @@ void infer_architecture(WeightsFile& weights, std::int64_t heads) {
     c.channels = patch->size(1);
     c.patch_size = patch->size(2);
   }
-  if (const at::Tensor* pos = find_tensor(weights, "pos_embed"); pos != nullptr && pos->dim() == 3) {
+  if (const at::Tensor* pos = find_tensor(weights, "pos_embed");
+      pos != nullptr && pos->dim() == 3) {
     const std::int64_t tokens = pos->size(1) - (find_tensor(weights, "cls_token") ? 1 : 0);
     const auto side = static_cast<std::int64_t>(std::llround(std::sqrt(double(tokens))));
     c.image_size = side * c.patch_size;
@@ -434,9 +511,9 @@ double sorted_quantile(const at::Tensor& sorted, double q) {
 
 const std::vector<std::string>& block_tensor_names() {
   static const std::vector<std::string> names{
-      "norm1.weight", "norm1.bias",   "attn.qkv.weight", "attn.qkv.bias",
-      "attn.proj.weight", "attn.proj.bias", "norm2.weight", "norm2.bias",
-      "mlp.fc1.weight", "mlp.fc1.bias", "mlp.fc2.weight", "mlp.fc2.bias"};
+      "norm1.weight",     "norm1.bias",     "attn.qkv.weight", "attn.qkv.bias",
+      "attn.proj.weight", "attn.proj.bias", "norm2.weight",    "norm2.bias",
+      "mlp.fc1.weight",   "mlp.fc1.bias",   "mlp.fc2.weight",  "mlp.fc2.bias"};
   return names;
 }
 
@@ -457,7 +534,8 @@ WeightsFile load_trained_vit(const std::string& path, std::int64_t heads) {
   else if (ends_with(path, ".pt") || ends_with(path, ".pth") || ends_with(path, ".bin"))
     weights.tensors = read_torch_state_dict(path);
   else
-    fail(path, ": unknown model format; give a tleg model (.h5), a torch.save state dict (.pt, "
+    fail(path,
+         ": unknown model format; give a tleg model (.h5), a torch.save state dict (.pt, "
          ".pth, .bin) or a .safetensors file");
   weights.metadata["format"] = ends_with(path, ".safetensors") ? "safetensors" : "torch.save";
   infer_architecture(weights, heads);
@@ -468,7 +546,8 @@ LinearityFit fit_linearity(const WeightsFile& model, const std::vector<std::stri
                            std::int64_t traces_per_tensor) {
   const std::int64_t depth = model.config.depth;
   if (depth < 3)
-    fail(model.source, ": depth ", depth, " is too shallow to test linearity (two points always "
+    fail(model.source, ": depth ", depth,
+         " is too shallow to test linearity (two points always "
          "lie on a line); at least 3 blocks are needed");
   LinearityFit fit;
   fit.source = model.source;
@@ -526,8 +605,12 @@ LinearityFit fit_linearity(const WeightsFile& model, const std::vector<std::stri
       const at::Tensor r2_all = 1 - ss_res / ss_tot;
       for (std::int64_t k = 0; k < std::min(traces_per_tensor, t.elements); ++k) {
         const std::int64_t index = order[k].item<std::int64_t>();
-        ElementTrace trace{name, index, {}, intercept[index].item<double>(),
-                           slope[index].item<double>(), r2_all[index].item<double>()};
+        ElementTrace trace{name,
+                           index,
+                           {},
+                           intercept[index].item<double>(),
+                           slope[index].item<double>(),
+                           r2_all[index].item<double>()};
         for (std::int64_t l = 0; l < depth; ++l) trace.values.push_back(y[l][index].item<double>());
         fit.traces.push_back(std::move(trace));
       }
@@ -546,7 +629,8 @@ WeightsFile fitted_learngene(const WeightsFile& model, const LinearityFit& fit,
     fail(model.source, ": the head count cannot be read from a state dict; give it with --heads");
   for (const char* name : {"cls_token", "norm.weight", "dist_token", "reg_token"})
     if (find_tensor(model, name) != nullptr)
-      fail(model.source, ": tensor '", name, "' belongs to a layout tleg's learngene does not "
+      fail(model.source, ": tensor '", name,
+           "' belongs to a layout tleg's learngene does not "
            "have (no class token, mean pooling then fc_norm: timm's VisionTransformer("
            "class_token=False, global_pool='avg', fc_norm=True)); the fit report works on it, a "
            "learngene cannot be made from it");

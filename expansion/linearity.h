@@ -29,8 +29,8 @@ WeightsFile load_trained_vit(const std::string& path, std::int64_t heads = 0);
 
 // One element's values across depth with its fitted line (for the picture of the paper).
 struct ElementTrace {
-  std::string tensor;      // block tensor name
-  std::int64_t index = 0;  // flat element index
+  std::string tensor;          // block tensor name
+  std::int64_t index = 0;      // flat element index
   std::vector<double> values;  // layer 0..L-1
   double intercept = 0, slope = 0, r2 = 0;
 };
@@ -49,10 +49,10 @@ struct TensorFit {
 struct LinearityFit {
   std::string source;
   std::int64_t depth = 0;
-  std::vector<TensorFit> tensors;  // block_tensor_names() order
+  std::vector<TensorFit> tensors;                        // block_tensor_names() order
   double residual_vs_spread = 0, residual_vs_value = 0;  // over every block element
-  double r2_median = 0;  // over every non-constant block element
-  std::vector<ElementTrace> traces;  // a few elements, for the depth plot
+  double r2_median = 0;                                  // over every non-constant block element
+  std::vector<ElementTrace> traces;                      // a few elements, for the depth plot
 };
 
 // Fits every block tensor of `model` (its "blocks.{l}.<name>" tensors, l = 0..depth-1, at

@@ -32,7 +32,9 @@ std::string csv(const std::vector<LabelledFit>& fits) {
           << t.constant_elements << "," << shortest(t.r2_mean) << "," << shortest(t.r2_q1) << ","
           << shortest(t.r2_median) << "," << shortest(t.r2_q3) << ","
           << shortest(t.residual_vs_spread) << "," << shortest(t.residual_vs_value) << "\n";
-    out << label << "," << fit.depth << ",all,,," << "," << "," << shortest(fit.r2_median) << ","
+    out << label << "," << fit.depth << ",all,,,"
+        << ","
+        << "," << shortest(fit.r2_median) << ","
         << "," << shortest(fit.residual_vs_spread) << "," << shortest(fit.residual_vs_value)
         << "\n";
   }
@@ -116,14 +118,21 @@ report::PlotFiles elements_plot(const LabelledFit& model, std::size_t k) {
     body << "set title " << report::gnuplot_string(tensors[p]) << "\nplot " << joined << "\n";
   }
   body << "unset multiplot\n";
-  plot.script = concat("# ", stem, ".gp: the elements of each tensor type that vary most across "
-                       "depth, with their fitted lines\n# Data: ", stem, ".dat. Rerun with: "
-                       "gnuplot ", stem, ".gp\nreset\nset grid\nset key top left font ',9'\n"
-                       "set xlabel 'l/L'\nset xrange [-0.05:1]\n",
-                       "set terminal pngcairo size 1100,800 noenhanced font 'sans,10'\nset output '",
-                       stem, ".png'\n", body.str(),
-                       "set terminal svg size 1100,800 noenhanced font 'sans,10' background "
-                       "'#ffffff'\nset output '", stem, ".svg'\n", body.str(), "unset output\n");
+  plot.script =
+      concat("# ", stem,
+             ".gp: the elements of each tensor type that vary most across "
+             "depth, with their fitted lines\n# Data: ",
+             stem,
+             ".dat. Rerun with: "
+             "gnuplot ",
+             stem,
+             ".gp\nreset\nset grid\nset key top left font ',9'\n"
+             "set xlabel 'l/L'\nset xrange [-0.05:1]\n",
+             "set terminal pngcairo size 1100,800 noenhanced font 'sans,10'\nset output '", stem,
+             ".png'\n", body.str(),
+             "set terminal svg size 1100,800 noenhanced font 'sans,10' background "
+             "'#ffffff'\nset output '",
+             stem, ".svg'\n", body.str(), "unset output\n");
   return plot;
 }
 
@@ -197,13 +206,14 @@ std::vector<std::string> linearity_findings(const std::vector<LabelledFit>& fits
   const LabelledFit* least = nullptr;
   for (const auto& f : fits) {
     const double chance = 1.0 / static_cast<double>(f.fit.depth - 1);
-    lines.push_back(concat(
-        f.label, " (L=", f.fit.depth, "): the line explains ", format_number("%.1f", 100 * pooled_r2(f.fit)),
-        " % of the block weights' variation across depth (pooled R²; median per-element R² ",
-        f3(f.fit.r2_median), "; independent layers would give about ",
-        format_number("%.1f", 100 * chance), " %), and what it leaves is ",
-        format_number("%.2f", 100 * f.fit.residual_vs_value), " % of the weights' norm: ",
-        linearity_verdict(f.fit)));
+    lines.push_back(
+        concat(f.label, " (L=", f.fit.depth, "): the line explains ",
+               format_number("%.1f", 100 * pooled_r2(f.fit)),
+               " % of the block weights' variation across depth (pooled R²; median per-element R² ",
+               f3(f.fit.r2_median), "; independent layers would give about ",
+               format_number("%.1f", 100 * chance), " %), and what it leaves is ",
+               format_number("%.2f", 100 * f.fit.residual_vs_value),
+               " % of the weights' norm: ", linearity_verdict(f.fit)));
     if (most == nullptr || f.fit.residual_vs_spread < most->fit.residual_vs_spread) most = &f;
     if (least == nullptr || f.fit.residual_vs_spread > least->fit.residual_vs_spread) least = &f;
   }

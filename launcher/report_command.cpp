@@ -47,10 +47,10 @@ int linearity_command(const LinearitySettings& s) {
             << s.out << " (start with " << s.out << "/linearity.md)\n";
   for (const auto& line : linearity_findings(fits)) std::cout << "  " << line << "\n";
   if (!s.learngene.empty()) {
-    save_weights(fitted_learngene(first, fits.front().fit,
-                                  {{"command", concat("tleg linearity --model ", s.models.front(),
-                                                      " --heads ", s.heads,
-                                                      " --write-learngene ", s.learngene)}}),
+    save_weights(fitted_learngene(
+                     first, fits.front().fit,
+                     {{"command", concat("tleg linearity --model ", s.models.front(), " --heads ",
+                                         s.heads, " --write-learngene ", s.learngene)}}),
                  s.learngene);
     std::cout << "wrote " << s.learngene << ": the fitted learngene (theta_B, theta_A) of "
               << s.models.front() << ", auxiliary depth " << fits.front().fit.depth << "\n";
@@ -78,8 +78,7 @@ std::vector<Command> report_commands() {
          };
        }},
       {"linearity",
-       "fit trained ViTs' blocks across depth as a + b*(l/L): R^2 and residual per tensor type",
-       "",
+       "fit trained ViTs' blocks across depth as a + b*(l/L): R^2 and residual per tensor type", "",
        [](po::options_description& o, po::positional_options_description&) {
          o.add_options()("model", po::value<std::vector<std::string>>()->required()->multitoken(),
                          "trained ViTs: tleg model files (.h5) or timm state dicts (.pt from "
@@ -98,8 +97,8 @@ std::vector<Command> report_commands() {
                              .heads = o.get<std::int64_t>("heads")};
          if (s.heads < 0) fail("--heads must be positive (or 0: unknown), got ", s.heads);
          if (!s.learngene.empty() && s.models.size() != 1)
-           fail("--write-learngene fits one model; give exactly one --model (got ",
-                s.models.size(), ")");
+           fail("--write-learngene fits one model; give exactly one --model (got ", s.models.size(),
+                ")");
          return [s] { return linearity_command(s); };
        }},
   };

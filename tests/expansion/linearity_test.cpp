@@ -21,7 +21,12 @@ using testing::error_of;
 using testing::TempDir;
 
 VitConfig config_of_depth(std::int64_t depth) {
-  return {.image_size = 16, .patch_size = 4, .channels = 3, .classes = 7, .dim = 32, .heads = 2,
+  return {.image_size = 16,
+          .patch_size = 4,
+          .channels = 3,
+          .classes = 7,
+          .dim = 32,
+          .heads = 2,
           .depth = depth};
 }
 
@@ -161,16 +166,15 @@ TEST(Linearity, TimmStateDictsRoundTripToTheSameFit) {
     expect_same_fit(fit_linearity(loaded), reference);
     // and the learngene fitted from it is the one fitted from the tleg file
     const WeightsFile a = fitted_learngene(loaded, fit_linearity(loaded), {});
-    const WeightsFile b =
-        fitted_learngene(load_trained_vit(dir.file("model.h5")), reference, {});
+    const WeightsFile b = fitted_learngene(load_trained_vit(dir.file("model.h5")), reference, {});
     for (const auto& [tensor_name, tensor] : b.tensors)
       EXPECT_TRUE(a.tensor(tensor_name).equal(tensor)) << tensor_name;
   }
   // Without --heads the fit works, the learngene is refused naming the option.
   const WeightsFile no_heads = load_trained_vit(dir.file("timm.pt"));
-  EXPECT_NE(error_of([&] { fitted_learngene(no_heads, fit_linearity(no_heads), {}); })
-                .find("--heads"),
-            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { fitted_learngene(no_heads, fit_linearity(no_heads), {}); }).find("--heads"),
+      std::string::npos);
 
   // timm's default layout: the blocks are fitted, a learngene is refused naming the class token.
   const WeightsFile cls = load_trained_vit(dir.file("cls.pt"), 2);
