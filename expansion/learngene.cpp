@@ -48,6 +48,11 @@ void expand_into(const WeightsFile& learngene, ViT& model) {
   const std::int64_t depth = model.depth();
   // θ_B and θ_A as BlockWeights, to reuse the one interpolation of the auxiliary net.
   BlockParams base(learngene.config), slope(learngene.config);
+  // In the learngene's dtype, so that a float64 learngene (a fitted one) is interpolated in
+  // float64 and rounded once, into the model's dtype.
+  const at::ScalarType dtype = learngene.tensor("theta_B.norm1.weight").scalar_type();
+  base.to(dtype);
+  slope.to(dtype);
   for (auto& item : base.named_parameters())
     item.value().copy_(learngene.tensor("theta_B." + item.key()));
   for (auto& item : slope.named_parameters())

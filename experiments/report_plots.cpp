@@ -12,6 +12,26 @@
 #include "common/format.h"
 
 namespace tleg::report {
+
+// The ending of every script: the same plot as PNG and SVG.
+std::string render_both(const std::string& stem, const std::string& plot) {
+  return "set terminal pngcairo size 1000,650 noenhanced font 'sans,11'\nset output '" + stem +
+         ".png'\nplot " + plot +
+         "\nset terminal svg size 1000,650 noenhanced font 'sans,11' background '#ffffff'\n"
+         "set output '" +
+         stem + ".svg'\nreplot\nunset output\n";
+}
+
+// A string literal for a gnuplot script, whatever the text holds (a method name, a title).
+std::string gnuplot_string(const std::string& text) {
+  std::string literal = "\"";
+  for (const char c : text) {
+    if (c == '"' || c == '\\') literal += '\\';
+    literal += c;
+  }
+  return literal + "\"";
+}
+
 namespace {
 
 namespace fs = std::filesystem;
@@ -37,29 +57,10 @@ AxisScale axis_scale(double largest) {
   return {1, ""};
 }
 
-// The ending of every script: the same plot as PNG and SVG.
-std::string render_both(const std::string& stem, const std::string& plot) {
-  return "set terminal pngcairo size 1000,650 noenhanced font 'sans,11'\nset output '" + stem +
-         ".png'\nplot " + plot +
-         "\nset terminal svg size 1000,650 noenhanced font 'sans,11' background '#ffffff'\n"
-         "set output '" +
-         stem + ".svg'\nreplot\nunset output\n";
-}
-
 std::string script_header(const std::string& stem, const std::string& job) {
   return "# " + stem + ".gp: " + job + "\n# Data: " + stem +
          ".dat (one block per method, in the order of the plot command). Rerun with: gnuplot " +
          stem + ".gp\nreset\nset grid\nset key above center horizontal box\n";
-}
-
-// A string literal for a gnuplot script, whatever the text holds (a method name, a title).
-std::string gnuplot_string(const std::string& text) {
-  std::string literal = "\"";
-  for (const char c : text) {
-    if (c == '"' || c == '\\') literal += '\\';
-    literal += c;
-  }
-  return literal + "\"";
 }
 
 PlotFiles accuracy_vs_depth(const ReportData& data) {

@@ -17,6 +17,10 @@ struct PlotFiles {
 // Accuracy against depth and against cumulative cost, cost against models produced, parameters
 // stored; none without families.
 std::vector<PlotFiles> make_plots(const ReportData& data);
+// The ending of a script: `plot` drawn as STEM.png, then replotted as STEM.svg.
+std::string render_both(const std::string& stem, const std::string& plot);
+// A string literal for a gnuplot script, whatever the text holds (a method name, a title).
+std::string gnuplot_string(const std::string& text);
 // Runs gnuplot on the scripts inside `dir`, so their relative file names resolve there.
 void run_gnuplot(const std::filesystem::path& dir, const std::vector<std::string>& scripts);
 

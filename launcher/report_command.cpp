@@ -1,6 +1,11 @@
-// `tleg report`: the cost report of a family of runs (tables, ratios, plots) from their run.json.
+// `tleg report`: the cost report of a family of runs (tables, ratios, plots) from their run.json;
+// `tleg linearity`: how far trained models' blocks lie on a line across depth.
 #include <iostream>
 
+#include "common/error.h"
+#include "common/format.h"
+#include "expansion/linearity.h"
+#include "experiments/linearity_report.h"
 #include "experiments/report.h"
 #include "launcher/command.h"
 
@@ -23,6 +28,36 @@ int report_command(const std::vector<std::string>& runs, const std::string& out)
   return 0;
 }
 
+struct LinearitySettings {
+  std::vector<std::string> models;
+  std::string out, learngene;
+  std::int64_t heads = 0;
+};
+
+int linearity_command(const LinearitySettings& s) {
+  std::vector<LabelledFit> fits;
+  WeightsFile first;
+  for (const std::string& path : s.models) {
+    WeightsFile model = load_trained_vit(path, s.heads);
+    fits.push_back({path, fit_linearity(model)});
+    if (fits.size() == 1) first = std::move(model);
+  }
+  const auto files = write_linearity_report(fits, s.out);
+  std::cout << "fitted " << fits.size() << " model(s); wrote " << files.size() << " files to "
+            << s.out << " (start with " << s.out << "/linearity.md)\n";
+  for (const auto& line : linearity_findings(fits)) std::cout << "  " << line << "\n";
+  if (!s.learngene.empty()) {
+    save_weights(fitted_learngene(
+                     first, fits.front().fit,
+                     {{"command", concat("tleg linearity --model ", s.models.front(), " --heads ",
+                                         s.heads, " --write-learngene ", s.learngene)}}),
+                 s.learngene);
+    std::cout << "wrote " << s.learngene << ": the fitted learngene (theta_B, theta_A) of "
+              << s.models.front() << ", auxiliary depth " << fits.front().fit.depth << "\n";
+  }
+  return 0;
+}
+
 }  // namespace
 
 std::vector<Command> report_commands() {
@@ -41,6 +76,30 @@ std::vector<Command> report_commands() {
          return [runs = o.get<std::vector<std::string>>("runs"), out = o.get<std::string>("out")] {
            return report_command(runs, out);
          };
+       }},
+      {"linearity",
+       "fit trained ViTs' blocks across depth as a + b*(l/L): R^2 and residual per tensor type", "",
+       [](po::options_description& o, po::positional_options_description&) {
+         o.add_options()("model", po::value<std::vector<std::string>>()->required()->multitoken(),
+                         "trained ViTs: tleg model files (.h5) or timm state dicts (.pt from "
+                         "torch.save(model.state_dict()) or tleg export, .safetensors)")(
+             "out", po::value<std::string>()->required(),
+             "output folder (created): linearity.md/.csv, plots as .png/.svg with .dat and .gp")(
+             "heads", po::value<std::int64_t>()->default_value(0),
+             "attention heads of a state dict (shapes do not tell; needed for --write-learngene)")(
+             "write-learngene", po::value<std::string>()->default_value(""),
+             "also write the fitted (theta_B, theta_A) of the one --model as a learngene file");
+       },
+       [](Options& o) {
+         LinearitySettings s{.models = o.get<std::vector<std::string>>("model"),
+                             .out = o.get<std::string>("out"),
+                             .learngene = o.get<std::string>("write-learngene"),
+                             .heads = o.get<std::int64_t>("heads")};
+         if (s.heads < 0) fail("--heads must be positive (or 0: unknown), got ", s.heads);
+         if (!s.learngene.empty() && s.models.size() != 1)
+           fail("--write-learngene fits one model; give exactly one --model (got ", s.models.size(),
+                ")");
+         return [s] { return linearity_command(s); };
        }},
   };
 }

@@ -105,7 +105,10 @@ void add_training_options(po::options_description& o, const std::string& stage) 
         "distill.alpha", value_d(1.0), "weight of the distillation term (1: no label term)")(
         "distill.kl-reduction", value_s("mean"),
         "mean: the KL summed and divided by batch x classes (DeiT's losses.py); batchmean: by "
-        "the batch only (the KL per image, classes times larger)");
+        "the batch only (the KL per image, classes times larger)")(
+        "init-learngene", value_s(""),
+        "start the auxiliary net from this learngene (e.g. tleg linearity --write-learngene) "
+        "instead of random values; its architecture must be the run's");
   }
   if (stage == "teacher") {
     o.add_options()("model.arch", value_s("vit"),
@@ -225,6 +228,7 @@ StageSettings stage_settings(Options& o, const std::string& stage) {
     s.teacher.model = o.get<std::string>("distill.teacher");
     s.teacher.logits = o.get<std::string>("distill.logits");
     s.teacher.views = o.get<std::int64_t>("distill.views");
+    s.init_learngene = o.get<std::string>("init-learngene");
     if (s.teacher.model.empty() == s.teacher.logits.empty())
       fail(
           "distill needs exactly one of --distill.teacher (a live teacher) and --distill.logits "

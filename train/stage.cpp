@@ -224,7 +224,21 @@ void distill(const StageSettings& s, const StageContext& context) {
   const DatasetReader dataset(s.data.store);
   AuxViT model(model_config(s, dataset.info()));
   initialise(model, s.train.seed);
-  run_stage(s, context, model, {.method = s.method_or("aux"), .init = "scratch"});
+  std::string init = "scratch";
+  if (!s.init_learngene.empty()) {
+    // A learngene fitted from a trained model (tleg linearity --write-learngene) or an earlier
+    // stage 1. A resumed run then overwrites these values from its checkpoint, as it does the
+    // random ones, so resuming stays exact.
+    const WeightsFile learngene = load_learngene(s.init_learngene);
+    const VitConfig& c = learngene.config;
+    if (!c.same_architecture(model.config()) || c.depth != model.depth())
+      fail("--init-learngene ", s.init_learngene, ": a learngene of ", c.describe(),
+           " cannot start the auxiliary net of ", model.config().describe(),
+           "; give the --model.* options (and dataset) that match it");
+    copy_into(learngene, model);
+    init = "learngene " + s.init_learngene;
+  }
+  run_stage(s, context, model, {.method = s.method_or("aux"), .init = init});
 }
 
 VitConfig descendant_config(const StageSettings& s, const InitSettings& init,

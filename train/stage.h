@@ -68,6 +68,7 @@ struct StageSettings {
   ModelSettings model;
   TrainSettings train;
   TeacherSettings teacher;                    // distill only
+  std::string init_learngene;                 // distill: start from it ("": random values)
   std::string method;                         // label in run.json; empty: the stage's default
   std::int64_t threads = 1;                   // compute threads per rank (CPU)
   Precision precision = Precision::kFloat32;  // the model's compute precision

@@ -28,6 +28,7 @@ const std::map<std::string, std::vector<std::string>>& smallest_command_lines() 
       {"expand", {"--learngene", "learngene.h5", "--depth", "3", "--out", "model.h5"}},
       {"export", {"--model", "model.h5", "--out", "model.pt"}},
       {"report", {"runs", "--out", "report"}},
+      {"linearity", {"--model", "model.h5", "--out", "linearity"}},
   };
   return lines;
 }
