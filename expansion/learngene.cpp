@@ -36,7 +36,7 @@ WeightsFile load_learngene(const std::string& path) {
   return learngene;
 }
 
-void expand_into(const WeightsFile& learngene, ViT& model) {
+void expand_into(const WeightsFile& learngene, ViT& model, bool new_head) {
   check_kind(learngene, "learngene");
   VitConfig wanted = model.config();
   wanted.classes = learngene.config.classes;
@@ -57,7 +57,7 @@ void expand_into(const WeightsFile& learngene, ViT& model) {
                                               static_cast<double>(i) / static_cast<double>(depth));
     copy_block_weights(model.block(i)->weights(), expanded);
   }
-  copy_shared(learngene, model, model.config().classes == learngene.config.classes);
+  copy_shared(learngene, model, !new_head && model.config().classes == learngene.config.classes);
 }
 
 std::shared_ptr<ViT> expand(const WeightsFile& learngene, std::int64_t depth, double drop_path) {
