@@ -45,8 +45,8 @@ void check_head(const WeightsFile& source, const VitConfig& model, const InitSpe
        ", this run's store has ", model.classes, " classes",
        spec.dataset_fingerprint.empty() ? "" : " (fingerprint " + spec.dataset_fingerprint + ")",
        ": to transfer to this task pass --new-head (a fresh head, everything else inherited), "
-       "or use a ", source.kind == "learngene" ? "learngene" : "model",
-       " trained on this store");
+       "or use a ",
+       source.kind == "learngene" ? "learngene" : "model", " trained on this store");
 }
 
 class LearngeneInitializer final : public Initializer {
@@ -84,10 +84,11 @@ class PretrainedInitializer final : public Initializer {
     if (!comparable.same_architecture(have))
       fail(spec_.source, ": pre-trained ", have.describe(), " does not fit ", want.describe());
     if (spec_.method == "prefin" && have.depth != want.depth)
-      fail(spec_.source, ": prefin needs a pre-trained model of depth ", want.depth, ", this one has ",
-           have.depth, " (pre-train that depth first, or use --init subset)");
+      fail(spec_.source, ": prefin needs a pre-trained model of depth ", want.depth,
+           ", this one has ", have.depth, " (pre-train that depth first, or use --init subset)");
     if (have.depth < want.depth)
-      fail(spec_.source, ": cannot take ", want.depth, " layers from a model of depth ", have.depth);
+      fail(spec_.source, ": cannot take ", want.depth, " layers from a model of depth ",
+           have.depth);
     check_head(file_, want, spec_);
     tleg::initialise(model, spec_.seed);
     at::NoGradGuard no_grad;

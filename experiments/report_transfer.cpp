@@ -67,12 +67,10 @@ std::optional<ReportVerdict> transfer_verdict(const ReportData& data) {
   for (const auto& [depth, row] : top1_by_depth(data))
     for (const auto& [method, top1] : row)
       if (method != "tleg") compared.insert(display_name(method));
-  const auto worst = std::min_element(all.begin(), all.end(), [](const Margin& a, const Margin& b) {
-    return a.value < b.value;
-  });
-  const auto best = std::max_element(all.begin(), all.end(), [](const Margin& a, const Margin& b) {
-    return a.value < b.value;
-  });
+  const auto worst = std::min_element(
+      all.begin(), all.end(), [](const Margin& a, const Margin& b) { return a.value < b.value; });
+  const auto best = std::max_element(
+      all.begin(), all.end(), [](const Margin& a, const Margin& b) { return a.value < b.value; });
   double mean = 0;
   std::vector<std::string> losing;
   for (const auto& m : all) {
@@ -89,12 +87,12 @@ std::optional<ReportVerdict> transfer_verdict(const ReportData& data) {
       "existing initialization methods by a large margin\" (+6.87 points on iNat 2019, +7.66 on "
       "CIFAR-100)";
   std::ostringstream measured;
-  measured << (verdict.holds ? "TLEG beats every other initialiser by " + points(worst->value) +
-                                   " points at depth " + std::to_string(worst->depth) +
-                                   " (its smallest margin, over " +
-                                   display_name(worst->best_other) + ")"
-                             : "TLEG does not beat every other initialiser: behind or level at " +
-                                   join(losing, ", "))
+  measured << (verdict.holds
+                   ? "TLEG beats every other initialiser by " + points(worst->value) +
+                         " points at depth " + std::to_string(worst->depth) +
+                         " (its smallest margin, over " + display_name(worst->best_other) + ")"
+                   : "TLEG does not beat every other initialiser: behind or level at " +
+                         join(losing, ", "))
            << "; margin over the best other initialiser " << points(mean)
            << " points on average over depths " << all.front().depth << "-" << all.back().depth
            << ", largest " << points(best->value) << " at depth " << best->depth
@@ -141,18 +139,18 @@ std::string transfer_md(const ReportData& data) {
       const auto found = row.find(method);
       out << " " << (found == row.end() ? std::string("-") : percent(found->second)) << " |";
     }
-    const auto margin = std::find_if(all.begin(), all.end(),
-                                     [&](const Margin& m) { return m.depth == depth; });
+    const auto margin =
+        std::find_if(all.begin(), all.end(), [&](const Margin& m) { return m.depth == depth; });
     out << " "
-        << (margin == all.end() ? std::string("-")
-                                : points(margin->value) + " (" +
-                                      display_name(margin->best_other) + ")")
+        << (margin == all.end()
+                ? std::string("-")
+                : points(margin->value) + " (" + display_name(margin->best_other) + ")")
         << " |\n";
   }
   if (const auto verdict = transfer_verdict(data)) {
     out << "\n**Verdict: " << (verdict->holds ? "holds" : "does not hold") << ".** "
-        << verdict->claim << ". The paper: " << verdict->paper << ". Measured: "
-        << verdict->measured << ". Criterion: " << verdict->criterion << ".\n";
+        << verdict->claim << ". The paper: " << verdict->paper
+        << ". Measured: " << verdict->measured << ". Criterion: " << verdict->criterion << ".\n";
   } else {
     out << "\nNo verdict: no depth has TLEG and another initialiser.\n";
   }

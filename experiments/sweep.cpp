@@ -50,9 +50,11 @@ void run_depth(const SweepSettings& s, const StageContext& group, const DatasetI
     // Pre-trained elsewhere (a transfer's source task): its folder layout is a sweep's.
     spec.source = s.init.pretrained_dir + "/depth-" + std::to_string(depth) + "/model.h5";
     if (!std::filesystem::exists(spec.source))
-      fail("--pretrained-dir ", s.init.pretrained_dir, ": no ", spec.source,
-           " (pre-train depth ", depth, " there first, e.g. tleg sweep --init scratch "
-           "--run.method prefin-pretrain --depths ", depth, " on the source store)");
+      fail("--pretrained-dir ", s.init.pretrained_dir, ": no ", spec.source, " (pre-train depth ",
+           depth,
+           " there first, e.g. tleg sweep --init scratch "
+           "--run.method prefin-pretrain --depths ",
+           depth, " on the source store)");
   } else if (s.init.method == "prefin") {
     // Pre-train this depth on its own and store it, then fine-tune from it.
     StageSettings pretrain = s.stage;

@@ -40,10 +40,10 @@ PrepareSettings prepare_settings(Options& o) {
 }
 
 int prepare(const PrepareSettings& s) {
-  const ImportSummary summary = s.kind == "fashion-mnist"
-                                    ? prepare_fashion_mnist(s.source, s.out, s.shard, s.import.classes)
-                                : s.kind == "imagenet" ? prepare_imagenet(s.source, s.out, s.import)
-                                                       : prepare_folder(s.source, s.out, s.import);
+  const ImportSummary summary =
+      s.kind == "fashion-mnist" ? prepare_fashion_mnist(s.source, s.out, s.shard, s.import.classes)
+      : s.kind == "imagenet"    ? prepare_imagenet(s.source, s.out, s.import)
+                                : prepare_folder(s.source, s.out, s.import);
   std::cout << "wrote " << summary.path << ": " << summary.train << " train + " << summary.val
             << " val images";
   if (!summary.report.empty())
@@ -98,8 +98,7 @@ std::vector<Command> data_commands() {
              "keep only these classes, relabelled 0..k-1 in the order given: class numbers "
              "of the whole dataset, comma-separated, with ranges (0,2,4,6,8 or 5-9); the "
              "selection is recorded in the store and its fingerprint (a class split for "
-             "transfer)")(
-             "quiet", "imagenet/folder: no progress line on stderr");
+             "transfer)")("quiet", "imagenet/folder: no progress line on stderr");
          p.add("kind", 1);
        },
        [](Options& o) { return [s = prepare_settings(o)] { return prepare(s); }; }},

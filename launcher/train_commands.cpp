@@ -229,8 +229,10 @@ SweepSettings sweep_settings(Options& o) {
   s.pretrain_epochs = o.get<std::int64_t>("pretrain-epochs");
   s.init.pretrained_dir = o.get<std::string>("pretrained-dir");
   if (!s.init.pretrained_dir.empty() && s.init.method != "prefin")
-    fail("--pretrained-dir is for --init prefin (the pre-trained model of each depth); "
-         "--init ", s.init.method, " takes --", s.init.method == "tleg" ? "learngene" : "pretrained");
+    fail(
+        "--pretrained-dir is for --init prefin (the pre-trained model of each depth); "
+        "--init ",
+        s.init.method, " takes --", s.init.method == "tleg" ? "learngene" : "pretrained");
   return s;
 }
 

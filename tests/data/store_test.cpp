@@ -205,12 +205,14 @@ TEST(FashionMnist, ClassSplitStoresHoldExactlyTheChosenClasses) {
     EXPECT_TRUE(fingerprints.insert(split.fingerprint()).second) << text;
     EXPECT_EQ(split.fingerprint().substr(split.fingerprint().find('-')),
               "-" + std::to_string(classes.size()));
-    EXPECT_EQ(split.info().class_selection,
-              (text == "9,1,3-5,7" ? "9,1,3,4,5,7" : text == "5-9" ? "5,6,7,8,9" : text) +
-                  std::string(" of 10"));
-    EXPECT_EQ(split.info().name, "fashion-mnist[" + split.info().class_selection.substr(
-                                                         0, split.info().class_selection.find(' ')) +
-                                     "]");
+    EXPECT_EQ(split.info().class_selection, (text == "9,1,3-5,7" ? "9,1,3,4,5,7"
+                                             : text == "5-9"     ? "5,6,7,8,9"
+                                                                 : text) +
+                                                std::string(" of 10"));
+    EXPECT_EQ(split.info().name,
+              "fashion-mnist[" +
+                  split.info().class_selection.substr(0, split.info().class_selection.find(' ')) +
+                  "]");
     for (std::size_t k = 0; k < classes.size(); ++k)
       EXPECT_EQ(split.info().class_names[k], whole.info().class_names[classes[k]]);
     for (const std::string name : {"train", "val"}) {
@@ -224,8 +226,8 @@ TEST(FashionMnist, ClassSplitStoresHoldExactlyTheChosenClasses) {
         if (at == classes.end()) continue;
         ASSERT_LT(next, part.size()) << text << " " << name;
         ASSERT_EQ(part.labels[next], at - classes.begin()) << text << " " << name << " " << i;
-        ASSERT_TRUE(std::equal(all_images.image(i), all_images.image(i) + 784,
-                               part_images.image(next)))
+        ASSERT_TRUE(
+            std::equal(all_images.image(i), all_images.image(i) + 784, part_images.image(next)))
             << text << " " << name << " image " << i;
         ++next;
       }

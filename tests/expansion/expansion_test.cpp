@@ -209,8 +209,8 @@ TEST(Initializers, TransferTakesAFreshHeadOnlyWhenAskedAndRefusesOtherwise) {
   for (const std::string method : {"tleg", "prefin", "subset"}) {
     const std::string source = dir.file(method == "tleg" ? "lg.h5" : "deep.h5");
     ViT model(small_config(4));
-    const InitSpec same{.method = method, .source = source, .seed = 5,
-                        .dataset_fingerprint = "aaaa-10"};
+    const InitSpec same{
+        .method = method, .source = source, .seed = 5, .dataset_fingerprint = "aaaa-10"};
     make_initializer(same)->initialise(model);  // its own task: the head is inherited
     EXPECT_TRUE(model.head->weight.equal(method == "tleg" ? learngene.tensor("head.weight")
                                                           : deep.head->weight))
@@ -226,8 +226,8 @@ TEST(Initializers, TransferTakesAFreshHeadOnlyWhenAskedAndRefusesOtherwise) {
     transfer->initialise(model);
     EXPECT_TRUE(model.head->weight.equal(fresh.head->weight)) << method;
     EXPECT_TRUE(model.head->bias.equal(fresh.head->bias)) << method;
-    EXPECT_TRUE(model.pos_embed.equal(method == "tleg" ? learngene.tensor("pos_embed")
-                                                       : deep.pos_embed))
+    EXPECT_TRUE(
+        model.pos_embed.equal(method == "tleg" ? learngene.tensor("pos_embed") : deep.pos_embed))
         << method;
     EXPECT_EQ(transfer->source_dataset().fingerprint, "aaaa-10");
     EXPECT_EQ(transfer->source_dataset().name, "src[0,2]");

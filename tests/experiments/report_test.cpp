@@ -346,8 +346,7 @@ TEST(Report, TransferSectionAndVerdictFromTheRuns) {
           {"prefin", 0.79, prefin_d6},
           {"subset", 0.75, 0.76}})
       for (const auto& [depth, top1] : {std::pair<std::int64_t, double>{3, d3}, {6, d6}}) {
-        RunLedger ledger =
-            ledger_of({method, depth, 1, 1000, 1e12, 60, 1000, 0, top1, 0.99});
+        RunLedger ledger = ledger_of({method, depth, 1, 1000, 1e12, 60, 1000, 0, top1, 0.99});
         if (method != "scratch") {
           ledger.transfer_from = "fashion-mnist[0,2,4,6,8]";
           ledger.transfer_fingerprint = "50urce-5";
