@@ -25,8 +25,11 @@ build: configure
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
+# PROFILE=transfer: the learngene's transfer to another task (experiments/run_transfer.sh).
 demo: build
-	@TLEG=$(BUILD)/launcher/tleg experiments/run_pipeline.sh $(PROFILE) $(OUT)
+	@if [ "$(PROFILE)" = transfer ]; then \
+	  TLEG=$(BUILD)/launcher/tleg experiments/run_transfer.sh default $(OUT); \
+	else TLEG=$(BUILD)/launcher/tleg experiments/run_pipeline.sh $(PROFILE) $(OUT); fi
 
 bench: build
 	@bench/run_all.sh $(BUILD)

@@ -36,6 +36,67 @@ std::string hex(std::uint32_t value) {
 
 }  // namespace
 
+ClassSelection ClassSelection::parse(const std::string& text, std::size_t class_count) {
+  ClassSelection selection;
+  selection.source_classes = class_count;
+  if (text.empty()) return selection;
+  const std::string fix = concat(
+      " (--classes takes class numbers 0..", class_count - 1,
+      " of the whole dataset, comma-separated, with ranges: e.g. 0,2,4,6,8 or 5-9 or 0-2,7)");
+  auto number = [&](const std::string& item) {
+    if (item.empty() || item.find_first_not_of("0123456789") != std::string::npos ||
+        item.size() > 9)
+      fail("--classes '", text, "': '", item, "' is not a class number", fix);
+    const long value = std::stol(item);
+    if (value >= static_cast<long>(class_count))
+      fail("--classes '", text, "': class ", value, " does not exist, the dataset has ",
+           class_count, " classes", fix);
+    return static_cast<std::int32_t>(value);
+  };
+  std::istringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) {
+    const auto dash = item.find('-');
+    if (dash == std::string::npos) {
+      selection.classes.push_back(number(item));
+      continue;
+    }
+    const std::int32_t first = number(item.substr(0, dash)), last = number(item.substr(dash + 1));
+    if (last < first) fail("--classes '", text, "': the range ", item, " is empty", fix);
+    for (std::int32_t c = first; c <= last; ++c) selection.classes.push_back(c);
+  }
+  if (selection.classes.empty() || text.back() == ',')
+    fail("--classes '", text, "': an empty item", fix);
+  std::vector<std::int32_t> sorted = selection.classes;
+  std::sort(sorted.begin(), sorted.end());
+  if (const auto twice = std::adjacent_find(sorted.begin(), sorted.end()); twice != sorted.end())
+    fail("--classes '", text, "': class ", *twice, " is named twice", fix);
+  return selection;
+}
+
+std::int32_t ClassSelection::label_of(std::int32_t source_label) const {
+  if (all()) return source_label;
+  const auto found = std::find(classes.begin(), classes.end(), source_label);
+  return found == classes.end() ? -1 : static_cast<std::int32_t>(found - classes.begin());
+}
+
+DatasetInfo ClassSelection::apply(DatasetInfo info) const {
+  if (all()) return info;
+  if (info.class_names.size() != source_classes)
+    fail("internal: a selection of ", source_classes, " classes applied to ",
+         info.class_names.size());
+  std::vector<std::string> names;
+  std::string kept;
+  for (const std::int32_t c : classes) {
+    names.push_back(info.class_names.at(static_cast<std::size_t>(c)));
+    if (!kept.empty()) kept += ',';
+    kept += std::to_string(c);
+  }
+  info.class_names = std::move(names);
+  info.class_selection = concat(kept, " of ", source_classes);
+  info.name += "[" + kept + "]";  // what runs, learngenes and reports call the task
+  return info;
+}
+
 std::string encoding_name(ImageEncoding encoding) {
   return encoding == ImageEncoding::kJpeg ? "jpeg" : "raw";
 }
@@ -59,6 +120,11 @@ DatasetWriter::DatasetWriter(std::string path, DatasetInfo info, std::int64_t im
   const std::string names = join_lines(info_.class_names);
   file_->write("/class_names", {names.size()}, reinterpret_cast<const std::uint8_t*>(names.data()));
   fingerprint_.update(names);
+  if (!info_.class_selection.empty()) {
+    // Only split stores carry it, so the fingerprints of whole stores stay as they were.
+    file_->set_attribute("/", "class_selection", info_.class_selection);
+    fingerprint_.update("class_selection " + info_.class_selection + "\n");
+  }
   file_->create_group("/splits");
 }
 
@@ -153,6 +219,8 @@ DatasetReader::DatasetReader(const std::string& path)
   const auto names = file_.read_all<std::uint8_t>("/class_names");
   info_.class_names = split_lines(std::string(names.begin(), names.end()));
   fingerprint_ = file_.string_attribute("/", "fingerprint");
+  if (file_.has_attribute("/", "class_selection"))
+    info_.class_selection = file_.string_attribute("/", "class_selection");
 
   for (const auto& split : file_.children("/splits")) {
     const std::string group = "/splits/" + split;

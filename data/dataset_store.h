@@ -26,6 +26,27 @@ struct DatasetInfo {
   std::int64_t height = 0, width = 0, channels = 3;
   std::vector<std::string> class_names;
   std::string source;  // where it was imported from
+  // Empty for a whole dataset; for a class-split store (tleg prepare --classes) the source
+  // dataset's labels that were kept, in their new label order, e.g. "0,2,4,6,8 of 10". It is
+  // part of the fingerprint, so stores of different class sets never pass for one another.
+  std::string class_selection;
+};
+
+// A subset of a dataset's classes, in a chosen order: source label classes[i] becomes label i.
+// The importers apply it as they write, so a split store holds exactly those classes' images.
+struct ClassSelection {
+  std::vector<std::int32_t> classes;  // empty: every class, labels unchanged
+  std::size_t source_classes = 0;
+
+  // "0,2,4,6,8", ranges "5-9", or both ("0-2,7"), of a dataset of `class_count` classes; ""
+  // selects all. Errors name --classes and what is wrong.
+  static ClassSelection parse(const std::string& text, std::size_t class_count);
+  bool all() const { return classes.empty(); }
+  // The new label of an image of `source_label`, or -1 when its class is not selected.
+  std::int32_t label_of(std::int32_t source_label) const;
+  // `info` (of the whole dataset) with only the selected classes' names, the selection recorded
+  // and the name marked with it ("fashion-mnist[0,2,4,6,8]").
+  DatasetInfo apply(DatasetInfo info) const;
 };
 
 // Writes a store split by split through `PATH.partial`, renamed by finish(): an interrupted

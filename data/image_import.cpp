@@ -197,6 +197,12 @@ std::vector<std::uint8_t> recompress_image(const std::vector<std::uint8_t>& file
   return encode_jpeg(image, quality);
 }
 
+namespace {
+// Processes and writes the (already class-selected) plan.
+ImportSummary write_import(const ImportPlan& plan, const std::string& out,
+                           const ImageImportOptions& options);
+}  // namespace
+
 ImportSummary run_image_import(const ImportPlan& plan, const std::string& out,
                                const ImageImportOptions& options) {
   if (options.quality < 1 || options.quality > 100)
@@ -205,9 +211,26 @@ ImportSummary run_image_import(const ImportPlan& plan, const std::string& out,
     fail("the shorter side must be >= 0 (0 keeps the size), got ", options.shorter_side);
   if (!(options.max_bad_fraction >= 0 && options.max_bad_fraction <= 1))
     fail("the bad fraction must be in [0, 1], got ", options.max_bad_fraction);
+
+  // A class split (--classes) keeps the selected classes' images, relabelled, before any is
+  // decoded: the others cost nothing. Listing problems stay reported whatever their class.
+  const ClassSelection selection =
+      ClassSelection::parse(options.classes, plan.info.class_names.size());
+  ImportPlan selected{selection.apply(plan.info), {}, plan.bad};
+  for (const auto& [split, images] : plan.splits) {
+    auto& kept = selected.splits.emplace_back(split, std::vector<ImageSource>{}).second;
+    for (const auto& image : images)
+      if (const std::int32_t label = selection.label_of(image.label); label >= 0)
+        kept.push_back({image.path, label});
+  }
+  return write_import(selected, out, options);
+}
+
+namespace {
+ImportSummary write_import(const ImportPlan& plan, const std::string& out,
+                           const ImageImportOptions& options) {
   const int threads =
       options.threads > 0 ? options.threads : std::max(1u, std::thread::hardware_concurrency());
-
   std::vector<const ImageSource*> sources;
   for (const auto& [split, images] : plan.splits)
     for (const auto& image : images) sources.push_back(&image);
@@ -266,5 +289,6 @@ ImportSummary run_image_import(const ImportPlan& plan, const std::string& out,
   summary.fingerprint = writer.finish();
   return summary;
 }
+}  // namespace
 
 }  // namespace tleg

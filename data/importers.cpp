@@ -21,7 +21,7 @@ std::string find_idx(const std::string& dir, const std::string& stem) {
 }  // namespace
 
 ImportSummary prepare_fashion_mnist(const std::string& source_dir, const std::string& out,
-                                    std::int64_t images_per_shard) {
+                                    std::int64_t images_per_shard, const std::string& classes) {
   DatasetInfo info;
   info.name = "fashion-mnist";
   info.encoding = ImageEncoding::kRaw;
@@ -29,7 +29,8 @@ ImportSummary prepare_fashion_mnist(const std::string& source_dir, const std::st
   info.class_names = {"T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
                       "Sandal",      "Shirt",   "Sneaker",  "Bag",   "Ankle boot"};
   info.source = source_dir;
-  DatasetWriter writer(out, info, images_per_shard);
+  const ClassSelection selection = ClassSelection::parse(classes, info.class_names.size());
+  DatasetWriter writer(out, selection.apply(info), images_per_shard);
   ImportSummary summary;
   summary.path = out;
   for (const auto& [split, prefix] : {std::pair{"train", "train"}, std::pair{"val", "t10k"}}) {
@@ -45,12 +46,16 @@ ImportSummary prepare_fashion_mnist(const std::string& source_dir, const std::st
       fail(labels_path, ": ", labels.shape.empty() ? 0 : labels.shape[0], " labels for ",
            images.shape[0], " images in ", images_path);
     writer.begin_split(split);
+    std::uint64_t written = 0;
     for (std::int64_t i = 0; i < images.shape[0]; ++i) {
       if (labels.values[i] > 9) fail(labels_path, ": label ", int(labels.values[i]), " at ", i);
-      writer.add(images.values.data() + i * 28 * 28, 28 * 28, labels.values[i]);
+      const std::int32_t label = selection.label_of(labels.values[i]);
+      if (label < 0) continue;
+      writer.add(images.values.data() + i * 28 * 28, 28 * 28, label);
+      ++written;
     }
     writer.end_split();
-    (std::string(split) == "train" ? summary.train : summary.val) = images.shape[0];
+    (std::string(split) == "train" ? summary.train : summary.val) = written;
   }
   summary.fingerprint = writer.finish();
   return summary;

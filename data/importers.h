@@ -26,6 +26,8 @@ struct ImageImportOptions {
   // ImageNet: LOC_val_solution.csv and LOC_synset_mapping.txt when they are not in or above
   // the source folder (Kaggle puts them three levels above ILSVRC/Data/CLS-LOC).
   std::string val_labels, synset_mapping;
+  // Keep only these classes, relabelled in this order (ClassSelection::parse); "": all.
+  std::string classes;
 };
 
 // Where the bad-input report of the store `out` goes: a TSV of split, file and reason.
@@ -44,9 +46,10 @@ ImportSummary prepare_folder(const std::string& source_dir, const std::string& o
                              const ImageImportOptions& options);
 
 // Fashion-MNIST from its four IDX files (gzip or plain), as Debian's dataset-fashion-mnist
-// installs them: raw 28x28x1 images, splits "train" (60,000) and "val" (10,000).
+// installs them: raw 28x28x1 images, splits "train" (60,000) and "val" (10,000). With
+// `classes` (ClassSelection::parse) only those classes' images, relabelled 0..k-1 in that order.
 ImportSummary prepare_fashion_mnist(const std::string& source_dir, const std::string& out,
-                                    std::int64_t images_per_shard);
+                                    std::int64_t images_per_shard, const std::string& classes = "");
 
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 

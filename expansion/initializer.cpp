@@ -22,29 +22,59 @@ class ScratchInitializer final : public Initializer {
   std::uint64_t seed_;
 };
 
+SourceDataset source_dataset_of(const WeightsFile& weights) {
+  const auto field = [&](const std::string& key) {
+    const auto found = weights.metadata.find(key);
+    return found == weights.metadata.end() ? std::string() : found->second;
+  };
+  return {field("dataset_fingerprint"), field("dataset")};
+}
+
+// Refuses to inherit a head trained for other classes: another class count, or another dataset
+// by the fingerprints (a class split of the same size would otherwise pass silently with a head
+// whose outputs mean other classes). With --new-head the head is the scratch model's.
+void check_head(const WeightsFile& source, const VitConfig& model, const InitSpec& spec) {
+  if (spec.new_head) return;
+  const SourceDataset trained_on = source_dataset_of(source);
+  const bool other_dataset = !trained_on.fingerprint.empty() && !spec.dataset_fingerprint.empty() &&
+                             trained_on.fingerprint != spec.dataset_fingerprint;
+  if (source.config.classes == model.classes && !other_dataset) return;
+  fail(source.source, ": its head was trained for ", source.config.classes, " classes of ",
+       trained_on.name.empty() ? "another dataset" : trained_on.name,
+       trained_on.fingerprint.empty() ? "" : " (fingerprint " + trained_on.fingerprint + ")",
+       ", this run's store has ", model.classes, " classes",
+       spec.dataset_fingerprint.empty() ? "" : " (fingerprint " + spec.dataset_fingerprint + ")",
+       ": to transfer to this task pass --new-head (a fresh head, everything else inherited), "
+       "or use a ",
+       source.kind == "learngene" ? "learngene" : "model", " trained on this store");
+}
+
 class LearngeneInitializer final : public Initializer {
  public:
-  LearngeneInitializer(const std::string& path, std::uint64_t seed)
-      : learngene_(load_learngene(path)), seed_(seed) {}
+  explicit LearngeneInitializer(const InitSpec& spec)
+      : learngene_(load_learngene(spec.source)), spec_(spec) {}
   void initialise(ViT& model) const override {
-    tleg::initialise(model, seed_);  // gives a fresh head when the class counts differ
-    expand_into(learngene_, model);
+    check_head(learngene_, model.config(), spec_);
+    tleg::initialise(model, spec_.seed);  // the fresh head, when it is not inherited
+    expand_into(learngene_, model, spec_.new_head);
   }
   std::int64_t stored_parameters() const override { return learngene_.parameter_count(); }
-  std::string describe() const override { return "tleg expansion of " + learngene_.source; }
+  std::string describe() const override {
+    return "tleg expansion of " + learngene_.source + (spec_.new_head ? ", fresh head" : "");
+  }
+  SourceDataset source_dataset() const override { return source_dataset_of(learngene_); }
 
  private:
   WeightsFile learngene_;
-  std::uint64_t seed_;
+  InitSpec spec_;
 };
 
 // Copies the embedding, final norm and (when the classes match) the head of a pre-trained model
 // plus a choice of its blocks.
 class PretrainedInitializer final : public Initializer {
  public:
-  PretrainedInitializer(const std::string& method, const std::string& path,
-                        const std::string& layers, std::uint64_t seed)
-      : method_(method), layers_(layers), seed_(seed), source_(load_vit(path)), path_(path) {}
+  explicit PretrainedInitializer(const InitSpec& spec)
+      : spec_(spec), file_(load_weights(spec.source)), source_(load_vit(file_)) {}
 
   void initialise(ViT& model) const override {
     const VitConfig& want = model.config();
@@ -52,16 +82,18 @@ class PretrainedInitializer final : public Initializer {
     VitConfig comparable = want;
     comparable.classes = have.classes;
     if (!comparable.same_architecture(have))
-      fail(path_, ": pre-trained ", have.describe(), " does not fit ", want.describe());
-    if (method_ == "prefin" && have.depth != want.depth)
-      fail(path_, ": prefin needs a pre-trained model of depth ", want.depth, ", this one has ",
-           have.depth, " (pre-train that depth first, or use --init subset)");
+      fail(spec_.source, ": pre-trained ", have.describe(), " does not fit ", want.describe());
+    if (spec_.method == "prefin" && have.depth != want.depth)
+      fail(spec_.source, ": prefin needs a pre-trained model of depth ", want.depth,
+           ", this one has ", have.depth, " (pre-train that depth first, or use --init subset)");
     if (have.depth < want.depth)
-      fail(path_, ": cannot take ", want.depth, " layers from a model of depth ", have.depth);
-    tleg::initialise(model, seed_);
+      fail(spec_.source, ": cannot take ", want.depth, " layers from a model of depth ",
+           have.depth);
+    check_head(file_, want, spec_);
+    tleg::initialise(model, spec_.seed);
     at::NoGradGuard no_grad;
     for (std::int64_t i = 0; i < want.depth; ++i) {
-      const std::int64_t from = subset_layer(layers_, i, want.depth, have.depth);
+      const std::int64_t from = subset_layer(spec_.subset_layers, i, want.depth, have.depth);
       copy_block_weights(model.block(i)->weights(), source_->block(from)->weights());
     }
     model.patch_embed->proj_weight.copy_(source_->patch_embed->proj_weight);
@@ -69,22 +101,24 @@ class PretrainedInitializer final : public Initializer {
     model.pos_embed.copy_(source_->pos_embed);
     model.fc_norm->weight.copy_(source_->fc_norm->weight);
     model.fc_norm->bias.copy_(source_->fc_norm->bias);
-    if (want.classes == have.classes) {
+    if (!spec_.new_head) {  // check_head: the same classes
       model.head->weight.copy_(source_->head->weight);
       model.head->bias.copy_(source_->head->bias);
     }
   }
   std::int64_t stored_parameters() const override { return vit_parameter_count(source_->config()); }
   std::string describe() const override {
-    return method_ == "prefin" ? "pre-trained model " + path_
-                               : concat("subset (", layers_, " layers) of ", path_);
+    return (spec_.method == "prefin"
+                ? "pre-trained model " + spec_.source
+                : concat("subset (", spec_.subset_layers, " layers) of ", spec_.source)) +
+           (spec_.new_head ? ", fresh head" : "");
   }
+  SourceDataset source_dataset() const override { return source_dataset_of(file_); }
 
  private:
-  std::string method_, layers_;
-  std::uint64_t seed_;
+  InitSpec spec_;
+  WeightsFile file_;
   std::shared_ptr<ViT> source_;
-  std::string path_;
 };
 
 }  // namespace
@@ -108,10 +142,9 @@ std::unique_ptr<Initializer> make_initializer(const InitSpec& spec) {
     fail("--init ", spec.method, " needs a source file (",
          spec.method == "tleg" ? "--learngene" : "--pretrained", ")");
   if (spec.method == "scratch") return std::make_unique<ScratchInitializer>(spec.seed);
-  if (spec.method == "tleg") return std::make_unique<LearngeneInitializer>(spec.source, spec.seed);
+  if (spec.method == "tleg") return std::make_unique<LearngeneInitializer>(spec);
   if (spec.method == "subset" || spec.method == "prefin")
-    return std::make_unique<PretrainedInitializer>(spec.method, spec.source, spec.subset_layers,
-                                                   spec.seed);
+    return std::make_unique<PretrainedInitializer>(spec);
   fail("unknown --init '", spec.method, "': use tleg, scratch, subset or prefin");
 }
 

@@ -19,6 +19,16 @@ struct InitSpec {
   std::string source;                   // learngene (tleg) or pre-trained model (subset, prefin)
   std::string subset_layers = "first";  // subset: "first" d layers or "spread" evenly
   std::uint64_t seed = 0;
+  // The head is not inherited but initialised as a scratch model's (a transfer: the source was
+  // trained for another label space). Without it a source trained on another dataset (by its
+  // recorded fingerprint) or for another class count is refused.
+  bool new_head = false;
+  std::string dataset_fingerprint;  // of the store the model will train on; "": not checked
+};
+
+// The dataset a source file (learngene, pre-trained model) was trained on, as it records it.
+struct SourceDataset {
+  std::string fingerprint, name;  // empty for scratch or a file without the record
 };
 
 class Initializer {
@@ -28,6 +38,7 @@ class Initializer {
   // Parameters that must be kept on disk to produce this initialisation (cost report).
   virtual std::int64_t stored_parameters() const = 0;
   virtual std::string describe() const = 0;
+  virtual SourceDataset source_dataset() const { return {}; }
 };
 
 std::unique_ptr<Initializer> make_initializer(const InitSpec& spec);

@@ -36,7 +36,7 @@ WeightsFile load_learngene(const std::string& path) {
   return learngene;
 }
 
-void expand_into(const WeightsFile& learngene, ViT& model) {
+void expand_into(const WeightsFile& learngene, ViT& model, bool new_head) {
   check_kind(learngene, "learngene");
   VitConfig wanted = model.config();
   wanted.classes = learngene.config.classes;
@@ -63,7 +63,7 @@ void expand_into(const WeightsFile& learngene, ViT& model) {
       line_weights(base.weights(), slope.weights(), depth, base.weights().qkv_weight.scalar_type());
   for (std::int64_t i = 0; i < depth; ++i)
     copy_block_weights(model.block(i)->weights(), expanded[static_cast<std::size_t>(i)]);
-  copy_shared(learngene, model, model.config().classes == learngene.config.classes);
+  copy_shared(learngene, model, !new_head && model.config().classes == learngene.config.classes);
 }
 
 std::shared_ptr<ViT> expand(const WeightsFile& learngene, std::int64_t depth, double drop_path) {

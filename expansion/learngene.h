@@ -17,9 +17,10 @@ WeightsFile load_learngene(const std::string& path);
 
 // Fills `model` by linear expansion: block i of depth d gets W_B + (i/d)·W_A; patch and position
 // embedding and final norm are inherited; the head too when the class counts match (otherwise
-// the model keeps its own, freshly initialised head). The architecture (all but depth and
-// classes) must match the learngene's.
-void expand_into(const WeightsFile& learngene, ViT& model);
+// the model keeps its own, freshly initialised head). With `new_head` the model keeps its own
+// head whatever the classes (a transfer to another label space). The architecture (all but
+// depth and classes) must match the learngene's.
+void expand_into(const WeightsFile& learngene, ViT& model, bool new_head = false);
 // A new depth-`depth` ViT expanded from `learngene`, with its classes and drop path.
 std::shared_ptr<ViT> expand(const WeightsFile& learngene, std::int64_t depth,
                             double drop_path = 0.0);

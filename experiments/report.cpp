@@ -10,6 +10,7 @@
 #include "experiments/report_ratios.h"
 #include "experiments/report_runs.h"
 #include "experiments/report_tables.h"
+#include "experiments/report_transfer.h"
 
 namespace tleg {
 namespace {
@@ -45,6 +46,10 @@ ReportSummary write_report(const std::vector<std::string>& runs, const std::stri
   write_file(dir / "totals.csv", totals_csv(data), summary, dir);
   write_file(dir / "totals.md", totals_md(data), summary, dir);
   write_file(dir / "ratios.csv", ratios_csv(data), summary, dir);
+  // A transfer's runs (initialised from another task's store): its table and verdict.
+  const std::string transfer = transfer_md(data);
+  if (const auto verdict = transfer_verdict(data)) summary.verdicts.push_back(*verdict);
+  if (!transfer.empty()) write_file(dir / "transfer.md", "# " + transfer.substr(3), summary, dir);
 
   const std::vector<PlotFiles> plots = make_plots(data);
   std::vector<std::string> stems, scripts;
@@ -64,7 +69,7 @@ ReportSummary write_report(const std::vector<std::string>& runs, const std::stri
         summary.files.push_back(stem + extension);
       }
   }
-  write_file(dir / "report.md", report_md(data, summary, stems), summary, dir);
+  write_file(dir / "report.md", report_md(data, summary, stems) + transfer, summary, dir);
   return summary;
 }
 

@@ -17,10 +17,17 @@ struct ReportRatio {
   std::string accounting;
 };
 
+// A claim of the paper decided from the runs by a stated criterion.
+struct ReportVerdict {
+  std::string claim, paper, measured, criterion;
+  bool holds;
+};
+
 struct ReportSummary {
   std::size_t run_files = 0;       // run.json files read
   std::vector<std::string> files;  // what was written, relative to the output folder
   std::vector<ReportRatio> ratios;
+  std::vector<ReportVerdict> verdicts;
 };
 
 // `runs` are run.json files or folders searched recursively for run.json. Throws tleg::Error

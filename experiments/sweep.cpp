@@ -31,8 +31,9 @@ SweepPlan plan_depths(const SweepSettings& s, const DatasetInfo& data, std::int6
   for (const auto depth : s.depths) {
     const double flops =
         static_cast<double>(training_flops(descendant_config(s.stage, s.init, data, depth)));
-    const double epochs = static_cast<double>(s.stage.train.epochs +
-                                              (s.init.method == "prefin" ? pretrain_epochs : 0));
+    const bool pretrains_here = s.init.method == "prefin" && s.init.pretrained_dir.empty();
+    const double epochs =
+        static_cast<double>(s.stage.train.epochs + (pretrains_here ? pretrain_epochs : 0));
     jobs.push_back({depth, flops * epochs * 1e-9});
   }
   return plan_sweep(jobs, ranks);
@@ -45,7 +46,16 @@ void run_depth(const SweepSettings& s, const StageContext& group, const DatasetI
   const VitConfig config = descendant_config(s.stage, s.init, data, depth);
   const std::uint64_t seed = s.stage.train.seed;
   InitSpec spec = init_spec(s.init, s.init.method, seed);
-  if (s.init.method == "prefin") {
+  if (s.init.method == "prefin" && !s.init.pretrained_dir.empty()) {
+    // Pre-trained elsewhere (a transfer's source task): its folder layout is a sweep's.
+    spec.source = s.init.pretrained_dir + "/depth-" + std::to_string(depth) + "/model.h5";
+    if (!std::filesystem::exists(spec.source))
+      fail("--pretrained-dir ", s.init.pretrained_dir, ": no ", spec.source, " (pre-train depth ",
+           depth,
+           " there first, e.g. tleg sweep --init scratch "
+           "--run.method prefin-pretrain --depths ",
+           depth, " on the source store)");
+  } else if (s.init.method == "prefin") {
     // Pre-train this depth on its own and store it, then fine-tune from it.
     StageSettings pretrain = s.stage;
     pretrain.train.epochs = pretrain_epochs;

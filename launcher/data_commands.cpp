@@ -35,14 +35,15 @@ PrepareSettings prepare_settings(Options& o) {
   if (const auto labels = o.find<std::string>("val-labels")) s.import.val_labels = *labels;
   if (const auto mapping = o.find<std::string>("synset-mapping"))
     s.import.synset_mapping = *mapping;
+  s.import.classes = o.get<std::string>("classes");
   return s;
 }
 
 int prepare(const PrepareSettings& s) {
-  const ImportSummary summary = s.kind == "fashion-mnist"
-                                    ? prepare_fashion_mnist(s.source, s.out, s.shard)
-                                : s.kind == "imagenet" ? prepare_imagenet(s.source, s.out, s.import)
-                                                       : prepare_folder(s.source, s.out, s.import);
+  const ImportSummary summary =
+      s.kind == "fashion-mnist" ? prepare_fashion_mnist(s.source, s.out, s.shard, s.import.classes)
+      : s.kind == "imagenet"    ? prepare_imagenet(s.source, s.out, s.import)
+                                : prepare_folder(s.source, s.out, s.import);
   std::cout << "wrote " << summary.path << ": " << summary.train << " train + " << summary.val
             << " val images";
   if (!summary.report.empty())
@@ -93,7 +94,11 @@ std::vector<Command> data_commands() {
              "synset-mapping", po::value<std::string>(),
              "imagenet: LOC_synset_mapping.txt (default: looked up like --val-labels; "
              "without it the classes are the sorted train/ folder names)")(
-             "quiet", "imagenet/folder: no progress line on stderr");
+             "classes", po::value<std::string>()->default_value(""),
+             "keep only these classes, relabelled 0..k-1 in the order given: class numbers "
+             "of the whole dataset, comma-separated, with ranges (0,2,4,6,8 or 5-9); the "
+             "selection is recorded in the store and its fingerprint (a class split for "
+             "transfer)")("quiet", "imagenet/folder: no progress line on stderr");
          p.add("kind", 1);
        },
        [](Options& o) { return [s = prepare_settings(o)] { return prepare(s); }; }},

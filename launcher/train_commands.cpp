@@ -124,7 +124,11 @@ void add_training_options(po::options_description& o, const std::string& stage) 
         "depth", value_i(0), "depth of the model (0: model.depth)")("learngene", value_s(""),
                                                                     "learngene file (--init tleg)")(
         "pretrained", value_s(""), "pre-trained model file (--init subset or prefin)")(
-        "subset-layers", value_s("first"), "subset: first or spread");
+        "subset-layers", value_s("first"), "subset: first or spread")(
+        "new-head",
+        "transfer to another label space: the head is initialised as a scratch model's, "
+        "everything else comes from the learngene or pre-trained model (needed when the "
+        "source was trained on another store or class count)");
   }
 }
 
@@ -248,13 +252,20 @@ InitSettings init_settings(Options& o) {
           .depth = o.get<std::int64_t>("depth"),
           .learngene = o.get<std::string>("learngene"),
           .pretrained = o.get<std::string>("pretrained"),
-          .subset_layers = o.get<std::string>("subset-layers")};
+          .subset_layers = o.get<std::string>("subset-layers"),
+          .new_head = o.given("new-head")};
 }
 
 SweepSettings sweep_settings(Options& o) {
   SweepSettings s{.stage = stage_settings(o, "finetune"), .init = init_settings(o)};
   s.depths = parse_depths(o.get<std::string>("depths"));
   s.pretrain_epochs = o.get<std::int64_t>("pretrain-epochs");
+  s.init.pretrained_dir = o.get<std::string>("pretrained-dir");
+  if (!s.init.pretrained_dir.empty() && s.init.method != "prefin")
+    fail(
+        "--pretrained-dir is for --init prefin (the pre-trained model of each depth); "
+        "--init ",
+        s.init.method, " takes --", s.init.method == "tleg" ? "learngene" : "pretrained");
   return s;
 }
 
@@ -354,7 +365,10 @@ std::vector<Command> train_commands() {
          o.add_options()("depths", po::value<std::string>()->required(),
                          "depths: a range and/or list, e.g. 3-12 or 3,6,9,12")(
              "pretrain-epochs", po::value<std::int64_t>()->default_value(0),
-             "prefin: epochs of each depth's own pre-training (0: optim.epochs)");
+             "prefin: epochs of each depth's own pre-training (0: optim.epochs)")(
+             "pretrained-dir", po::value<std::string>()->default_value(""),
+             "prefin: fine-tune DIR/depth-<d>/model.h5, pre-trained elsewhere (e.g. a source "
+             "task's prefin-pretrain folder), instead of pre-training each depth here");
        },
        [](Options& o) {
          return [s = sweep_settings(o)] {

@@ -46,6 +46,8 @@ void write_run_ledger(const RunLedger& r, const std::string& path) {
                        {"dataset", r.dataset},
                        {"dataset_fingerprint", r.dataset_fingerprint},
                        {"classes", r.classes},
+                       {"transfer_from", r.transfer_from},
+                       {"transfer_fingerprint", r.transfer_fingerprint},
                        {"teacher_mode", r.teacher_mode},
                        {"command", r.command},
                        {"config", r.config},
@@ -93,6 +95,8 @@ RunLedger read_run_ledger(const std::string& path) {
     r.dataset = record.at("dataset");
     r.dataset_fingerprint = record.at("dataset_fingerprint");
     r.classes = record.at("classes");
+    r.transfer_from = record.value("transfer_from", std::string());  // absent before transfers
+    r.transfer_fingerprint = record.value("transfer_fingerprint", std::string());
     r.teacher_mode = record.at("teacher_mode");
     r.command = record.at("command");
     r.config = record.at("config");

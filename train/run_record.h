@@ -37,6 +37,9 @@ struct RunLedger {
   std::int64_t best_epoch = 0;
   std::string dataset, dataset_fingerprint;
   std::int64_t classes = 0;
+  // A transfer (its initialisation trained on another store): that dataset's name and
+  // fingerprint; empty otherwise.
+  std::string transfer_from, transfer_fingerprint;
   std::string teacher_mode;  // "stored-logits", "live", or "" when no teacher
   std::string command, config;
   std::vector<dist::RankPlacement> placement;  // where each rank ran, by rank of the run

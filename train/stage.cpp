@@ -62,6 +62,7 @@ LoaderOptions loader_options(const StageSettings& s, const StageContext& context
 struct RunLabel {
   std::string method, init;
   std::int64_t stored_parameters = 0;
+  SourceDataset source;  // a transfer: the dataset the initialisation was trained on
 };
 
 // Trains `model` (initialised) and writes its output and run.json. Returns whether it ran to the
@@ -135,6 +136,8 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
   ledger.dataset = dataset.info().name;
   ledger.dataset_fingerprint = dataset.fingerprint();
   ledger.classes = model.classes();
+  ledger.transfer_from = label.source.name;
+  ledger.transfer_fingerprint = label.source.fingerprint;
   ledger.teacher_mode = train.has_teacher_logits() ? "stored-logits" : teacher ? "live" : "";
   ledger.command = command;
   for (const auto& path : s.config_files) ledger.config += path + " ";
@@ -258,18 +261,25 @@ InitSpec init_spec(const InitSettings& init, const std::string& method, std::uin
   return {.method = method,
           .source = method == "tleg" ? init.learngene : init.pretrained,
           .subset_layers = init.subset_layers,
-          .seed = seed};
+          .seed = seed,
+          .new_head = init.new_head};
 }
 
 bool finetune(const StageSettings& s, const VitConfig& config, const InitSpec& init,
               const std::string& method, const StageContext& context) {
-  const auto initializer = make_initializer(init);
+  InitSpec spec = init;
+  spec.dataset_fingerprint = DatasetReader(s.data.store).fingerprint();
+  const auto initializer = make_initializer(spec);
   ViT model(config);
   initializer->initialise(model);
-  return run_stage(s, context, model,
-                   {.method = method,
-                    .init = initializer->describe(),
-                    .stored_parameters = initializer->stored_parameters()});
+  RunLabel label{.method = method,
+                 .init = initializer->describe(),
+                 .stored_parameters = initializer->stored_parameters()};
+  // A transfer: the source was trained on another store (the report's transfer section).
+  const SourceDataset source = initializer->source_dataset();
+  if (!source.fingerprint.empty() && source.fingerprint != spec.dataset_fingerprint)
+    label.source = source;
+  return run_stage(s, context, model, label);
 }
 
 void finetune(const StageSettings& s, const InitSettings& init, const StageContext& context) {

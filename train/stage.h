@@ -88,6 +88,10 @@ struct InitSettings {
   std::string learngene;           // tleg (and the architecture of every method when given)
   std::string pretrained;          // subset or prefin
   std::string subset_layers = "first";
+  bool new_head = false;  // a transfer: a fresh head, everything else from the source
+  // prefin sweeps: fine-tune DIR/depth-<d>/model.h5, pre-trained elsewhere (another task's
+  // store), instead of pre-training each depth here; "": pre-train here
+  std::string pretrained_dir;
 };
 
 ViewRecipe view_recipe(const ViewSettings& settings, std::int64_t channels);

@@ -337,6 +337,28 @@ TEST(FolderImport, TrainValFoldersAndHeldOutFraction) {
   EXPECT_EQ(prepare_folder(dir.file("flat"), dir.file("all.h5"), options).train, 16u);
 }
 
+TEST(FolderImport, ClassSplitKeepsTheChosenFoldersRelabelled) {
+  TempDir dir;
+  for (const char* name : {"ant", "bee", "cat"})
+    for (int i = 0; i < 2; ++i)
+      write_bytes(dir.file(std::string("tree/") + name + "/" + std::to_string(i) + ".jpg"),
+                  jpeg(30, 40, i + 7 * name[0]));
+  ImageImportOptions options = quiet_options(1);
+  prepare_folder(dir.file("tree"), dir.file("all.h5"), options);
+  options.classes = "2,0";  // cat becomes 0, ant 1
+  const ImportSummary split = prepare_folder(dir.file("tree"), dir.file("split.h5"), options);
+  EXPECT_EQ(split.train, 4u);
+  const DatasetReader all(dir.file("all.h5")), part(dir.file("split.h5"));
+  EXPECT_EQ(part.info().class_names, (std::vector<std::string>{"cat", "ant"}));
+  EXPECT_EQ(part.info().class_selection, "2,0 of 3");
+  EXPECT_EQ(part.index("train").labels, (std::vector<std::int32_t>{1, 1, 0, 0}));  // file order
+  const ImageRun whole = all.read_run("train", 0, 6), kept = part.read_run("train", 0, 4);
+  for (std::uint64_t i : {0u, 1u})  // ant's images are the whole store's first two, byte for byte
+    EXPECT_EQ(std::vector<std::uint8_t>(kept.image(i), kept.image(i) + kept.length(i)),
+              std::vector<std::uint8_t>(whole.image(i), whole.image(i) + whole.length(i)));
+  EXPECT_NE(all.fingerprint(), part.fingerprint());
+}
+
 TEST(StoredSize, ShorterSideLandsExactlyLongerIsRounded) {
   EXPECT_EQ(stored_size(400, 300, 256), (std::pair{341, 256}));
   EXPECT_EQ(stored_size(300, 400, 256), (std::pair{256, 341}));

@@ -184,6 +184,69 @@ TEST(FashionMnist, PrepareWritesBothSplits) {
             std::string::npos);
 }
 
+// Two disjoint halves of Fashion-MNIST, as the transfer profile makes them: each holds exactly
+// its classes' images (counts, and every image byte-compared with the whole store's image of
+// the same class and rank), relabelled in the order named, and every fingerprint differs.
+TEST(FashionMnist, ClassSplitStoresHoldExactlyTheChosenClasses) {
+  TempDir dir;
+  const std::string whole_path = dir.file("all.h5");
+  prepare_fashion_mnist(kFashionMnistDir, whole_path, 4096);
+  const DatasetReader whole(whole_path);
+  std::set<std::string> fingerprints = {whole.fingerprint()};
+  for (const auto& [text, classes] :
+       {std::pair<std::string, std::vector<std::int32_t>>{"0,2,4,6,8", {0, 2, 4, 6, 8}},
+        {"9,1,3-5,7", {9, 1, 3, 4, 5, 7}},
+        {"5-9", {5, 6, 7, 8, 9}}}) {
+    const std::string path = dir.file("split.h5");
+    const ImportSummary summary = prepare_fashion_mnist(kFashionMnistDir, path, 1000, text);
+    const DatasetReader split(path);
+    EXPECT_EQ(summary.train, 6000u * classes.size()) << text;
+    EXPECT_EQ(summary.val, 1000u * classes.size()) << text;
+    EXPECT_TRUE(fingerprints.insert(split.fingerprint()).second) << text;
+    EXPECT_EQ(split.fingerprint().substr(split.fingerprint().find('-')),
+              "-" + std::to_string(classes.size()));
+    EXPECT_EQ(split.info().class_selection, (text == "9,1,3-5,7" ? "9,1,3,4,5,7"
+                                             : text == "5-9"     ? "5,6,7,8,9"
+                                                                 : text) +
+                                                std::string(" of 10"));
+    EXPECT_EQ(split.info().name,
+              "fashion-mnist[" +
+                  split.info().class_selection.substr(0, split.info().class_selection.find(' ')) +
+                  "]");
+    for (std::size_t k = 0; k < classes.size(); ++k)
+      EXPECT_EQ(split.info().class_names[k], whole.info().class_names[classes[k]]);
+    for (const std::string name : {"train", "val"}) {
+      const SplitIndex& all = whole.index(name);
+      const SplitIndex& part = split.index(name);
+      const ImageRun all_images = whole.read_run(name, 0, all.size());
+      const ImageRun part_images = split.read_run(name, 0, part.size());
+      std::size_t next = 0;  // the whole store's images of the chosen classes, in order
+      for (std::size_t i = 0; i < all.size(); ++i) {
+        const auto at = std::find(classes.begin(), classes.end(), all.labels[i]);
+        if (at == classes.end()) continue;
+        ASSERT_LT(next, part.size()) << text << " " << name;
+        ASSERT_EQ(part.labels[next], at - classes.begin()) << text << " " << name << " " << i;
+        ASSERT_TRUE(
+            std::equal(all_images.image(i), all_images.image(i) + 784, part_images.image(next)))
+            << text << " " << name << " image " << i;
+        ++next;
+      }
+      EXPECT_EQ(next, part.size()) << text << " " << name;
+    }
+  }
+  // The same selection gives the same store; bad selections name --classes and the fix.
+  prepare_fashion_mnist(kFashionMnistDir, dir.file("a.h5"), 4096, "5-9");
+  EXPECT_EQ(DatasetReader(dir.file("a.h5")).fingerprint(),
+            DatasetReader(dir.file("split.h5")).fingerprint());
+  for (const std::string bad : {"0,0", "10", "3-1", "x", "1,", "2-"}) {
+    const std::string message =
+        error_of([&] { prepare_fashion_mnist(kFashionMnistDir, dir.file("b.h5"), 4096, bad); });
+    EXPECT_NE(message.find("--classes '" + bad + "'"), std::string::npos) << message;
+    EXPECT_NE(message.find("e.g. 0,2,4,6,8"), std::string::npos) << message;
+    EXPECT_FALSE(std::filesystem::exists(dir.file("b.h5")));
+  }
+}
+
 TEST(Sampler, EverySampleOncePerEpochAcrossRanks) {
   for (const std::int64_t ranks : {1, 2, 3}) {
     std::multiset<std::uint64_t> seen;

@@ -192,6 +192,62 @@ TEST(Initializers, ChosenByNameWithStoredParameterCounts) {
             std::string::npos);
 }
 
+// A source trained on another store (another task, same class count) gives everything but its
+// head with --new-head, and is refused without it; so is one of another class count.
+TEST(Initializers, TransferTakesAFreshHeadOnlyWhenAskedAndRefusesOtherwise) {
+  TempDir dir;
+  WeightsFile learngene = trained_learngene();
+  learngene.metadata = {{"dataset", "src[0,2]"}, {"dataset_fingerprint", "aaaa-10"}};
+  save_weights(learngene, dir.file("lg.h5"));
+  ViT deep(small_config(4));
+  initialise(deep, 9);
+  save_weights(weights_of(deep, {{"dataset", "src[0,2]"}, {"dataset_fingerprint", "aaaa-10"}}),
+               dir.file("deep.h5"));
+  ViT fresh(small_config(4));
+  initialise(fresh, 5);  // a scratch model of the run's seed: the head a transfer gets
+
+  for (const std::string method : {"tleg", "prefin", "subset"}) {
+    const std::string source = dir.file(method == "tleg" ? "lg.h5" : "deep.h5");
+    ViT model(small_config(4));
+    const InitSpec same{
+        .method = method, .source = source, .seed = 5, .dataset_fingerprint = "aaaa-10"};
+    make_initializer(same)->initialise(model);  // its own task: the head is inherited
+    EXPECT_TRUE(model.head->weight.equal(method == "tleg" ? learngene.tensor("head.weight")
+                                                          : deep.head->weight))
+        << method;
+    InitSpec other = same;
+    other.dataset_fingerprint = "bbbb-10";
+    const std::string refused = error_of([&] { make_initializer(other)->initialise(model); });
+    EXPECT_NE(refused.find("src[0,2] (fingerprint aaaa-10)"), std::string::npos) << refused;
+    EXPECT_NE(refused.find("(fingerprint bbbb-10)"), std::string::npos) << refused;
+    EXPECT_NE(refused.find("pass --new-head"), std::string::npos) << refused;
+    other.new_head = true;
+    const auto transfer = make_initializer(other);
+    transfer->initialise(model);
+    EXPECT_TRUE(model.head->weight.equal(fresh.head->weight)) << method;
+    EXPECT_TRUE(model.head->bias.equal(fresh.head->bias)) << method;
+    EXPECT_TRUE(
+        model.pos_embed.equal(method == "tleg" ? learngene.tensor("pos_embed") : deep.pos_embed))
+        << method;
+    EXPECT_EQ(transfer->source_dataset().fingerprint, "aaaa-10");
+    EXPECT_EQ(transfer->source_dataset().name, "src[0,2]");
+    EXPECT_NE(transfer->describe().find("fresh head"), std::string::npos);
+    if (method == "prefin")
+      EXPECT_TRUE(model.block(3)->mlp->fc2->weight.equal(deep.block(3)->mlp->fc2->weight));
+  }
+  // Another class count is refused too, whatever the fingerprints say.
+  VitConfig three = small_config(4);
+  three.classes = 3;
+  ViT model(three);
+  EXPECT_NE(error_of([&] {
+              make_initializer({.method = "tleg", .source = dir.file("lg.h5")})->initialise(model);
+            }).find("this run's store has 3 classes"),
+            std::string::npos);
+  make_initializer({.method = "tleg", .source = dir.file("lg.h5"), .new_head = true})
+      ->initialise(model);
+  EXPECT_EQ(model.head->weight.size(0), 3);
+}
+
 TEST(Export, TimmLoadsTheModelAndComputesTheSameLogits) {
   TempDir dir;
   for (const VitConfig& config : {VitConfig{.image_size = 32,

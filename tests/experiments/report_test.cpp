@@ -10,6 +10,7 @@
 #include <fstream>
 #include <map>
 #include <sstream>
+#include <tuple>
 
 #include "experiments/report.h"
 #include "temp_dir.h"
@@ -331,6 +332,69 @@ TEST(Report, SubsetSourceIsThePretrainedModel) {
   const auto subset =
       find_row(read_csv(dir.path() / "report" / "totals.csv"), {{"method", "subset"}});
   EXPECT_NEAR(number(subset, "total_flops"), 9.1e14, 9.1e14 * kTolerance);
+}
+
+// A transfer's runs (tleg, prefin, subset initialised from another store; scratch not): the
+// section names the source, tabulates every method per depth with TLEG's margin over the best
+// other, and the verdict follows the stated criterion both ways. Runs that are no transfer
+// (the family above) get neither.
+TEST(Report, TransferSectionAndVerdictFromTheRuns) {
+  const auto write_transfer = [](const fs::path& root, double prefin_d6) {
+    for (const auto& [method, d3, d6] :
+         {std::tuple<std::string, double, double>{"tleg", 0.80, 0.82},
+          {"scratch", 0.70, 0.71},
+          {"prefin", 0.79, prefin_d6},
+          {"subset", 0.75, 0.76}})
+      for (const auto& [depth, top1] : {std::pair<std::int64_t, double>{3, d3}, {6, d6}}) {
+        RunLedger ledger = ledger_of({method, depth, 1, 1000, 1e12, 60, 1000, 0, top1, 0.99});
+        if (method != "scratch") {
+          ledger.transfer_from = "fashion-mnist[0,2,4,6,8]";
+          ledger.transfer_fingerprint = "50urce-5";
+        }
+        const fs::path dir = root / method / ("depth-" + std::to_string(depth));
+        fs::create_directories(dir);
+        write_run_ledger(ledger, (dir / "run.json").string());
+      }
+  };
+  TempDir dir;
+  write_transfer(dir.path() / "wins", 0.80);
+  const ReportSummary wins = write_report({dir.file("wins")}, dir.file("wins-report"));
+  ASSERT_EQ(wins.verdicts.size(), 1u);
+  EXPECT_TRUE(wins.verdicts[0].holds);
+  EXPECT_EQ(wins.verdicts[0].claim, "TLEG beats every other initialiser on the target task");
+  // Margins: d3 0.80 - 0.79 (Pre-Fin) = +1.00, d6 0.82 - 0.80 = +2.00; mean +1.50.
+  EXPECT_NE(wins.verdicts[0].measured.find("by +1.00 points at depth 3 (its smallest margin, "
+                                           "over Pre-Fin); margin over the best other "
+                                           "initialiser +1.50 points on average over depths "
+                                           "3-6, largest +2.00 at depth 6"),
+            std::string::npos)
+      << wins.verdicts[0].measured;
+  const std::string report = text_of(dir.path() / "wins-report" / "report.md");
+  EXPECT_NE(report.find("## Transfer\n\nSource task: 'fashion-mnist[0,2,4,6,8]' (fingerprint "
+                        "50urce-5)"),
+            std::string::npos);
+  EXPECT_NE(report.find("| 6 | 82.00 | 71.00 | 80.00 | 76.00 | +2.00 (Pre-Fin) |"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("**Verdict: holds.**"), std::string::npos);
+  EXPECT_TRUE(fs::exists(dir.path() / "wins-report" / "transfer.md"));
+
+  write_transfer(dir.path() / "loses", 0.825);  // Pre-Fin ahead by half a point at depth 6
+  const ReportSummary loses = write_report({dir.file("loses")}, dir.file("loses-report"));
+  ASSERT_EQ(loses.verdicts.size(), 1u);
+  EXPECT_FALSE(loses.verdicts[0].holds);
+  EXPECT_NE(loses.verdicts[0].measured.find("behind or level at d=6 (Pre-Fin +0.50)"),
+            std::string::npos)
+      << loses.verdicts[0].measured;
+  EXPECT_NE(text_of(dir.path() / "loses-report" / "report.md").find("**Verdict: does not hold.**"),
+            std::string::npos);
+
+  write_family(dir.path() / "family");
+  const ReportSummary family = write_report({dir.file("family")}, dir.file("family-report"));
+  EXPECT_TRUE(family.verdicts.empty());
+  EXPECT_EQ(text_of(dir.path() / "family-report" / "report.md").find("## Transfer"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(dir.path() / "family-report" / "transfer.md"));
 }
 
 TEST(Report, MixedFingerprintsNameBothRuns) {
