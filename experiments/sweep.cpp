@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <thread>
 #include <utility>
 
@@ -31,8 +32,9 @@ SweepPlan plan_depths(const SweepSettings& s, const DatasetInfo& data, std::int6
   for (const auto depth : s.depths) {
     const double flops =
         static_cast<double>(training_flops(descendant_config(s.stage, s.init, data, depth)));
-    const double epochs = static_cast<double>(s.stage.train.epochs +
-                                              (s.init.method == "prefin" ? pretrain_epochs : 0));
+    const bool pretrains = s.init.method == "prefin" && s.pretrained_runs.empty();
+    const double epochs =
+        static_cast<double>(s.stage.train.epochs + (pretrains ? pretrain_epochs : 0));
     jobs.push_back({depth, flops * epochs * 1e-9});
   }
   return plan_sweep(jobs, ranks);
@@ -45,7 +47,18 @@ void run_depth(const SweepSettings& s, const StageContext& group, const DatasetI
   const VitConfig config = descendant_config(s.stage, s.init, data, depth);
   const std::uint64_t seed = s.stage.train.seed;
   InitSpec spec = init_spec(s.init, s.init.method, seed);
-  if (s.init.method == "prefin") {
+  std::map<std::string, std::string> extra;
+  if (s.init.method == "prefin" && !s.pretrained_runs.empty()) {
+    // Another sweep's run of this depth is the pre-training (trained once, used by both).
+    const std::string source = s.pretrained_runs + "/depth-" + std::to_string(depth);
+    if (!run_finished(source))
+      fail("--prefin-from ", s.pretrained_runs, ": ", source,
+           " has no run.json (that depth's run has not finished); run that sweep for depth ", depth,
+           " first, or drop --prefin-from to pre-train here");
+    spec.source = source + "/model.h5";
+    extra = {{"pretrained_run", source + "/run.json"},
+             {"pretrained_method", read_run_ledger(source + "/run.json").method}};
+  } else if (s.init.method == "prefin") {
     // Pre-train this depth on its own and store it, then fine-tune from it.
     StageSettings pretrain = s.stage;
     pretrain.train.epochs = pretrain_epochs;
@@ -57,7 +70,7 @@ void run_depth(const SweepSettings& s, const StageContext& group, const DatasetI
   }
   StageSettings finetuning = s.stage;
   finetuning.train.run_dir = sweep_run_dir(s.stage.train.run_dir, method, depth);
-  finetune(finetuning, config, spec, method, group);
+  finetune(finetuning, config, spec, method, group, extra);
 }
 
 // Rank 0 lists every depth's outcome from the run folders (the groups wrote them).

@@ -6,6 +6,7 @@
 #include <iostream>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "common/error.h"
 #include "data/dataset_store.h"
@@ -57,6 +58,10 @@ LoaderOptions loader_options(const StageSettings& s, const StageContext& context
 struct RunLabel {
   std::string method, init;
   std::int64_t stored_parameters = 0;
+  // Evaluate the model as initialised, before its first step (TLEG descendants: what the
+  // expansion alone gives; recorded in run.json, and a check that the inheritance works).
+  bool evaluate_initial = false;
+  std::map<std::string, std::string> extra;  // added to run.json's extra fields
 };
 
 // Trains `model` (initialised) and writes its output and run.json. Returns whether it ran to the
@@ -80,6 +85,14 @@ bool run_stage(const StageSettings& s, const StageContext& context, VitBase& mod
     std::cerr << s.stage << ": " << config.describe() << ", " << context.comm.size()
               << " rank(s) on " << context.device.str() << ", " << label.method << " ("
               << label.init << ")\n";
+  std::optional<Accuracy> initial;
+  if (label.evaluate_initial && val) {
+    // Deterministic: a resumed run evaluates the same initialisation again and records the same.
+    initial = evaluate_model(model, *val, val_size, context.comm, context.device);
+    if (context.root())
+      std::cerr << label.method << " depth " << config.depth << " before fine-tuning: top-1 "
+                << initial->top1 * 100 << "%, top-5 " << initial->top5 * 100 << "%\n";
+  }
   const TrainOutcome outcome =
       train_model(model, {train, val.get(), val_size, teacher.get()}, s.train, context);
   if (!outcome.finished) {
@@ -126,6 +139,10 @@ bool run_stage(const StageSettings& s, const StageContext& context, VitBase& mod
   ledger.best_top1 = outcome.best_top1;
   ledger.best_top5 = outcome.best_top5;
   ledger.best_epoch = outcome.best_epoch;
+  if (initial) {
+    ledger.initial_top1 = initial->top1;
+    ledger.initial_top5 = initial->top5;
+  }
   ledger.dataset = dataset.info().name;
   ledger.dataset_fingerprint = dataset.fingerprint();
   ledger.classes = config.classes;
@@ -142,6 +159,7 @@ bool run_stage(const StageSettings& s, const StageContext& context, VitBase& mod
                   {"resumed_from", std::to_string(outcome.resumed_from)},
                   {"segments", std::to_string(outcome.segments)},
                   {"segment_wall_seconds", std::to_string(outcome.segment_seconds)}};
+  ledger.extra.insert(label.extra.begin(), label.extra.end());
   for (std::int64_t i = 0; i < world_ranks.size(0); ++i)
     ledger.placement.push_back(context.world.placement().at(
         static_cast<std::size_t>(world_ranks[i][0].item<std::int64_t>())));
@@ -224,14 +242,17 @@ InitSpec init_spec(const InitSettings& init, const std::string& method, std::uin
 }
 
 bool finetune(const StageSettings& s, const VitConfig& config, const InitSpec& init,
-              const std::string& method, const StageContext& context) {
+              const std::string& method, const StageContext& context,
+              const std::map<std::string, std::string>& extra) {
   const auto initializer = make_initializer(init);
   ViT model(config);
   initializer->initialise(model);
   return run_stage(s, context, model,
                    {.method = method,
                     .init = initializer->describe(),
-                    .stored_parameters = initializer->stored_parameters()});
+                    .stored_parameters = initializer->stored_parameters(),
+                    .evaluate_initial = init.method == "tleg",
+                    .extra = extra});
 }
 
 void finetune(const StageSettings& s, const InitSettings& init, const StageContext& context) {

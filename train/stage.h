@@ -6,6 +6,7 @@
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -101,8 +102,10 @@ VitConfig descendant_config(const StageSettings& settings, const InitSettings& i
 InitSpec init_spec(const InitSettings& init, const std::string& method, std::uint64_t seed);
 // One stage-2 run of a model of `config` initialised by `init` into settings.train.run_dir,
 // labelled `method`. Returns whether it ran to the end (not stopped by run.stop-after-steps).
+// `extra` goes into run.json's extra fields (e.g. where a Pre-Fin model's pre-training ran).
 bool finetune(const StageSettings& settings, const VitConfig& config, const InitSpec& init,
-              const std::string& method, const StageContext& context);
+              const std::string& method, const StageContext& context,
+              const std::map<std::string, std::string>& extra = {});
 // `tleg finetune`: one depth (init.depth, else model.depth) of init.method.
 void finetune(const StageSettings& settings, const InitSettings& init, const StageContext& context);
 

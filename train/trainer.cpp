@@ -249,18 +249,19 @@ Agreement Trainer::agree() {
   return agreed;
 }
 
-Accuracy Trainer::evaluate(Loader& val, std::uint64_t split_size) {
+Accuracy evaluate_model(VitBase& model, Loader& val, std::uint64_t split_size,
+                        dist::Communicator& comm, c10::Device device) {
   at::NoGradGuard no_grad;
-  model_.eval();
-  const std::int64_t k = std::min<std::int64_t>(5, model_.config().classes);
+  model.eval();
+  const std::int64_t k = std::min<std::int64_t>(5, model.config().classes);
   double correct1 = 0, correct5 = 0, counted = 0;
   val.start_epoch(0, 0);
   std::uint64_t position_in_rank = 0;
   while (auto batch = val.next()) {
     at::Tensor logits;
     {
-      AutocastScope autocast(device_);
-      logits = model_.forward(batch->images.to(device_)).to(at::kCPU, at::kFloat);
+      AutocastScope autocast(device);
+      logits = model.forward(batch->images.to(device)).to(at::kCPU, at::kFloat);
     }
     const at::Tensor top = std::get<1>(logits.topk(k, 1));
     const at::Tensor hits = top.eq(batch->labels.to(at::kCPU).unsqueeze(1));
@@ -268,23 +269,27 @@ Accuracy Trainer::evaluate(Loader& val, std::uint64_t split_size) {
     for (std::int64_t j = 0; j < batch_size; ++j, ++position_in_rank) {
       // The sampler deals position rank + i * ranks to this rank; positions past the split
       // are the padding that keeps ranks equal.
-      const std::uint64_t position = static_cast<std::uint64_t>(comm_.rank()) +
-                                     position_in_rank * static_cast<std::uint64_t>(comm_.size());
+      const std::uint64_t position = static_cast<std::uint64_t>(comm.rank()) +
+                                     position_in_rank * static_cast<std::uint64_t>(comm.size());
       if (position >= split_size) continue;
       counted += 1;
       correct1 += hits[j][0].item<bool>();
       correct5 += hits[j].any().item<bool>();
     }
   }
-  at::Tensor totals = at::tensor({correct1, correct5, counted}, at::kDouble).to(device_);
-  comm_.all_reduce(totals);
+  at::Tensor totals = at::tensor({correct1, correct5, counted}, at::kDouble).to(device);
+  comm.all_reduce(totals);
   totals = totals.cpu();
-  model_.train();
+  model.train();
   const double n = totals[2].item<double>();
   if (n != static_cast<double>(split_size))
     fail("evaluation counted ", n, " samples of a split of ", split_size,
          " (the evaluation loader must keep padding and its last batch)");
   return {totals[0].item<double>() / n, totals[1].item<double>() / n, static_cast<std::int64_t>(n)};
+}
+
+Accuracy Trainer::evaluate(Loader& val, std::uint64_t split_size) {
+  return evaluate_model(model_, val, split_size, comm_, device_);
 }
 
 void Trainer::save_checkpoint(std::int64_t step) const {

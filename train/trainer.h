@@ -130,6 +130,12 @@ struct Agreement {
   bool stop_requested = false;  // some rank was sent SIGTERM or SIGUSR1
 };
 
+// Top-1 and top-5 of `model` over the whole split of `split_size` samples, each counted once
+// across the ranks of `comm` (`device`: this rank's): `val` must be an evaluation loader (no
+// shuffling, padding kept, short last batch kept). Leaves the model in training mode.
+Accuracy evaluate_model(VitBase& model, Loader& val, std::uint64_t split_size,
+                        dist::Communicator& comm, c10::Device device);
+
 class Trainer {
  public:
   // `steps_per_epoch` and settings.batch set the schedule (the rate is scaled by the global
