@@ -1,6 +1,7 @@
 #include "experiments/report_ratios.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/error.h"
 #include "common/format.h"

@@ -43,6 +43,15 @@ std::string runs_table(const ReportData& data) {
   return out.str();
 }
 
+// "TLEG, fine-tuned 2 epochs (120,000 images)": a family's name with its models' budget.
+std::string family_title(const Family& f) {
+  if (f.models.empty()) return display_name(f.method);
+  const RunGroup& first = *f.models.front();
+  return display_name(f.method) + (f.method == "prefin" ? ", then fine-tuned " : ", trained ") +
+         format_number("%g", first.cost.epochs) + " epoch(s), " +
+         grouped(std::llround(first.cost.images)) + " images";
+}
+
 // Top-1 of every family by depth, TLEG's descendants before fine-tuning first: the table the
 // README and the demo's output show.
 std::string accuracy_table(const ReportData& data) {
@@ -89,15 +98,6 @@ std::string ratios_table(const ReportData& data) {
   for (const auto& r : data.ratios)
     out << "| " << r.name << " | " << value_text(r) << " | " << r.accounting << " |\n";
   return out.str();
-}
-
-// "TLEG, fine-tuned 2 epochs (120,000 images)": a family's name with its models' budget.
-std::string family_title(const Family& f) {
-  if (f.models.empty()) return display_name(f.method);
-  const RunGroup& first = *f.models.front();
-  return display_name(f.method) + (f.method == "prefin" ? ", then fine-tuned " : ", trained ") +
-         format_number("%g", first.cost.epochs) + " epoch(s), " +
-         grouped(std::llround(first.cost.images)) + " images";
 }
 
 std::string teacher_note(const ReportData& data) {

@@ -403,7 +403,7 @@ TEST(ReportOfDemoFamily, DecidesEveryClaimByItsCriterion) {
   EXPECT_TRUE(verdict_of(summary, "(d) gain at equal budget").holds);  // +10 and +8.5
   const std::string verdicts = text_of(dir.path() / "report" / "verdicts.md");
   EXPECT_NE(verdicts.find("- " + verdict_line(with_teacher) + "\n"), std::string::npos);
-  EXPECT_EQ(verdict_line(with_teacher).substr(verdict_line(with_teacher).size() - 19),
+  EXPECT_EQ(verdict_line(with_teacher).substr(verdict_line(with_teacher).size() - 20),
             ": does not hold here");
   const std::string report = text_of(dir.path() / "report" / "report.md");
   EXPECT_EQ(report.substr(report.size() - verdicts.size() + 1), verdicts.substr(1))
