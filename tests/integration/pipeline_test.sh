@@ -7,7 +7,8 @@
 set -u
 tleg=$1 source=$2
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# KEEP=1 keeps the runs and the report for a look (their folder is printed).
+trap '[ -n "${KEEP:-}" ] && echo "kept: $work" || rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
 TLEG=$tleg "$source/experiments/run_pipeline.sh" smoke "$work/out" >"$work/log" 2>&1 ||
