@@ -24,6 +24,12 @@ namespace {
 
 bool run_finished(const std::string& dir) { return std::filesystem::exists(dir + "/run.json"); }
 
+std::string concat_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
 // The plan: each depth's cost is its training FLOPs per image times its epochs (prefin's own
 // pre-training included).
 SweepPlan plan_depths(const SweepSettings& s, const DatasetInfo& data, std::int64_t pretrain_epochs,
@@ -147,6 +153,16 @@ int run_sweep(const SweepSettings& s, const StageContext& world) {
   const DatasetReader dataset(s.stage.data.store);
   if (s.init.method == "tleg" && s.init.learngene.empty())
     fail("--init tleg needs --learngene (the file tleg distill wrote)");
+  // Before any training: every depth's pre-trained run must be there (every rank sees the same).
+  std::vector<std::string> unfinished;
+  if (!s.pretrained_runs.empty())
+    for (const auto depth : s.depths)
+      if (!run_finished(s.pretrained_runs + "/depth-" + std::to_string(depth)))
+        unfinished.push_back(std::to_string(depth));
+  if (!unfinished.empty())
+    fail("--prefin-from ", s.pretrained_runs, ": no finished run (depth-<d>/run.json) for depth(s) ",
+         concat_list(unfinished), "; run that sweep for them first, or drop --prefin-from to "
+         "pre-train here");
   const std::int64_t pretrain_epochs =
       s.pretrain_epochs > 0 ? s.pretrain_epochs : s.stage.train.epochs;
   const std::string method = s.stage.method_or(s.init.method);
