@@ -202,9 +202,8 @@ void add_accuracy_differences(ReportData& data, const std::string& method) {
     }
   if (!any)
     data.ratios.push_back({name, std::nullopt, "points",
-                           cannot("no depth has both tleg and " + method +
-                                  " runs (TLEG depths " + join(tleg->depth_list(), ", ") + ", " +
-                                  method + " depths " +
+                           cannot("no depth has both tleg and " + method + " runs (TLEG depths " +
+                                  join(tleg->depth_list(), ", ") + ", " + method + " depths " +
                                   join(scratch->depth_list(), ", ") + ")")});
 }
 

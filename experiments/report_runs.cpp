@@ -220,8 +220,8 @@ Family make_family(const std::string& method, const std::vector<RunGroup>& group
       const std::string source = reused != extra.end() ? reused->second : "prefin-pretrain";
       if (family.pretraining_method.empty()) family.pretraining_method = source;
       if (source != family.pretraining_method)
-        fail("the prefin runs were pre-trained by different methods (",
-             family.pretraining_method, " and ", source, " at depth ", model->depth,
+        fail("the prefin runs were pre-trained by different methods (", family.pretraining_method,
+             " and ", source, " at depth ", model->depth,
              "); report each Pre-Fin family separately");
       bool found = false;
       for (const RunGroup* pretrain : groups_of(groups, source))
@@ -246,8 +246,8 @@ Family make_family(const std::string& method, const std::vector<RunGroup>& group
             " runs reused as Pre-Fin's pre-training: the same recipe, so each depth was "
             "trained once and serves both; counted in both families' costs)";
     } else {
-      family.pretraining_accounting = "unknown: no " + family.pretraining_method +
-                                      " run for depth(s) " + join(missing, ", ");
+      family.pretraining_accounting =
+          "unknown: no " + family.pretraining_method + " run for depth(s) " + join(missing, ", ");
     }
     family.stored_accounting =
         "one pre-trained model per depth, summed (" + join(stored_terms, " + ") + ")";

@@ -21,8 +21,8 @@ namespace tleg::report {
 inline const std::vector<std::string> kMethods = {
     "teacher", "teacher-logits", "aux",          "pretrained", "prefin-pretrain",
     "tleg",    "scratch",        "scratch-long", "prefin",     "subset"};
-inline const std::vector<std::string> kFamilyMethods = {"tleg", "scratch", "scratch-long",
-                                                        "prefin", "subset"};
+inline const std::vector<std::string> kFamilyMethods = {"tleg", "scratch", "scratch-long", "prefin",
+                                                        "subset"};
 
 std::string display_name(const std::string& method);
 std::string join(const std::vector<std::string>& items, const std::string& separator);

@@ -261,7 +261,8 @@ std::string report_md(const ReportData& data, const ReportSummary& summary,
   if (plot_stems.empty())
     out << "- no plots: no fine-tuned models (tleg, scratch, prefin, subset) among the runs\n";
   out << "- `verdicts.md`: the verdict on each of the paper's claims\n";
-  out << "\n## Accuracy\n\n" << accuracy_table(data)
+  out << "\n## Accuracy\n\n"
+      << accuracy_table(data)
       << "\n## Runs\n\nAccuracy: mean (± sample std when n ≥ 2) over seeds; costs of one run.\n\n"
       << runs_table(data) << "\n## Ratios\n\nA ratio is the baseline's amount over TLEG's (above "
       << "1, TLEG needs less); see `totals.md` for the totals behind them.\n\n"

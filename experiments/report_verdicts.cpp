@@ -24,7 +24,8 @@ std::string spread(const std::vector<const RunGroup*>& groups) {
     largest = std::max(largest, 100 * group->top1_std);
   }
   if (most < 2) return "one seed per model (no spread)";
-  return concat("seeds per model ", fewest == most ? std::to_string(most) : concat(fewest, "-", most),
+  return concat("seeds per model ",
+                fewest == most ? std::to_string(most) : concat(fewest, "-", most),
                 ", means used; largest seed std ", format_number("%.2f", largest), " points");
 }
 
@@ -70,15 +71,15 @@ ReportVerdict accuracy_verdict(const ReportData& data, const std::string& claim,
     return verdict;
   }
   const double mean = sum / static_cast<double>(terms.size());
-  std::string budget = concat("budgets: TLEG fine-tuned ", grouped(std::llround(tleg_images)),
-                              " images over these depths, ", other, " ",
-                              grouped(std::llround(their_images)));
+  std::string budget =
+      concat("budgets: TLEG fine-tuned ", grouped(std::llround(tleg_images)),
+             " images over these depths, ", other, " ", grouped(std::llround(their_images)));
   if (tleg_images > 0)
     budget += " (" + times(their_images / tleg_images) + ")" +
               (other == "prefin" ? " after its pre-training" : "");
-  verdict.measured = concat("TLEG minus ", other, " top-1, points: ", join(terms, ", "),
-                            "; mean ", points(mean), ", worst ", points(worst), "; ", budget, "; ",
-                            spread(compared));
+  verdict.measured =
+      concat("TLEG minus ", other, " top-1, points: ", join(terms, ", "), "; mean ", points(mean),
+             ", worst ", points(worst), "; ", budget, "; ", spread(compared));
   verdict.holds = comparable ? worst >= -kComparablePoints : worst > 0;
   return verdict;
 }
@@ -88,11 +89,11 @@ ReportVerdict ratio_verdict(const std::string& claim, double paper_figure,
                             const std::string& paper_words, const std::string& missing_words,
                             double baseline, double tleg, const std::string& accounting) {
   const double threshold = kRatioShare * paper_figure;
-  ReportVerdict verdict{claim, paper_words, missing_words,
-                        concat("the ratio at least ", format_number("%g", kRatioShare), " x the "
-                               "paper's ", format_number("%g", paper_figure), "x = ",
-                               format_number("%g", threshold), "x"),
-                        false};
+  ReportVerdict verdict{
+      claim, paper_words, missing_words,
+      concat("the ratio at least ", format_number("%g", kRatioShare), " x the paper's ",
+             format_number("%g", paper_figure), "x = ", format_number("%g", threshold), "x"),
+      false};
   if (!missing_words.empty()) return verdict;
   if (tleg <= 0) {
     verdict.measured = "not measured: TLEG's side is 0 in the run records (" + accounting + ")";
@@ -128,8 +129,8 @@ ReportVerdict cost_verdict(const ReportData& data, bool with_teacher) {
       "scratch-long depths ", join(scratch.depth_list(), ", "), " = ", flops(scratch.total().flops),
       "; TLEG = stage 1 (", tleg->pretraining_accounting, ") ", flops(tleg->pretraining->flops),
       with_teacher ? " + the teacher's training " + flops(teacher) : std::string(),
-      " + fine-tuning depths ", join(tleg->depth_list(), ", "), " ",
-      flops(tleg->finetuning.flops), " = ", flops(tleg_total));
+      " + fine-tuning depths ", join(tleg->depth_list(), ", "), " ", flops(tleg->finetuning.flops),
+      " = ", flops(tleg_total));
   return ratio_verdict(claim, 2.0, paper, "", scratch.total().flops, tleg_total, accounting);
 }
 
@@ -140,11 +141,11 @@ ReportVerdict prefin_stored_verdict(const ReportData& data) {
   if (!why.empty()) return ratio_verdict(claim, 19.0, paper, why, 0, 0, "");
   const Family& tleg = *data.family("tleg");
   const Family& prefin = *data.family("prefin");
-  return ratio_verdict(claim, 19.0, paper, "", static_cast<double>(prefin.parameters_stored),
-                       static_cast<double>(tleg.parameters_stored),
-                       concat("Pre-Fin: ", prefin.stored_accounting, " = ",
-                              grouped(prefin.parameters_stored), "; the learngene ",
-                              grouped(tleg.parameters_stored)));
+  return ratio_verdict(
+      claim, 19.0, paper, "", static_cast<double>(prefin.parameters_stored),
+      static_cast<double>(tleg.parameters_stored),
+      concat("Pre-Fin: ", prefin.stored_accounting, " = ", grouped(prefin.parameters_stored),
+             "; the learngene ", grouped(tleg.parameters_stored)));
 }
 
 ReportVerdict prefin_pretraining_verdict(const ReportData& data) {
@@ -154,7 +155,8 @@ ReportVerdict prefin_pretraining_verdict(const ReportData& data) {
   if (why.empty() && !data.family("tleg")->pretraining)
     why = "not measured: no aux run among the inputs";
   if (why.empty() && !data.family("prefin")->pretraining)
-    why = "not measured: Pre-Fin's pre-training is " + data.family("prefin")->pretraining_accounting;
+    why =
+        "not measured: Pre-Fin's pre-training is " + data.family("prefin")->pretraining_accounting;
   if (!why.empty()) return ratio_verdict(claim, 5.0, paper, why, 0, 0, "");
   const Family& tleg = *data.family("tleg");
   const Family& prefin = *data.family("prefin");
@@ -177,12 +179,12 @@ ReportVerdict pretrained_model_verdict(const ReportData& data) {
     source = subset->parameters_stored;
     words = "the subset runs' pre-trained source";
   } else if (prefin && !prefin->pretraining_runs.empty()) {
-    const RunGroup* largest = *std::max_element(
-        prefin->pretraining_runs.begin(), prefin->pretraining_runs.end(),
-        [](const RunGroup* a, const RunGroup* b) { return a->depth < b->depth; });
+    const RunGroup* largest =
+        *std::max_element(prefin->pretraining_runs.begin(), prefin->pretraining_runs.end(),
+                          [](const RunGroup* a, const RunGroup* b) { return a->depth < b->depth; });
     source = largest->parameters_trained;
-    words = concat("the largest pre-trained model (", largest->method, ", depth ", largest->depth,
-                   ")");
+    words =
+        concat("the largest pre-trained model (", largest->method, ", depth ", largest->depth, ")");
   }
   std::string why;
   if (!tleg)
@@ -190,10 +192,10 @@ ReportVerdict pretrained_model_verdict(const ReportData& data) {
   else if (words.empty())
     why = "not measured: no subset or Pre-Fin pre-training runs among the inputs";
   if (!why.empty()) return ratio_verdict(claim, 2.9, paper, why, 0, 0, "");
-  return ratio_verdict(claim, 2.9, paper, "", static_cast<double>(source),
-                       static_cast<double>(tleg->parameters_stored),
-                       concat(words, " = ", grouped(source), "; the learngene ",
-                              grouped(tleg->parameters_stored)));
+  return ratio_verdict(
+      claim, 2.9, paper, "", static_cast<double>(source),
+      static_cast<double>(tleg->parameters_stored),
+      concat(words, " = ", grouped(source), "; the learngene ", grouped(tleg->parameters_stored)));
 }
 
 }  // namespace
@@ -230,8 +232,8 @@ std::string verdicts_md(const std::vector<ReportVerdict>& verdicts) {
 namespace tleg {
 
 std::string verdict_line(const ReportVerdict& v) {
-  return v.claim + ". Paper: " + v.paper + ". Measured: " + v.measured + ". Criterion: " +
-         v.criterion + ": " + (v.holds ? "holds here" : "does not hold here");
+  return v.claim + ". Paper: " + v.paper + ". Measured: " + v.measured +
+         ". Criterion: " + v.criterion + ": " + (v.holds ? "holds here" : "does not hold here");
 }
 
 }  // namespace tleg

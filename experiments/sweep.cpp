@@ -160,8 +160,9 @@ int run_sweep(const SweepSettings& s, const StageContext& world) {
       if (!run_finished(s.pretrained_runs + "/depth-" + std::to_string(depth)))
         unfinished.push_back(std::to_string(depth));
   if (!unfinished.empty())
-    fail("--prefin-from ", s.pretrained_runs, ": no finished run (depth-<d>/run.json) for depth(s) ",
-         concat_list(unfinished), "; run that sweep for them first, or drop --prefin-from to "
+    fail("--prefin-from ", s.pretrained_runs,
+         ": no finished run (depth-<d>/run.json) for depth(s) ", concat_list(unfinished),
+         "; run that sweep for them first, or drop --prefin-from to "
          "pre-train here");
   const std::int64_t pretrain_epochs =
       s.pretrain_epochs > 0 ? s.pretrain_epochs : s.stage.train.epochs;

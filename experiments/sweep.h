@@ -2,8 +2,9 @@
 // split into groups (sub-communicators) sized by each depth's cost (sweep_plan.h); each group
 // expands or initialises its depths in turn and fine-tunes them data-parallel, in the run folders
 // RUN_DIR/<method>/depth-<d>; prefin first pre-trains each depth from scratch in
-// RUN_DIR/prefin-pretrain/depth-<d> (or reuses another sweep's runs, --prefin-from). Finished depths (run.json present) are skipped, so a rerun
-// with --resume completes what is missing. The Slurm job array runs this for one depth per task.
+// RUN_DIR/prefin-pretrain/depth-<d> (or reuses another sweep's runs, --prefin-from). Finished
+// depths (run.json present) are skipped, so a rerun with --resume completes what is missing. The
+// Slurm job array runs this for one depth per task.
 #pragma once
 
 #include <cstdint>

@@ -1,4 +1,5 @@
-// `tleg report`: the cost report of a family of runs (tables, ratios, verdicts, plots) from their run.json.
+// `tleg report`: the cost report of a family of runs (tables, ratios, verdicts, plots) from their
+// run.json.
 #include <iostream>
 
 #include "experiments/report.h"

@@ -303,7 +303,7 @@ std::vector<Command> train_commands() {
          o.add_options()("depths", po::value<std::string>()->required(),
                          "depths: a range and/or list, e.g. 3-12 or 3,6,9,12")(
              "pretrain-epochs", po::value<std::int64_t>()->default_value(0),
-"prefin: epochs of each depth's own pre-training (0: optim.epochs)")(
+             "prefin: epochs of each depth's own pre-training (0: optim.epochs)")(
              "prefin-from", po::value<std::string>()->default_value(""),
              "prefin: take each depth's pre-trained model from DIR/depth-<d> (another sweep's "
              "runs, e.g. RUN_DIR/scratch-long trained with the same recipe) instead of "

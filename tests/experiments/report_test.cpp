@@ -322,7 +322,8 @@ void write_demo_family(const fs::path& root, double tleg6) {
     return [top1](RunLedger& r) { r.initial_top1 = top1, r.initial_top5 = 0.9; };
   };
   write_run(root / "tleg/3", {"tleg", 3, 1, 30000, 1e13, 100, 1300, 1000, 0.80, 0.9}, initial(0.6));
-  write_run(root / "tleg/6", {"tleg", 6, 1, 30000, 2e13, 100, 1600, 1000, tleg6, 0.9}, initial(0.7));
+  write_run(root / "tleg/6", {"tleg", 6, 1, 30000, 2e13, 100, 1600, 1000, tleg6, 0.9},
+            initial(0.7));
   write_run(root / "scratch/3", {"scratch", 3, 1, 30000, 1e13, 100, 1300, 0, 0.70, 0.9});
   write_run(root / "scratch/6", {"scratch", 6, 1, 30000, 2e13, 100, 1600, 0, 0.72, 0.9});
   write_run(root / "long/3", {"scratch-long", 3, 3, 90000, 3e13, 300, 1300, 0, 0.805, 0.9});
@@ -361,17 +362,18 @@ TEST(ReportOfDemoFamily, TellsScratchApartAndReusesScratchLongAsPreFinPretrainin
               3e13 / 5.5e13, kTolerance);
   EXPECT_NEAR(*ratio_named(summary, "TLEG vs scratch-long: top-1, depth 3").value, -0.5, 1e-9);
   const auto runs = read_csv(dir.path() / "report" / "runs.csv");
-  EXPECT_NEAR(number(find_row(runs, {{"method", "tleg"}, {"depth", "6"}}),
-                     "initial_top1_percent_mean"),
-              70.0, kTolerance);
+  EXPECT_NEAR(
+      number(find_row(runs, {{"method", "tleg"}, {"depth", "6"}}), "initial_top1_percent_mean"),
+      70.0, kTolerance);
   EXPECT_EQ(find_row(runs, {{"method", "scratch"}, {"depth", "6"}}).at("initial_top1_percent_mean"),
             "");
   const std::string report = text_of(dir.path() / "report" / "report.md");
   EXPECT_NE(report.find("| TLEG before fine-tuning (as inherited) | 1 | 60.00 | 70.00 |"),
             std::string::npos)
       << report;
-  EXPECT_NE(report.find("| Scratch (long), trained 3 epoch(s), 90,000 images | 1 | 80.50 | 81.00 |"),
-            std::string::npos)
+  EXPECT_NE(
+      report.find("| Scratch (long), trained 3 epoch(s), 90,000 images | 1 | 80.50 | 81.00 |"),
+      std::string::npos)
       << report;
 }
 
@@ -382,12 +384,16 @@ TEST(ReportOfDemoFamily, DecidesEveryClaimByItsCriterion) {
       write_report({(dir.path() / "runs").string()}, (dir.path() / "report").string());
   ASSERT_EQ(summary.verdicts.size(), 8u);
   // TLEG - scratch-long: -0.5 at both depths, within the 1 point of "comparable".
-  EXPECT_TRUE(verdict_of(summary, "(a) accuracy").holds) << verdict_of(summary, "(a) accuracy").measured;
+  EXPECT_TRUE(verdict_of(summary, "(a) accuracy").holds)
+      << verdict_of(summary, "(a) accuracy").measured;
   // 1.2e14 / 5.5e13 = 2.18x >= 1.8x; with the teacher 1.2e14 / 7.5e13 = 1.6x < 1.8x.
-  EXPECT_TRUE(verdict_of(summary, "(a) training cost of the family: scratch-long vs TLEG, "
-                                  "teacher's training excluded").holds);
+  EXPECT_TRUE(verdict_of(summary,
+                         "(a) training cost of the family: scratch-long vs TLEG, "
+                         "teacher's training excluded")
+                  .holds);
   const ReportVerdict& with_teacher = verdict_of(
-      summary, "(a) training cost of the family: scratch-long vs TLEG, teacher's training included");
+      summary,
+      "(a) training cost of the family: scratch-long vs TLEG, teacher's training included");
   EXPECT_FALSE(with_teacher.holds);
   EXPECT_EQ(with_teacher.measured.rfind("1.60x: ", 0), 0u) << with_teacher.measured;
   EXPECT_EQ(with_teacher.criterion, "the ratio at least 0.9 x the paper's 2x = 1.8x");
