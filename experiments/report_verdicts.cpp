@@ -127,7 +127,7 @@ ReportVerdict cost_verdict(const ReportData& data, bool with_teacher) {
   const double tleg_total = tleg->total().flops + teacher;
   const std::string accounting = concat(
       "scratch-long depths ", join(scratch.depth_list(), ", "), " = ", flops(scratch.total().flops),
-      "; TLEG = stage 1 (", tleg->pretraining_accounting, ") ", flops(tleg->pretraining->flops),
+      "; TLEG = ", tleg->pretraining_accounting, " = ", flops(tleg->pretraining->flops),
       with_teacher ? " + the teacher's training " + flops(teacher) : std::string(),
       " + fine-tuning depths ", join(tleg->depth_list(), ", "), " ", flops(tleg->finetuning.flops),
       " = ", flops(tleg_total));
