@@ -6,7 +6,7 @@
 # usage: bench/run_step.sh BUILD_DIR
 #   env: STEPS=4 WARMUP=1 (steps per case), ROUNDS=1 (the table gives medians over rounds),
 #        CONFIGS="64px 28px" MODELS="vit aux" THREADS="1 2" PRECISIONS="fp32 bf16" (a subset),
-#        TLEG_VENV=..., DEVICE=cpu|cuda, BATCH=N (override), ARGS="--adamw=loop" (passed to
+#        TLEG_VENV=..., DEVICE=cpu|cuda, BATCH=N (override), ARGS="--top_pad=0" (passed to
 #        step_bench), STEP_BINARY and PYTHON (the GPU check's own)
 # Each case (config, model, threads) runs C++ then Python, the next case Python then C++, so
 # slow drift of this noisy 2-core VM hits both sides alike. Prints one table at the end, with

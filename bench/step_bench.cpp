@@ -1,6 +1,7 @@
-// One training step (forward, cross-entropy, backward, AdamW step) of tleg::ViT and tleg::AuxViT
-// of the same depth, on random images and labels, in both precisions (fp32, and bf16 over
-// float32 master weights), with the optimizer training uses (tleg::make_adamw). items/s are
+// One training step of tleg::ViT and tleg::AuxViT of the same depth through Trainer::step, the
+// step training runs (forward, loss, backward, the gradient all-reduce of a one-rank world, the
+// fused AdamW at the schedule's rate), on random images and hard labels (no Mixup, CutMix or
+// smoothing), in both precisions (fp32, and bf16 over float32 master weights). items/s are
 // images/s. Beside them, the machine's matrix-product peak in both dtypes (a 1024^3 at::mm),
 // so that a step's FLOP rate can be read as a fraction of it. bench/step_bench.py times the
 // same step in eager PyTorch (timm's VisionTransformer and a Python auxiliary net, fp32 and CPU
@@ -14,15 +15,12 @@
 // Own flags (after Google Benchmark's): --steps=N timed steps (default 5), --warmup=N untimed
 // steps first (default 2), --top_pad=BYTES for mallopt(M_TOP_PAD) (default 1 GiB; 0 keeps
 // glibc's default, to measure what the pad is worth), --device=cuda (bf16 autocast, as
-// training runs there; default cpu), --batch=N (overrides the configurations' batch sizes),
-// --adamw=loop (torch::optim::AdamW's per-tensor loop instead of the fused kernel, to measure
-// what the fused one is worth).
+// training runs there; default cpu), --batch=N (overrides the configurations' batch sizes).
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
 #include <malloc.h>
 #include <torch/cuda.h>
-#include <torch/optim/adamw.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -35,8 +33,10 @@
 #include "bench/bench_flags.h"
 #include "model/vit.h"
 #include "model/vit_config.h"
-#include "train/autocast_scope.h"
-#include "train/optimizer.h"
+#include "data/loader.h"
+#include "dist/communicator.h"
+#include "dist/world.h"
+#include "train/trainer.h"
 
 namespace {
 
@@ -80,22 +80,14 @@ struct Options {
   std::int64_t top_pad = std::int64_t{1} << 30;
   c10::Device device = c10::kCPU;
   std::int64_t batch = 0;  // 0: the configuration's own
-  bool loop_adamw = false;
 };
 
-void training_step(tleg::VitBase& model, torch::optim::Optimizer& optimizer,
-                   const at::Tensor& images, const at::Tensor& labels, c10::Device device) {
-  optimizer.zero_grad();  // sets the gradients to none, as Python's zero_grad() does
-  at::Tensor loss;
-  {
-    tleg::AutocastScope autocast(device);
-    loss = at::cross_entropy_loss(model.forward(images).to(at::kFloat), labels);
-  }
-  loss.backward();
-  optimizer.step();
-  // A step is timed to its end on the GPU too (kernels run asynchronously).
-  if (device.is_cuda()) torch::cuda::synchronize();
-}
+// One rank's world and communicator, what Trainer::step reduces its gradients over (a
+// single-process MPI world here: the reduction of one rank costs a copy-free no-op).
+struct Runtime {
+  tleg::dist::World& world;
+  tleg::dist::Communicator& comm;
+};
 
 double process_cpu_seconds() {
   timespec now{};
@@ -105,36 +97,43 @@ double process_cpu_seconds() {
 
 template <class Model>
 void bench_step(benchmark::State& state, const BenchConfig& config, tleg::Precision precision,
-                int threads, const Options& options) {
+                int threads, const Options& options, const Runtime& runtime) {
   // LibTorch's default is 1 thread on this VM (cpuinfo sees one core per socket), so the
   // count is always set, and set here because benchmarks of different counts share a process.
   at::set_num_threads(threads);
   const c10::Device device = options.device;
-  auto model = std::make_shared<Model>(config.vit);
-  tleg::initialise(*model, 0);
-  model->to(device);
-  model->train();
-  model->set_precision(precision);
-  std::unique_ptr<torch::optim::AdamW> optimizer =
-      options.loop_adamw
-          ? std::make_unique<torch::optim::AdamW>(
-                model->parameters(), torch::optim::AdamWOptions(5e-4).weight_decay(0.05))
-          : tleg::make_adamw(*model, {.lr = 5e-4, .weight_decay = 0.05});
+  Model model(config.vit);
+  tleg::initialise(model, 0);
+  model.set_precision(precision);
+  // Plain cross-entropy on hard labels, as the Python side: no Mixup, CutMix or smoothing.
+  tleg::TrainSettings settings;
+  settings.batch = config.batch;
+  settings.lr = 5e-4;
+  settings.weight_decay = 0.05;
+  settings.mixup = {.mixup_alpha = 0, .cutmix_alpha = 0, .label_smoothing = 0};
+  const std::int64_t steps = options.warmup + options.steps;
+  tleg::Trainer trainer(model, {runtime.comm, device, runtime.world}, settings, steps);
   at::manual_seed(0);
   const auto& vit = config.vit;
-  const at::Tensor images =
-      at::randn({config.batch, vit.channels, vit.image_size, vit.image_size}).to(device);
-  const at::Tensor labels = at::randint(vit.classes, {config.batch}, at::kLong).to(device);
+  tleg::Batch batch;
+  batch.images = at::randn({config.batch, vit.channels, vit.image_size, vit.image_size});
+  batch.labels = at::randint(vit.classes, {config.batch}, at::kLong);
+  std::int64_t step = 0;
+  auto train_step = [&] {
+    trainer.step(batch, step++);
+    // A step is timed to its end on the GPU too (kernels run asynchronously).
+    if (device.is_cuda()) torch::cuda::synchronize();
+  };
   // Warm-up: the first steps allocate the optimizer state and grow the heap.
-  for (std::int64_t i = 0; i < options.warmup; ++i)
-    training_step(*model, *optimizer, images, labels, device);
+  for (std::int64_t i = 0; i < options.warmup; ++i) train_step();
 
   const double cpu_start = process_cpu_seconds();
-  for (auto _ : state) training_step(*model, *optimizer, images, labels, device);
+  for (auto _ : state) train_step();
   // The process's CPU time (all threads) per step: on a machine shared with other work, wall
   // time also counts the time this process waited for a core; for one thread this does not.
   state.counters["cpu_ms_per_step"] =
       1e3 * (process_cpu_seconds() - cpu_start) / static_cast<double>(state.iterations());
+  trainer.agree();  // the losses kept on the device since the warm-up, as train_model agrees
   state.SetItemsProcessed(state.iterations() * config.batch);
   state.counters["threads"] = threads;
   state.counters["batch"] = static_cast<double>(config.batch);
@@ -176,8 +175,6 @@ Options parse_options(int argc, char** argv) {
       options.top_pad = value;
     } else if (parse_flag(arg, "batch", value)) {
       options.batch = value;
-    } else if (arg == "--adamw=loop" || arg == "--adamw=fused") {
-      options.loop_adamw = arg == "--adamw=loop";
     } else if (arg == "--device=cuda" || arg == "--device=cpu") {
       options.device = arg == "--device=cuda" ? c10::Device(c10::kCUDA) : c10::Device(c10::kCPU);
       if (options.device.is_cuda() && !torch::cuda::is_available()) {
@@ -199,10 +196,14 @@ Options parse_options(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // A one-rank world (MPI's singleton start when not under mpirun), for the Trainer.
+  tleg::dist::World world(&argc, &argv);
   // Google Benchmark removes the flags it knows; the rest are ours. Parse before mallopt so a
   // run can measure glibc's default.
   benchmark::Initialize(&argc, argv);
   const Options options = parse_options(argc, argv);
+  auto comm = tleg::dist::make_communicator(world, options.device);
+  const Runtime runtime{world, *comm};
   // Without a top pad glibc trims the heap top after every step (autograd frees the step's
   // activations, tens of MB, at once) and page-faults it back in the next step; the fault
   // handling cost 2-2.5x in step time here (shared/research/stack-notes.md §4). The training
@@ -227,11 +228,12 @@ int main(int argc, char** argv) {
           const std::string name = "step/" + config.name + "/" + model + "/" +
                                    tleg::precision_name(precision) +
                                    "/threads:" + std::to_string(threads);
-          auto run = [config, model, precision, threads, &options](benchmark::State& state) {
+          auto run = [config, model, precision, threads, &options,
+                      &runtime](benchmark::State& state) {
             if (model == "vit") {
-              bench_step<tleg::ViT>(state, config, precision, threads, options);
+              bench_step<tleg::ViT>(state, config, precision, threads, options, runtime);
             } else {
-              bench_step<tleg::AuxViT>(state, config, precision, threads, options);
+              bench_step<tleg::AuxViT>(state, config, precision, threads, options, runtime);
             }
           };
           benchmark::RegisterBenchmark(name.c_str(), run)

@@ -52,11 +52,12 @@ void expand_into(const WeightsFile& learngene, ViT& model) {
     item.value().copy_(learngene.tensor("theta_B." + item.key()));
   for (auto& item : slope.named_parameters())
     item.value().copy_(learngene.tensor("theta_A." + item.key()));
-  for (std::int64_t i = 0; i < depth; ++i) {
-    const BlockWeights expanded = interpolate(base.weights(), slope.weights(),
-                                              static_cast<double>(i) / static_cast<double>(depth));
-    copy_block_weights(model.block(i)->weights(), expanded);
-  }
+  // The auxiliary net's own formation of its blocks (line_weights), so a depth-L descendant
+  // holds the very weights the auxiliary net computed with.
+  const std::vector<BlockWeights> expanded =
+      line_weights(base.weights(), slope.weights(), depth, base.weights().qkv_weight.scalar_type());
+  for (std::int64_t i = 0; i < depth; ++i)
+    copy_block_weights(model.block(i)->weights(), expanded[static_cast<std::size_t>(i)]);
   copy_shared(learngene, model, model.config().classes == learngene.config.classes);
 }
 

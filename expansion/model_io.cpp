@@ -13,10 +13,17 @@
 
 namespace tleg {
 
-WeightsFile weights_of(const VitBase& model, std::map<std::string, std::string> metadata) {
+WeightsFile weights_of(const Classifier& model, std::map<std::string, std::string> metadata) {
   WeightsFile weights;
-  weights.kind = dynamic_cast<const AuxViT*>(&model) != nullptr ? "learngene" : "vit";
-  weights.config = model.config();
+  if (const auto* cnn = dynamic_cast<const Cnn*>(&model)) {
+    weights.kind = "cnn";
+    weights.cnn = cnn->config();
+  } else if (const auto* vit = dynamic_cast<const VitBase*>(&model)) {
+    weights.kind = dynamic_cast<const AuxViT*>(&model) != nullptr ? "learngene" : "vit";
+    weights.config = vit->config();
+  } else {
+    fail("internal: weights_of got a model of no known architecture");
+  }
   weights.metadata = std::move(metadata);
   weights.tensors = module_tensors(model);
   return weights;
@@ -24,8 +31,10 @@ WeightsFile weights_of(const VitBase& model, std::map<std::string, std::string> 
 
 std::shared_ptr<ViT> load_vit(const WeightsFile& weights) {
   if (weights.kind != "vit")
-    fail(weights.source, ": this is a '", weights.kind, "' file, a trained model ('vit') is needed",
-         weights.kind == "learngene" ? " (expand it first: tleg expand)" : "");
+    fail(weights.source, ": this is a '", weights.kind, "' file, a trained ViT ('vit') is needed",
+         weights.kind == "learngene" ? " (expand it first: tleg expand)"
+         : weights.kind == "cnn"     ? " (a CNN serves as a teacher, or with tleg evaluate)"
+                                     : "");
   auto model = std::make_shared<ViT>(weights.config);
   if (!weights.tensors.empty() && weights.tensors.front().second.scalar_type() == at::kDouble)
     model->to(at::kDouble);
@@ -34,6 +43,25 @@ std::shared_ptr<ViT> load_vit(const WeightsFile& weights) {
 }
 
 std::shared_ptr<ViT> load_vit(const std::string& path) { return load_vit(load_weights(path)); }
+
+std::shared_ptr<Cnn> load_cnn(const WeightsFile& weights) {
+  if (weights.kind != "cnn")
+    fail(weights.source, ": this is a '", weights.kind, "' file, a trained CNN ('cnn') is needed");
+  auto model = std::make_shared<Cnn>(weights.cnn);
+  if (!weights.tensors.empty() && weights.tensors.front().second.scalar_type() == at::kDouble)
+    model->to(at::kDouble);
+  copy_into(weights, *model);
+  return model;
+}
+
+std::shared_ptr<Classifier> load_classifier(const std::string& path) {
+  const WeightsFile weights = load_weights(path);
+  if (weights.kind == "cnn") return load_cnn(weights);
+  if (weights.kind == "learngene")
+    fail(path, ": this is a learngene, not a trained model; expand it first (tleg expand "
+               "--learngene ", path, " --depth D --out model.h5)");
+  return load_vit(weights);
+}
 
 void save_torch_dict(const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                      const std::string& path) {

@@ -29,6 +29,17 @@ constexpr ConfigField kConfigFields[] = {{"image_size", &VitConfig::image_size},
                                          {"depth", &VitConfig::depth},
                                          {"mlp_ratio", &VitConfig::mlp_ratio}};
 
+// The tensors a weights file holds of a module: parameters, then floating-point buffers
+// (BatchNorm's running statistics; its integer batch counter only matters without momentum).
+std::vector<std::pair<std::string, at::Tensor>> stored_tensors(const torch::nn::Module& module) {
+  std::vector<std::pair<std::string, at::Tensor>> tensors;
+  for (const auto& item : module.named_parameters()) tensors.emplace_back(item.key(), item.value());
+  for (const auto& item : module.named_buffers())
+    if (at::isFloatingType(item.value().scalar_type()))
+      tensors.emplace_back(item.key(), item.value());
+  return tensors;
+}
+
 std::uint32_t tensors_checksum(const std::vector<std::pair<std::string, at::Tensor>>& tensors) {
   // Over name, shape and bytes, in name order, so the order of writing does not matter.
   std::vector<const std::pair<std::string, at::Tensor>*> sorted;
@@ -72,8 +83,16 @@ void save_weights(const WeightsFile& weights, const std::string& path) {
     file.set_attribute("/", "format", std::string(kFormatName));
     file.set_attribute("/", "format_version", kWeightsFormatVersion);
     file.set_attribute("/", "kind", weights.kind);
-    for (const auto& [key, field] : kConfigFields)
-      file.set_attribute("/", key, weights.config.*field);
+    if (weights.kind == "cnn") {
+      file.set_attribute("/", "image_size", weights.cnn.image_size);
+      file.set_attribute("/", "channels", weights.cnn.channels);
+      file.set_attribute("/", "classes", weights.cnn.classes);
+      file.set_attribute("/", "widths", widths_text(weights.cnn.widths));
+      file.set_attribute("/", "convs", weights.cnn.convs);
+    } else {
+      for (const auto& [key, field] : kConfigFields)
+        file.set_attribute("/", key, weights.config.*field);
+    }
     file.create_group("/metadata");
     for (const auto& [key, value] : weights.metadata) file.set_attribute("/metadata", key, value);
     file.create_group("/tensors");
@@ -111,10 +130,22 @@ WeightsFile load_weights(const std::string& path) {
   WeightsFile weights;
   weights.source = path;
   weights.kind = file.string_attribute("/", "kind");
-  for (const auto& [key, field] : kConfigFields)
-    weights.config.*field = file.int_attribute("/", key);
+  if (weights.kind != "learngene" && weights.kind != "vit" && weights.kind != "cnn")
+    fail(path, ": unknown kind '", weights.kind,
+         "' (this tleg reads learngene, vit and cnn files; re-export it with a matching tleg)");
   try {
-    weights.config.validate();
+    if (weights.kind == "cnn") {
+      weights.cnn.image_size = file.int_attribute("/", "image_size");
+      weights.cnn.channels = file.int_attribute("/", "channels");
+      weights.cnn.classes = file.int_attribute("/", "classes");
+      weights.cnn.widths = parse_widths(file.string_attribute("/", "widths"), "widths");
+      weights.cnn.convs = file.int_attribute("/", "convs");
+      weights.cnn.validate();
+    } else {
+      for (const auto& [key, field] : kConfigFields)
+        weights.config.*field = file.int_attribute("/", key);
+      weights.config.validate();
+    }
   } catch (const Error& error) {
     fail(path, ": stored architecture is invalid: ", error.what());
   }
@@ -146,22 +177,23 @@ WeightsFile load_weights(const std::string& path) {
 
 std::vector<std::pair<std::string, at::Tensor>> module_tensors(const torch::nn::Module& module) {
   std::vector<std::pair<std::string, at::Tensor>> tensors;
-  for (const auto& item : module.named_parameters())
-    tensors.emplace_back(item.key(), item.value().detach().to(at::kCPU).contiguous().clone());
+  for (const auto& [name, tensor] : stored_tensors(module))
+    tensors.emplace_back(name, tensor.detach().to(at::kCPU).contiguous().clone());
   return tensors;
 }
 
 void check_matches(const WeightsFile& weights, const torch::nn::Module& module) {
-  const auto parameters = module.named_parameters();
-  for (const auto& item : parameters) {
-    const at::Tensor& stored = weights.tensor(item.key());
-    if (stored.sizes() != item.value().sizes())
-      fail(weights.source, ": tensor '", item.key(), "' has shape ", shape_text(stored.sizes()),
-           " but the architecture needs ", shape_text(item.value().sizes()));
+  const auto wanted = stored_tensors(module);
+  for (const auto& [name, tensor] : wanted) {
+    const at::Tensor& stored = weights.tensor(name);
+    if (stored.sizes() != tensor.sizes())
+      fail(weights.source, ": tensor '", name, "' has shape ", shape_text(stored.sizes()),
+           " but the architecture needs ", shape_text(tensor.sizes()));
   }
-  if (weights.tensors.size() != parameters.size()) {
+  if (weights.tensors.size() != wanted.size()) {
     for (const auto& [name, tensor] : weights.tensors)
-      if (parameters.find(name) == nullptr)
+      if (std::none_of(wanted.begin(), wanted.end(),
+                       [&](const auto& item) { return item.first == name; }))
         fail(weights.source, ": unexpected tensor '", name, "' for a ", weights.kind);
   }
 }
@@ -169,7 +201,7 @@ void check_matches(const WeightsFile& weights, const torch::nn::Module& module) 
 void copy_into(const WeightsFile& weights, torch::nn::Module& module) {
   check_matches(weights, module);
   at::NoGradGuard no_grad;
-  for (auto& item : module.named_parameters()) item.value().copy_(weights.tensor(item.key()));
+  for (auto& [name, tensor] : stored_tensors(module)) tensor.copy_(weights.tensor(name));
 }
 
 }  // namespace tleg

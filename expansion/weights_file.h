@@ -1,4 +1,4 @@
-// The on-disk form of a learngene and of a trained ViT: one HDF5 file with the architecture,
+// The on-disk form of a learngene, of a trained ViT and of a trained CNN: one HDF5 file with the architecture,
 // provenance metadata, every tensor under its timm-style name, and a CRC-32 over the tensors.
 // The layout is documented in expansion/README.md.
 #pragma once
@@ -11,6 +11,7 @@
 #include <utility>
 #include <vector>
 
+#include "model/cnn_config.h"
 #include "model/vit_config.h"
 
 namespace torch::nn {
@@ -22,8 +23,9 @@ namespace tleg {
 inline constexpr std::int64_t kWeightsFormatVersion = 1;
 
 struct WeightsFile {
-  std::string kind;  // "learngene" or "vit"
-  VitConfig config;  // for a learngene, config.depth is the auxiliary depth L
+  std::string kind;  // "learngene", "vit" or "cnn"
+  VitConfig config;  // learngene or vit; for a learngene, config.depth is the auxiliary depth L
+  CnnConfig cnn;     // cnn
   std::map<std::string, std::string> metadata;  // provenance: command, dataset, time, ...
   std::vector<std::pair<std::string, at::Tensor>> tensors;  // timm names, CPU, contiguous
 
@@ -38,9 +40,10 @@ void save_weights(const WeightsFile& weights, const std::string& path);
 // Loads and verifies the format version and the checksum; errors name `path` and what is wrong.
 WeightsFile load_weights(const std::string& path);
 
-// The tensors of `module` as a WeightsFile payload (copied to contiguous CPU tensors).
+// The tensors of `module` as a WeightsFile payload (copied to contiguous CPU tensors): its
+// parameters and its floating-point buffers (a CNN's BatchNorm running statistics).
 std::vector<std::pair<std::string, at::Tensor>> module_tensors(const torch::nn::Module& module);
-// Checks that `weights` holds exactly the parameters of `module` with the same shapes;
+// Checks that `weights` holds exactly the tensors module_tensors stores, with the same shapes;
 // the error names the file, the tensor and both shapes.
 void check_matches(const WeightsFile& weights, const torch::nn::Module& module);
 // Copies the tensors of `weights` into `module` (after check_matches).

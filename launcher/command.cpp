@@ -2,6 +2,7 @@
 
 #include <fstream>
 #include <iostream>
+#include <set>
 
 #include "common/error.h"
 
@@ -53,6 +54,9 @@ int run_command(const Command& command, int argc, char** argv) {
               << options << "\n";
     return 0;
   }
+  std::set<std::string> on_command_line;
+  for (const auto& [key, value] : values)
+    if (!value.defaulted()) on_command_line.insert(key);
   if (values.count("config")) {
     // store() keeps the first value it sees: the command line first, then the config files
     // from the last to the first, so a later file overrides an earlier one (base, then
@@ -74,7 +78,7 @@ int run_command(const Command& command, int argc, char** argv) {
     }
   }
   po::notify(values);
-  Options read(values, options);
+  Options read(values, options, std::move(on_command_line));
   const auto work = command.parse(read);
   // Catches a typo in an option or a config file before a scheduler runs the command for real
   // (slurm/submit.sh checks every stage this way before it queues anything).

@@ -15,8 +15,13 @@ int inspect(const std::string& path) {
   const VitConfig& c = weights.config;
   std::cout << "file:         " << weights.source << " (checksum ok)\n"
             << "kind:         " << weights.kind << "\n"
-            << "architecture: " << c.describe() << "\n";
-  if (weights.kind == "learngene") {
+            << "architecture: "
+            << (weights.kind == "cnn" ? weights.cnn.describe() : c.describe()) << "\n";
+  if (weights.kind == "cnn") {
+    // The file also holds BatchNorm's running statistics, which are not parameters.
+    std::cout << "parameters:   " << grouped(cnn_parameter_count(weights.cnn)) << "\n"
+              << "FLOPs:        " << grouped(forward_flops(weights.cnn)) << " per image, forward\n";
+  } else if (weights.kind == "learngene") {
     std::cout << "aux depth:    " << c.depth << " (block l uses theta_B + (l/" << c.depth
               << ")*theta_A)\n"
               << "parameters:   " << grouped(weights.parameter_count()) << " stored ("
@@ -63,7 +68,7 @@ int export_command(const std::string& path, const std::string& out) {
 
 std::vector<Command> model_commands() {
   return {
-      {"inspect", "print a learngene's or model's architecture, parameter count and FLOPs", "FILE",
+      {"inspect", "print a learngene's or model's (ViT, CNN) architecture, parameter count and FLOPs", "FILE",
        [](po::options_description& o, po::positional_options_description& p) {
          o.add_options()("file", po::value<std::string>()->required(),
                          "learngene or model file (.h5)");

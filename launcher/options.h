@@ -9,6 +9,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace tleg {
@@ -17,8 +18,10 @@ namespace po = boost::program_options;
 
 class Options {
  public:
-  Options(const po::variables_map& values, const po::options_description& declared)
-      : values_(values), declared_(declared) {}
+  // `on_command_line`: the names given on the command line itself (not by a --config file).
+  Options(const po::variables_map& values, const po::options_description& declared,
+          std::set<std::string> on_command_line = {})
+      : values_(values), declared_(declared), on_command_line_(std::move(on_command_line)) {}
 
   // The value of a declared option with a default or marked required.
   template <typename T>
@@ -39,6 +42,13 @@ class Options {
     return values_.count(name) > 0;
   }
 
+  // Whether a declared option was given on the command line itself: config files shared by
+  // several commands may set options that one of them ignores, a command line may not.
+  bool on_command_line(const std::string& name) {
+    use(name);
+    return on_command_line_.contains(name);
+  }
+
   // The options given (not defaulted) as "--key=value ...", for run.json's provenance.
   std::string command_line() const;
   // The declared options not read so far.
@@ -49,6 +59,7 @@ class Options {
 
   const po::variables_map& values_;
   const po::options_description& declared_;
+  std::set<std::string> on_command_line_;
   std::set<std::string> read_;
 };
 

@@ -13,6 +13,7 @@
 #include "dist/world.h"
 #include "experiments/sweep.h"
 #include "experiments/sweep_plan.h"
+#include "model/cnn_config.h"
 #include "launcher/command.h"
 #include "train/stage.h"
 #include "train/teacher_logits_job.h"
@@ -106,6 +107,15 @@ void add_training_options(po::options_description& o, const std::string& stage) 
         "mean: the KL summed and divided by batch x classes (DeiT's losses.py); batchmean: by "
         "the batch only (the KL per image, classes times larger)");
   }
+  if (stage == "teacher") {
+    o.add_options()("model.arch", value_s("vit"),
+                    "vit, or cnn: a convolutional teacher for small images (convnet teachers "
+                    "distil best); the model.size/dim/heads/depth/patch/drop-path options are a "
+                    "ViT's")("model.cnn-widths", value_s(widths_text(CnnConfig{}.widths).c_str()),
+                             "cnn: output channels of each stage (3x3 conv-BN-ReLU blocks, a 2x2 "
+                             "max-pool between stages)")(
+        "model.cnn-convs", value_i(CnnConfig{}.convs), "cnn: convolutions per stage");
+  }
   if (stage == "finetune") {
     o.add_options()("init", value_s("scratch"), "tleg, scratch, subset or prefin")(
         "depth", value_i(0), "depth of the model (0: model.depth)")("learngene", value_s(""),
@@ -191,6 +201,25 @@ StageSettings stage_settings(Options& o, const std::string& stage) {
   s.model.depth = o.get<std::int64_t>("model.depth");
   s.model.patch = o.get<std::int64_t>("model.patch");
   s.model.drop_path = o.get<double>("model.drop-path");
+  if (stage == "teacher") {
+    s.model.arch = o.get<std::string>("model.arch");
+    s.model.cnn_widths = parse_widths(o.get<std::string>("model.cnn-widths"), "model.cnn-widths");
+    s.model.cnn_convs = o.get<std::int64_t>("model.cnn-convs");
+    if (s.model.arch != "vit" && s.model.arch != "cnn")
+      fail("model.arch must be vit or cnn, got '", s.model.arch, "'");
+    // A shared config file may carry the students' ViT options (experiments/*/common.ini); the
+    // command line naming the other architecture's options is a mistake worth stopping.
+    const bool cnn = s.model.arch == "cnn";
+    for (const char* name : {"model.size", "model.dim", "model.heads", "model.depth", "model.patch",
+                             "model.drop-path", "model.cnn-widths", "model.cnn-convs"}) {
+      const bool for_cnn = std::string(name).starts_with("model.cnn-");
+      if (for_cnn != cnn && o.on_command_line(name))
+        fail("--", name, " applies to ", for_cnn ? "the CNN" : "a ViT", " but --model.arch is ",
+             s.model.arch, "; remove --", name,
+             cnn ? " (size the CNN with --model.cnn-widths and --model.cnn-convs)"
+                 : " or give --model.arch cnn");
+    }
+  }
   s.train = train_settings(o, stage);
   if (stage == "distill") {
     s.teacher.model = o.get<std::string>("distill.teacher");
@@ -228,6 +257,27 @@ SweepSettings sweep_settings(Options& o) {
   return s;
 }
 
+EvaluateSettings evaluate_settings(Options& o) {
+  EvaluateSettings s;
+  s.model = o.get<std::string>("model");
+  s.learngene = o.get<std::string>("learngene");
+  s.depth = o.get<std::int64_t>("depth");
+  s.data.store = o.get<std::string>("data");
+  s.data.val_split = o.get<std::string>("split");
+  s.data.threads = o.get<std::int64_t>("threads");
+  s.view = view_settings(o);
+  s.batch = o.get<std::int64_t>("batch");
+  s.threads = o.get<std::int64_t>("threads");
+  s.precision = parse_precision(o.get<std::string>("precision"));
+  s.out = o.get<std::string>("out");
+  if (s.model.empty() == s.learngene.empty())
+    fail("evaluate needs exactly one of --model FILE and --learngene FILE --depth D");
+  if (!s.learngene.empty() && s.depth < 1)
+    fail("--learngene needs --depth D (at least 1), got ", s.depth);
+  if (s.batch < 1) fail("--batch must be at least 1, got ", s.batch);
+  return s;
+}
+
 LogitsSettings logits_settings(Options& o) {
   return {.data = o.get<std::string>("data"),
           .teacher = o.get<std::string>("teacher"),
@@ -261,7 +311,7 @@ dist::CommunicatorOptions communicator_options(const StageSettings& s) {
 
 std::vector<Command> train_commands() {
   return {
-      {"teacher", "train a teacher ViT (for datasets without a pre-trained teacher)", "",
+      {"teacher", "train a teacher, ViT or CNN (for datasets without a pre-trained teacher)", "",
        [](po::options_description& o, po::positional_options_description&) {
          add_training_options(o, "teacher");
        },
@@ -313,6 +363,32 @@ std::vector<Command> train_commands() {
          return [s = sweep_settings(o)] {
            return on_world(communicator_options(s.stage),
                            [&](const StageContext& world) { return run_sweep(s, world); });
+         };
+       }},
+      {"evaluate", "top-1/top-5 of a model file, or of a learngene's depth-d descendant, on a split",
+       "",
+       [](po::options_description& o, po::positional_options_description&) {
+         add_view_options(o);
+         o.add_options()("model", po::value<std::string>()->default_value(""),
+                         "model file (.h5: a ViT or a CNN)")(
+             "learngene", po::value<std::string>()->default_value(""),
+             "learngene file: evaluate its depth --depth descendant, expanded as tleg expand")(
+             "depth", po::value<std::int64_t>()->default_value(0), "descendant depth (--learngene)")(
+             "data", po::value<std::string>()->required(), "dataset store (.h5, from tleg prepare)")(
+             "split", po::value<std::string>()->default_value("val"), "split to evaluate")(
+             "batch", po::value<std::int64_t>()->default_value(128), "images per batch and rank")(
+             "threads", po::value<std::int64_t>()->default_value(1),
+             "decode and compute threads per rank")(
+             "precision", po::value<std::string>()->default_value("fp32"),
+             "fp32 or bf16 (as the model was evaluated in training: run.precision)")(
+             "out", po::value<std::string>()->default_value(""), "write the result as JSON here");
+       },
+       [](Options& o) {
+         return [s = evaluate_settings(o)] {
+           return on_world({}, [&](const StageContext& world) {
+             evaluate(s, world);
+             return 0;
+           });
          };
        }},
       {"logits", "run a teacher over stored augmentation views and keep its logits for distill", "",

@@ -3,7 +3,10 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <fstream>
+#include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <map>
 #include <memory>
 #include <optional>
@@ -13,7 +16,9 @@
 #include "data/loader.h"
 #include "dist/communicator.h"
 #include "dist/world.h"
+#include "expansion/learngene.h"
 #include "expansion/model_io.h"
+#include "model/cnn.h"
 #include "model/vit.h"
 #include "train/run_record.h"
 #include "train/teacher.h"
@@ -31,7 +36,7 @@ std::array<float, 3> channel_values(const std::vector<float>& values, std::int64
 }
 
 LoaderOptions loader_options(const StageSettings& s, const StageContext& context,
-                             const VitConfig& model, bool train) {
+                             std::int64_t channels, bool train) {
   LoaderOptions options;
   options.path = s.data.store;
   options.split = train ? s.data.train_split : s.data.val_split;
@@ -45,7 +50,7 @@ LoaderOptions loader_options(const StageSettings& s, const StageContext& context
   options.drop_last_batch = train;
   options.threads = static_cast<int>(s.data.threads);
   options.device = context.device;
-  options.recipe = view_recipe(s.view, model.channels);
+  options.recipe = view_recipe(s.view, channels);
   if (train && !s.teacher.logits.empty()) {
     options.teacher_logits = s.teacher.logits;
     options.teacher_logits_views = s.teacher.views;
@@ -66,29 +71,29 @@ struct RunLabel {
 
 // Trains `model` (initialised) and writes its output and run.json. Returns whether it ran to the
 // end (not stopped by run.stop-after-steps).
-bool run_stage(const StageSettings& s, const StageContext& context, VitBase& model,
+bool run_stage(const StageSettings& s, const StageContext& context, Classifier& model,
                const RunLabel& label) {
   at::set_num_threads(static_cast<int>(s.threads));  // LibTorch would pick 1 here: be explicit
   model.set_precision(s.precision);
   const DatasetReader dataset(s.data.store);
-  const VitConfig& config = model.config();
-  Loader train(loader_options(s, context, config, true));
+  Loader train(loader_options(s, context, model.channels(), true));
   std::unique_ptr<Loader> val;
   std::uint64_t val_size = 0;
   if (!s.data.val_split.empty()) {
-    val = std::make_unique<Loader>(loader_options(s, context, config, false));
+    val = std::make_unique<Loader>(loader_options(s, context, model.channels(), false));
     val_size = dataset.index(s.data.val_split).size();
   }
   std::unique_ptr<Teacher> teacher;
   if (!s.teacher.model.empty()) teacher = load_teacher(s.teacher.model, context.device);
   if (context.root())
-    std::cerr << s.stage << ": " << config.describe() << ", " << context.comm.size()
+    std::cerr << s.stage << ": " << model.describe() << ", " << context.comm.size()
               << " rank(s) on " << context.device.str() << ", " << label.method << " ("
               << label.init << ")\n";
   std::optional<Accuracy> initial;
   if (label.evaluate_initial && val) {
     // Deterministic: a resumed run evaluates the same initialisation again and records the same.
     initial = evaluate_model(model, *val, val_size, context.comm, context.device);
+    model.train();
     if (context.root())
       std::cerr << label.method << " depth " << config.depth << " before fine-tuning: top-1 "
                 << initial->top1 * 100 << "%, top-5 " << initial->top5 * 100 << "%\n";
@@ -119,20 +124,22 @@ bool run_stage(const StageSettings& s, const StageContext& context, VitBase& mod
   RunLedger ledger;
   ledger.method = label.method;
   ledger.init = label.init;
-  ledger.depth = config.depth;
+  ledger.depth = model.depth();
   ledger.epochs = s.train.epochs;
   ledger.steps = outcome.steps;
   ledger.images = outcome.images;
   // Stored logits cost no teacher FLOPs in training (tleg logits paid them, in its own ledger).
   const double teacher_flops = teacher ? teacher->forward_flops() : 0.0;
   ledger.flops = static_cast<double>(outcome.images) *
-                 (static_cast<double>(training_flops(config)) + teacher_flops);
+                 (3.0 * static_cast<double>(model.image_forward_flops()) + teacher_flops);
   ledger.wall_seconds = outcome.wall_seconds;
   ledger.device_seconds = outcome.wall_seconds * context.comm.size();
   ledger.ranks = context.comm.size();
   ledger.device = context.device.is_cuda() ? "cuda" : "cpu";
-  ledger.parameters_trained =
-      s.stage == "distill" ? learngene_parameter_count(config) : vit_parameter_count(config);
+  // Every tensor the optimiser updates: for the auxiliary net the learngene and the shared
+  // tensors (learngene_parameter_count), for a ViT vit_parameter_count.
+  ledger.parameters_trained = 0;
+  for (const auto& parameter : model.parameters()) ledger.parameters_trained += parameter.numel();
   ledger.parameters_stored = label.stored_parameters;
   ledger.top1 = outcome.top1;
   ledger.top5 = outcome.top5;
@@ -145,7 +152,7 @@ bool run_stage(const StageSettings& s, const StageContext& context, VitBase& mod
   }
   ledger.dataset = dataset.info().name;
   ledger.dataset_fingerprint = dataset.fingerprint();
-  ledger.classes = config.classes;
+  ledger.classes = model.classes();
   ledger.teacher_mode = train.has_teacher_logits() ? "stored-logits" : teacher ? "live" : "";
   ledger.command = command;
   for (const auto& path : s.config_files) ledger.config += path + " ";
@@ -207,8 +214,26 @@ VitConfig model_config(const StageSettings& s, const DatasetInfo& data) {
   return config;
 }
 
+CnnConfig cnn_config(const StageSettings& s, const DatasetInfo& data) {
+  CnnConfig config;
+  config.image_size = s.view.image;
+  config.channels = data.channels;
+  config.classes = static_cast<std::int64_t>(data.class_names.size());
+  config.widths = s.model.cnn_widths;
+  config.convs = s.model.cnn_convs;
+  config.validate();
+  return config;
+}
+
 void train_teacher(const StageSettings& s, const StageContext& context) {
   const DatasetReader dataset(s.data.store);
+  if (s.model.arch == "cnn") {
+    Cnn model(cnn_config(s, dataset.info()));
+    initialise(model, s.train.seed);
+    run_stage(s, context, model, {.method = s.method_or("teacher"), .init = "scratch"});
+    return;
+  }
+  if (s.model.arch != "vit") fail("model.arch must be vit or cnn, got '", s.model.arch, "'");
   ViT model(model_config(s, dataset.info()));
   initialise(model, s.train.seed);
   run_stage(s, context, model, {.method = s.method_or("teacher"), .init = "scratch"});
@@ -226,7 +251,7 @@ VitConfig descendant_config(const StageSettings& s, const InitSettings& init,
   VitConfig config = model_config(s, data);
   if (!init.learngene.empty()) {
     const double drop_path = config.drop_path;
-    config = load_weights(init.learngene).config;
+    config = load_learngene(init.learngene).config;
     config.drop_path = drop_path;
     config.classes = static_cast<std::int64_t>(data.class_names.size());
   }
@@ -260,6 +285,69 @@ void finetune(const StageSettings& s, const InitSettings& init, const StageConte
   const std::int64_t depth = init.depth > 0 ? init.depth : s.model.depth;
   finetune(s, descendant_config(s, init, dataset.info(), depth),
            init_spec(init, init.method, s.train.seed), s.method_or(init.method), context);
+}
+
+EvaluateResult evaluate(const EvaluateSettings& e, const StageContext& context) {
+  if (e.model.empty() == e.learngene.empty())
+    fail("evaluate needs exactly one of --model (a model file) and --learngene (with --depth)");
+  at::set_num_threads(static_cast<int>(e.threads));
+  std::shared_ptr<Classifier> model;
+  EvaluateResult result;
+  if (!e.model.empty()) {
+    model = load_classifier(e.model);
+    result.model = e.model + " (" + model->describe() + ")";
+  } else {
+    if (e.depth < 1) fail("--learngene needs --depth D (at least 1), got ", e.depth);
+    model = expand(load_learngene(e.learngene), e.depth);  // as tleg expand writes it
+    result.model = concat("depth-", e.depth, " descendant of ", e.learngene, " (",
+                          model->describe(), ")");
+  }
+  const DatasetReader dataset(e.data.store);
+  const auto classes = static_cast<std::int64_t>(dataset.info().class_names.size());
+  if (dataset.info().channels != model->channels() || classes != model->classes())
+    fail(e.data.store, ": ", dataset.info().channels, " channel(s) and ", classes,
+         " classes, but the model takes ", model->channels(), " and predicts ", model->classes(),
+         "; evaluate it on the store it was trained for");
+  if (e.data.val_split.empty()) fail("evaluate needs a split (--split)");
+  model->to(context.device);
+  model->set_precision(e.precision);
+  StageSettings s;
+  s.data = e.data;
+  s.view = e.view;
+  s.view.image = model->image_size();
+  s.train.batch = e.batch;
+  Loader val(loader_options(s, context, model->channels(), false));
+  const Accuracy accuracy = evaluate_model(*model, val, dataset.index(e.data.val_split).size(),
+                                           context.comm, context.device);
+  result.top1 = accuracy.top1;
+  result.top5 = accuracy.top5;
+  result.samples = accuracy.samples;
+  if (!context.root()) return result;
+  std::cout << "evaluate: top-1 " << result.top1 * 100 << "%, top-5 " << result.top5 * 100
+            << "% on " << result.samples << " images of " << e.data.store << " split '"
+            << e.data.val_split << "': " << result.model << "\n";
+  if (!e.out.empty()) {
+    const nlohmann::json record = {{"format", "tleg-evaluation"},
+                                   {"model", e.model},
+                                   {"learngene", e.learngene},
+                                   {"depth", e.learngene.empty() ? model->depth() : e.depth},
+                                   {"architecture", model->describe()},
+                                   {"data", e.data.store},
+                                   {"split", e.data.val_split},
+                                   {"precision", precision_name(e.precision)},
+                                   {"ranks", context.comm.size()},
+                                   {"top1", result.top1},
+                                   {"top5", result.top5},
+                                   {"samples", result.samples}};
+    const std::string temporary = e.out + ".partial";
+    {
+      std::ofstream out(temporary);
+      out << record.dump(2) << "\n";
+      if (!out) fail(e.out, ": cannot write the evaluation result");
+    }
+    std::filesystem::rename(temporary, e.out);
+  }
+  return result;
 }
 
 }  // namespace tleg

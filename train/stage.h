@@ -12,13 +12,14 @@
 
 #include "data/view.h"
 #include "expansion/initializer.h"
+#include "model/cnn_config.h"
 #include "model/vit_config.h"
 #include "train/trainer.h"
 
 namespace tleg {
 
 struct DatasetInfo;
-class VitBase;
+class Classifier;
 namespace dist {
 class Communicator;
 }
@@ -45,10 +46,13 @@ struct DataSettings {
 
 // The architecture before the dataset is known (channels and classes come from the store).
 struct ModelSettings {
-  std::string size = "Ti";          // Ti, S or B: dim and heads
+  std::string arch = "vit";  // vit, or cnn (tleg teacher only: the convolutional teacher)
+  std::string size = "Ti";   // Ti, S or B: dim and heads
   std::int64_t dim = 0, heads = 0;  // 0: from size
   std::int64_t depth = 12, patch = 16;
   double drop_path = 0;
+  std::vector<std::int64_t> cnn_widths = CnnConfig{}.widths;  // arch cnn: channels per stage
+  std::int64_t cnn_convs = CnnConfig{}.convs;                 // arch cnn: convolutions per stage
 };
 
 // Stage 1's teacher: run live on every batch, or its logits stored by tleg logits.
@@ -88,8 +92,9 @@ struct InitSettings {
 
 ViewRecipe view_recipe(const ViewSettings& settings, std::int64_t channels);
 VitConfig model_config(const StageSettings& settings, const DatasetInfo& data);
+CnnConfig cnn_config(const StageSettings& settings, const DatasetInfo& data);
 
-// `tleg teacher`: a ViT from scratch, cross-entropy.
+// `tleg teacher`: a ViT (model.arch vit) or a CNN (cnn) from scratch, cross-entropy.
 void train_teacher(const StageSettings& settings, const StageContext& context);
 // `tleg distill`: the auxiliary net by distillation; writes learngene.h5.
 void distill(const StageSettings& settings, const StageContext& context);
@@ -108,5 +113,29 @@ bool finetune(const StageSettings& settings, const VitConfig& config, const Init
               const std::map<std::string, std::string>& extra = {});
 // `tleg finetune`: one depth (init.depth, else model.depth) of init.method.
 void finetune(const StageSettings& settings, const InitSettings& init, const StageContext& context);
+
+// `tleg evaluate`: a trained model file (ViT or CNN), or the depth-`depth` descendant of a
+// learngene expanded in memory as tleg expand writes it, on a split of a store.
+struct EvaluateSettings {
+  std::string model;      // model file (.h5), or
+  std::string learngene;  // learngene file, with
+  std::int64_t depth = 0;
+  DataSettings data;  // data.val_split is the split evaluated
+  ViewSettings view;  // view.image: the model's own image size
+  std::int64_t batch = 128;
+  std::int64_t threads = 1;
+  Precision precision = Precision::kFloat32;
+  std::string out;  // JSON result file ("": none)
+};
+
+struct EvaluateResult {
+  double top1 = 0, top5 = 0;
+  std::int64_t samples = 0;
+  std::string model;  // what was evaluated, for the line and the JSON
+};
+
+// Top-1/top-5 over every rank (each rank a shard, the counts all-reduced: the same on any rank
+// count); rank 0 prints one line and writes settings.out.
+EvaluateResult evaluate(const EvaluateSettings& settings, const StageContext& context);
 
 }  // namespace tleg

@@ -6,14 +6,15 @@
 
 #include "common/error.h"
 #include "expansion/model_io.h"
-#include "model/vit_config.h"
 
 namespace tleg {
 namespace {
 
-class VitTeacher final : public Teacher {
+// A model tleg trained (ViT or CNN).
+class ModelTeacher final : public Teacher {
  public:
-  VitTeacher(const std::string& path, c10::Device device) : model_(load_vit(path)), path_(path) {
+  ModelTeacher(const std::string& path, c10::Device device)
+      : model_(load_classifier(path)), path_(path) {
     model_->to(device);
     model_->eval();
   }
@@ -22,15 +23,15 @@ class VitTeacher final : public Teacher {
     return model_->forward(images);
   }
   std::string identity() const override {
-    return "tleg model " + path_ + " (" + model_->config().describe() + ")";
+    return "tleg model " + path_ + " (" + model_->describe() + ")";
   }
   double forward_flops() const override {
-    return static_cast<double>(tleg::forward_flops(model_->config()));
+    return static_cast<double>(model_->image_forward_flops());
   }
   std::string flops_source() const override { return "counted from the architecture"; }
 
  private:
-  std::shared_ptr<ViT> model_;
+  std::shared_ptr<Classifier> model_;
   std::string path_;
 };
 
@@ -86,7 +87,7 @@ class TorchScriptTeacher final : public Teacher {
 std::unique_ptr<Teacher> load_teacher(const std::string& path, c10::Device device) {
   if (!std::filesystem::exists(path))
     fail(path, ": no such teacher file (train one with tleg teacher, or export one from timm)");
-  if (path.ends_with(".h5")) return std::make_unique<VitTeacher>(path, device);
+  if (path.ends_with(".h5")) return std::make_unique<ModelTeacher>(path, device);
   return std::make_unique<TorchScriptTeacher>(path, device);
 }
 

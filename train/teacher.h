@@ -1,6 +1,6 @@
 // The teacher of stage 1: a TorchScript file (what a user exports from timm with
 // torch.jit.trace, e.g. LeViT-384 or RegNetY-16GF) or a model tleg trained itself (a .h5
-// model file from `tleg teacher`), run on the very batch the student sees.
+// model file from `tleg teacher`, ViT or CNN), run on the very batch the student sees.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -74,7 +74,7 @@ at::Generator drop_path_generator(c10::Device device, std::uint64_t key) {
 }
 
 // The model on its device in training mode, and its parameters (for the reducer and clipping).
-std::vector<at::Tensor> training_parameters(VitBase& model, c10::Device device) {
+std::vector<at::Tensor> training_parameters(Classifier& model, c10::Device device) {
   model.to(device);
   model.train();
   return model.parameters();
@@ -151,7 +151,7 @@ class TrainingLog {
 
 bool StageContext::root() const { return comm.rank() == 0; }
 
-Trainer::Trainer(VitBase& model, const StageContext& context, const TrainSettings& settings,
+Trainer::Trainer(Classifier& model, const StageContext& context, const TrainSettings& settings,
                  std::int64_t steps_per_epoch, Teacher* teacher,
                  const dist::GradientReducerOptions& reducer)
     : model_(model),
@@ -200,7 +200,7 @@ StepResult Trainer::step(const Batch& batch, std::int64_t step) {
     AutocastScope autocast(device_);
     const at::Tensor logits = model_.forward(images, generator).to(at::kFloat);
     const at::Tensor targets =
-        mix_targets(batch.labels, model_.config().classes, mixup_.label_smoothing, decision)
+        mix_targets(batch.labels, model_.classes(), mixup_.label_smoothing, decision)
             .to(device_);
     if (!settings_.distill) {
       loss = soft_target_cross_entropy(logits, targets);
@@ -225,6 +225,7 @@ StepResult Trainer::step(const Batch& batch, std::int64_t step) {
   result.reduce_seconds = seconds_since(reduce_start);
   if (settings_.clip_grad > 0) torch::nn::utils::clip_grad_norm_(parameters_, settings_.clip_grad);
   optimizer_->step();
+  synchronise_buffers();
 
   // Kept on the device until the next agreement: no host synchronisation per step.
   const at::Tensor step_loss = loss.detach().to(at::kDouble).reshape({1});
@@ -249,11 +250,11 @@ Agreement Trainer::agree() {
   return agreed;
 }
 
-Accuracy evaluate_model(VitBase& model, Loader& val, std::uint64_t split_size,
+Accuracy evaluate_model(Classifier& model, Loader& val, std::uint64_t split_size,
                         dist::Communicator& comm, c10::Device device) {
   at::NoGradGuard no_grad;
   model.eval();
-  const std::int64_t k = std::min<std::int64_t>(5, model.config().classes);
+  const std::int64_t k = std::min<std::int64_t>(5, model.classes());
   double correct1 = 0, correct5 = 0, counted = 0;
   val.start_epoch(0, 0);
   std::uint64_t position_in_rank = 0;
@@ -280,7 +281,6 @@ Accuracy evaluate_model(VitBase& model, Loader& val, std::uint64_t split_size,
   at::Tensor totals = at::tensor({correct1, correct5, counted}, at::kDouble).to(device);
   comm.all_reduce(totals);
   totals = totals.cpu();
-  model.train();
   const double n = totals[2].item<double>();
   if (n != static_cast<double>(split_size))
     fail("evaluation counted ", n, " samples of a split of ", split_size,
@@ -288,8 +288,30 @@ Accuracy evaluate_model(VitBase& model, Loader& val, std::uint64_t split_size,
   return {totals[0].item<double>() / n, totals[1].item<double>() / n, static_cast<std::int64_t>(n)};
 }
 
+void Trainer::synchronise_buffers() {
+  if (comm_.size() == 1) return;
+  std::vector<at::Tensor> buffers;
+  for (const auto& buffer : model_.buffers())
+    if (at::isFloatingType(buffer.scalar_type())) buffers.push_back(buffer);
+  if (buffers.empty()) return;
+  at::NoGradGuard no_grad;
+  // One all-reduce for all of them (a few hundred values for the CNN teacher).
+  std::vector<at::Tensor> flat;
+  for (const auto& buffer : buffers) flat.push_back(buffer.reshape({-1}));
+  at::Tensor all = at::cat(flat);
+  comm_.all_reduce(all);
+  all.div_(comm_.size());
+  std::int64_t offset = 0;
+  for (auto& buffer : buffers) {
+    buffer.copy_(all.slice(0, offset, offset + buffer.numel()).view_as(buffer));
+    offset += buffer.numel();
+  }
+}
+
 Accuracy Trainer::evaluate(Loader& val, std::uint64_t split_size) {
-  return evaluate_model(model_, val, split_size, comm_, device_);
+  const Accuracy accuracy = evaluate_model(model_, val, split_size, comm_, device_);
+  model_.train();
+  return accuracy;
 }
 
 void Trainer::save_checkpoint(std::int64_t step) const {
@@ -387,7 +409,7 @@ std::string Trainer::last_checkpoint() const {
   return saved.empty() ? std::string("none") : saved.back();
 }
 
-TrainOutcome train_model(VitBase& model, const TrainData& data, const TrainSettings& settings,
+TrainOutcome train_model(Classifier& model, const TrainData& data, const TrainSettings& settings,
                          const StageContext& context) {
   if (settings.distill && data.teacher == nullptr && !data.train.has_teacher_logits())
     fail(

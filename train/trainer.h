@@ -34,7 +34,7 @@ namespace tleg {
 struct Batch;
 class Loader;
 class Teacher;
-class VitBase;
+class Classifier;
 namespace dist {
 class Communicator;
 class World;
@@ -130,18 +130,12 @@ struct Agreement {
   bool stop_requested = false;  // some rank was sent SIGTERM or SIGUSR1
 };
 
-// Top-1 and top-5 of `model` over the whole split of `split_size` samples, each counted once
-// across the ranks of `comm` (`device`: this rank's): `val` must be an evaluation loader (no
-// shuffling, padding kept, short last batch kept). Leaves the model in training mode.
-Accuracy evaluate_model(VitBase& model, Loader& val, std::uint64_t split_size,
-                        dist::Communicator& comm, c10::Device device);
-
 class Trainer {
  public:
   // `steps_per_epoch` and settings.batch set the schedule (the rate is scaled by the global
   // batch) and key each step's random draws. Parameters are broadcast from rank 0. `teacher`
   // (may be null) is run live when a stage-1 batch carries no stored logits.
-  Trainer(VitBase& model, const StageContext& context, const TrainSettings& settings,
+  Trainer(Classifier& model, const StageContext& context, const TrainSettings& settings,
           std::int64_t steps_per_epoch, Teacher* teacher = nullptr,
           const dist::GradientReducerOptions& reducer = {});
   ~Trainer();
@@ -149,7 +143,11 @@ class Trainer {
   Trainer& operator=(const Trainer&) = delete;
 
   // Training step `step` (0-based over the whole schedule) on `batch`: Mixup/CutMix, forward,
-  // loss, backward with the gradient all-reduce, clipping, AdamW at the schedule's rate.
+  // loss, backward with the gradient all-reduce, clipping, AdamW at the schedule's rate, then
+  // the model's floating-point buffers (a CNN's BatchNorm running statistics, each rank's from
+  // its own batches) averaged over the ranks, so that every rank holds the same model at every
+  // step: evaluations and checkpoints (rank 0's) see the same model on every rank, and a resumed
+  // run continues exactly.
   // The loss stays on the device until agree().
   StepResult step(const Batch& batch, std::int64_t step);
   // Collective: the ranks share the losses of the steps since the last agreement and whether a
@@ -185,9 +183,10 @@ class Trainer {
   std::int64_t segments() const { return segments_; }  // this process and the ones it resumed
 
  private:
+  void synchronise_buffers();  // collective; nothing to do for the ViTs (no buffers)
   void read_checkpoint(torch::serialize::InputArchive& archive);
 
-  VitBase& model_;
+  Classifier& model_;
   dist::Communicator& comm_;
   TrainSettings settings_;
   c10::Device device_;
@@ -207,10 +206,16 @@ class Trainer {
   std::int64_t unagreed_steps_ = 0;
 };
 
+// Top-1 and top-5 of `model` (put in eval mode) over the whole split of `split_size` samples,
+// each counted once across the ranks of `comm`: `val` must be an evaluation loader (no
+// shuffling, padding kept, short last batch kept). Collective.
+Accuracy evaluate_model(Classifier& model, Loader& val, std::uint64_t split_size,
+                        dist::Communicator& comm, c10::Device device);
+
 // Runs a stage's whole schedule (or resumes it): steps, logging, checkpoints, an evaluation at
 // every epoch end, and stops on a non-finite loss, on SIGTERM/SIGUSR1 (with a checkpoint) or
 // after settings.stop_after_steps.
-TrainOutcome train_model(VitBase& model, const TrainData& data, const TrainSettings& settings,
+TrainOutcome train_model(Classifier& model, const TrainData& data, const TrainSettings& settings,
                          const StageContext& context);
 
 }  // namespace tleg

@@ -69,6 +69,27 @@ for stage in teacher aux des; do
     --data.store /nonexistent/fm.h5 --run.dir /tmp/x
   total=$((total + 1))
 done
+check recipe-fashion-mnist-teacher-cnn 1 "/nonexistent/fm.h5" -- "$tleg" teacher \
+  --config "$experiments/fashion-mnist/common.ini" --config "$experiments/fashion-mnist/teacher-cnn.ini" \
+  --data.store /nonexistent/fm.h5 --run.dir /tmp/x
+# The CNN teacher's options: a ViT option on the command line with --model.arch cnn (and the
+# reverse) is refused naming it; an unknown architecture or bad widths are named.
+check teacher-cnn-vit-option 1 "--model.dim applies to a ViT but --model.arch is cnn" -- \
+  "$tleg" teacher --check --data.store x.h5 --run.dir r --model.arch cnn --model.dim 64
+check teacher-vit-cnn-option 1 "--model.cnn-widths applies to the CNN but --model.arch is vit" -- \
+  "$tleg" teacher --check --data.store x.h5 --run.dir r --model.cnn-widths 8,16
+check teacher-unknown-arch 1 "model.arch must be vit or cnn, got 'resnet'" -- \
+  "$tleg" teacher --check --data.store x.h5 --run.dir r --model.arch resnet
+check teacher-bad-widths 1 "model.cnn-widths must be comma-separated positive channel counts" -- \
+  "$tleg" teacher --check --data.store x.h5 --run.dir r --model.arch cnn --model.cnn-widths 8,,16
+check teacher-help-arch 0 "--model.arch arg \(=vit\)" -- "$tleg" teacher --help
+# tleg evaluate: one of --model and --learngene, a depth with a learngene
+check evaluate-needs-model 1 "evaluate needs exactly one of --model FILE and --learngene FILE --depth D" -- \
+  "$tleg" evaluate --check --data x.h5
+check evaluate-needs-depth 1 "--learngene needs --depth D" -- \
+  "$tleg" evaluate --check --data x.h5 --learngene lg.h5
+check evaluate-missing-model 1 "/nonexistent/m.h5" -- "$tleg" evaluate --model /nonexistent/m.h5 --data x.h5
+total=$((total + 9))
 
 echo "$((total - failures)) passed, $failures failed"
 [ "$failures" = 0 ]

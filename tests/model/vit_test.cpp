@@ -166,7 +166,7 @@ TEST(AuxViT, DepthLExpansionReproducesTheAuxiliaryNet) {
   descendant->eval();
   const at::Tensor actual = descendant->forward(images);
   // float64 with identical operations in the same order: only the W_B + (l/L) W_A rounding
-  // differs (it does not: both use the same interpolate), so 1e-6 is a loose bound.
+  // differs (it does not: both use the same line_weights), so 1e-6 is a loose bound.
   EXPECT_LE((actual - expected).abs().max().item<double>(), 1e-6);
   EXPECT_GT(expected.abs().max().item<double>(), 1e-2);  // not a trivially zero output
 }
