@@ -95,8 +95,8 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
     initial = evaluate_model(model, *val, val_size, context.comm, context.device);
     model.train();
     if (context.root())
-      std::cerr << label.method << " depth " << config.depth << " before fine-tuning: top-1 "
-                << initial->top1 * 100 << "%, top-5 " << initial->top5 * 100 << "%\n";
+      std::cerr << label.method << " before fine-tuning: top-1 " << initial->top1 * 100
+                << "%, top-5 " << initial->top5 * 100 << "%\n";
   }
   const TrainOutcome outcome =
       train_model(model, {train, val.get(), val_size, teacher.get()}, s.train, context);
@@ -299,8 +299,8 @@ EvaluateResult evaluate(const EvaluateSettings& e, const StageContext& context) 
   } else {
     if (e.depth < 1) fail("--learngene needs --depth D (at least 1), got ", e.depth);
     model = expand(load_learngene(e.learngene), e.depth);  // as tleg expand writes it
-    result.model = concat("depth-", e.depth, " descendant of ", e.learngene, " (",
-                          model->describe(), ")");
+    result.model =
+        concat("depth-", e.depth, " descendant of ", e.learngene, " (", model->describe(), ")");
   }
   const DatasetReader dataset(e.data.store);
   const auto classes = static_cast<std::int64_t>(dataset.info().class_names.size());
