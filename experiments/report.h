@@ -17,18 +17,27 @@ struct ReportRatio {
   std::string accounting;
 };
 
-// A claim of the paper decided from the runs by a stated criterion.
+// One of the paper's claims tested on the runs of a report: what the paper says, what was
+// measured (the numbers and their accounting), the criterion stated before any result was seen,
+// and whether the measurement meets it. Computed from the runs (report_verdicts.h,
+// report_transfer.h), never by hand.
 struct ReportVerdict {
-  std::string claim, paper, measured, criterion;
-  bool holds;
+  std::string claim;      // e.g. "(a) accuracy: TLEG at B vs scratch-long"
+  std::string paper;      // what the paper reports
+  std::string measured;   // the numbers behind the decision, or why they could not be measured
+  std::string criterion;  // the rule that decides `holds`
+  bool holds = false;     // false too when the claim could not be measured (`measured` says so)
 };
 
 struct ReportSummary {
   std::size_t run_files = 0;       // run.json files read
   std::vector<std::string> files;  // what was written, relative to the output folder
   std::vector<ReportRatio> ratios;
-  std::vector<ReportVerdict> verdicts;
+  std::vector<ReportVerdict> verdicts;  // one per claim, also in verdicts.md and report.md
 };
+
+// "(a) ... : measured ...; criterion ...: holds here" (or "does not hold here"): one line.
+std::string verdict_line(const ReportVerdict& verdict);
 
 // `runs` are run.json files or folders searched recursively for run.json. Throws tleg::Error
 // when an argument holds no run.json, a record is unreadable, or runs of different datasets,

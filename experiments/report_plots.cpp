@@ -40,6 +40,7 @@ namespace fs = std::filesystem;
 std::string colour_of(const std::string& method) {
   if (method == "tleg") return "#d62728";
   if (method == "scratch") return "#1f77b4";
+  if (method == "scratch-long") return "#17becf";
   if (method == "prefin") return "#2ca02c";
   return "#9467bd";
 }

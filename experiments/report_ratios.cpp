@@ -1,6 +1,7 @@
 #include "experiments/report_ratios.h"
 
 #include <algorithm>
+#include <cmath>
 
 #include "common/error.h"
 #include "common/format.h"
@@ -39,28 +40,31 @@ std::string tleg_total_words(const Family& tleg, const CostMeasure& measure,
          measure.format(measure.of(tleg.finetuning));
 }
 
-void add_scratch_ratios(ReportData& data) {
+// TLEG's family against a scratch family: `method` "scratch" (the descendants' budget) or
+// "scratch-long" (its own, longer budget).
+void add_scratch_ratios(ReportData& data, const std::string& method) {
   const Family* tleg = data.family("tleg");
-  const Family* scratch = data.family("scratch");
-  const std::string name = "TLEG vs scratch: total training cost";
+  const Family* scratch = data.family(method);
+  if (!scratch && method != "scratch") return;  // scratch-long: only when it was run
+  const std::string name = "TLEG vs " + method + ": total training cost";
   std::string missing;
   if (!tleg)
     missing = "no tleg runs among the inputs";
   else if (!tleg->pretraining)
     missing = "no aux run among the inputs (TLEG's stage-1 cost)";
   else if (!scratch)
-    missing = "no scratch runs among the inputs";
+    missing = "no " + method + " runs among the inputs";
   if (!missing.empty()) {
     data.ratios.push_back({name, std::nullopt, "x", cannot(missing)});
     return;
   }
   std::string family_note;
   if (tleg->depth_list() != scratch->depth_list())
-    family_note = " (the families differ: TLEG depths " + join(tleg->depth_list(), ", ") +
-                  ", scratch depths " + join(scratch->depth_list(), ", ") + ")";
+    family_note = " (the families differ: TLEG depths " + join(tleg->depth_list(), ", ") + ", " +
+                  method + " depths " + join(scratch->depth_list(), ", ") + ")";
   for (const auto& measure : cost_measures()) {
-    const std::string scratch_words =
-        "scratch: depths " + join(scratch->depth_list(), ", ") + " from random init" + family_note;
+    const std::string scratch_words = method + ": depths " + join(scratch->depth_list(), ", ") +
+                                      " from random init" + family_note;
     data.ratios.push_back(cost_ratio(name, measure, scratch_words, scratch->total(),
                                      tleg_total_words(*tleg, measure, std::nullopt),
                                      tleg->total()));
@@ -69,7 +73,7 @@ void add_scratch_ratios(ReportData& data) {
     const auto& flops = cost_measures().front();
     data.ratios.push_back(
         cost_ratio(name + ", teacher's training included", flops,
-                   "scratch: depths " + join(scratch->depth_list(), ", ") + " from random init",
+                   method + ": depths " + join(scratch->depth_list(), ", ") + " from random init",
                    scratch->total(), tleg_total_words(*tleg, flops, data.teacher),
                    tleg->total() + data.teacher->cost));
   }
@@ -127,7 +131,9 @@ void add_pretrained_model_ratio(ReportData& data) {
   const std::string name = "TLEG vs a pre-trained model: parameters stored";
   const Family* tleg = data.family("tleg");
   const Family* subset = data.family("subset");
-  const auto pretrains = groups_of(data.groups, "prefin-pretrain");
+  const Family* prefin = data.family("prefin");
+  const auto pretrains =
+      prefin ? prefin->pretraining_runs : groups_of(data.groups, "prefin-pretrain");
   std::int64_t source_parameters = 0;
   std::string source_words;
   if (subset) {
@@ -139,8 +145,8 @@ void add_pretrained_model_ratio(ReportData& data) {
           return a->parameters_trained < b->parameters_trained;
         });
     source_parameters = largest->parameters_trained;
-    source_words = concat("the largest Pre-Fin pre-trained model (depth ", largest->depth,
-                          "; no subset runs among the inputs)");
+    source_words = concat("the largest Pre-Fin pre-trained model (depth ", largest->depth, ", ",
+                          largest->method, "; no subset runs among the inputs)");
   }
   if (!tleg || tleg->parameters_stored <= 0 || source_words.empty()) {
     data.ratios.push_back({name, std::nullopt, "x",
@@ -161,14 +167,18 @@ void add_pretrained_model_ratio(ReportData& data) {
 
 std::string percent(double fraction) { return format_number("%.2f", 100 * fraction) + "%"; }
 
-void add_accuracy_differences(ReportData& data) {
-  const std::string name = "TLEG vs scratch: top-1 at equal fine-tuning budget";
+// TLEG's top-1 minus the `method` family's, depth by depth.
+void add_accuracy_differences(ReportData& data, const std::string& method) {
+  const std::string name = method == "scratch"
+                               ? "TLEG vs scratch: top-1 at equal fine-tuning budget"
+                               : "TLEG vs " + method + ": top-1";
   const Family* tleg = data.family("tleg");
-  const Family* scratch = data.family("scratch");
+  const Family* scratch = data.family(method);
+  if (!scratch && method != "scratch") return;  // the other families: only when they were run
   if (!tleg || !scratch) {
-    data.ratios.push_back(
-        {name, std::nullopt, "points",
-         cannot(!tleg ? "no tleg runs among the inputs" : "no scratch runs among the inputs")});
+    data.ratios.push_back({name, std::nullopt, "points",
+                           cannot(!tleg ? "no tleg runs among the inputs"
+                                        : "no " + method + " runs among the inputs")});
     return;
   }
   bool any = false;
@@ -178,29 +188,35 @@ void add_accuracy_differences(ReportData& data) {
       any = true;
       const double points = 100 * (mine->top1_mean - theirs->top1_mean);
       const std::string budget =
-          mine->cost.epochs == theirs->cost.epochs
-              ? "equal budget: both trained " + format_number("%g", mine->cost.epochs) + " epochs"
-              : "NOT an equal budget: TLEG fine-tuned " + format_number("%g", mine->cost.epochs) +
-                    " epochs, scratch trained " + format_number("%g", theirs->cost.epochs);
+          mine->cost.images == theirs->cost.images
+              ? "equal budget: both trained " + format_number("%g", mine->cost.epochs) +
+                    " epochs (" + grouped(std::llround(mine->cost.images)) + " images)"
+              : std::string(method == "scratch" ? "NOT an equal budget: " : "") +
+                    "TLEG fine-tuned " + grouped(std::llround(mine->cost.images)) + " images, " +
+                    method + " trained " + grouped(std::llround(theirs->cost.images)) +
+                    (method == "prefin" ? " after its pre-training" : "");
       data.ratios.push_back({concat(name, ", depth ", mine->depth), points, "points",
-                             concat("TLEG ", percent(mine->top1_mean), " (n=", mine->n(),
-                                    ") - scratch ", percent(theirs->top1_mean), " (n=", theirs->n(),
+                             concat("TLEG ", percent(mine->top1_mean), " (n=", mine->n(), ") - ",
+                                    method, " ", percent(theirs->top1_mean), " (n=", theirs->n(),
                                     ") = ", format_number("%+.2f", points), " points; ", budget)});
     }
   if (!any)
     data.ratios.push_back({name, std::nullopt, "points",
-                           cannot("no depth has both tleg and scratch runs (TLEG depths " +
-                                  join(tleg->depth_list(), ", ") + ", scratch depths " +
+                           cannot("no depth has both tleg and " + method + " runs (TLEG depths " +
+                                  join(tleg->depth_list(), ", ") + ", " + method + " depths " +
                                   join(scratch->depth_list(), ", ") + ")")});
 }
 
 }  // namespace
 
 void add_ratios(ReportData& data) {
-  add_scratch_ratios(data);
+  add_scratch_ratios(data, "scratch");
+  add_scratch_ratios(data, "scratch-long");
   add_prefin_ratios(data);
   add_pretrained_model_ratio(data);
-  add_accuracy_differences(data);
+  add_accuracy_differences(data, "scratch");
+  add_accuracy_differences(data, "scratch-long");
+  add_accuracy_differences(data, "prefin");
 }
 
 std::string value_text(const ReportRatio& ratio) {

@@ -50,6 +50,7 @@ std::pair<double, double> mean_and_std(const std::vector<double>& values) {
 std::string display_name(const std::string& method) {
   if (method == "tleg") return "TLEG";
   if (method == "scratch") return "Scratch";
+  if (method == "scratch-long") return "Scratch (long)";
   if (method == "prefin") return "Pre-Fin";
   if (method == "subset") return "Pre-trained subset";
   return method;
@@ -127,9 +128,10 @@ std::vector<RunGroup> group_runs(const std::vector<LoadedRun>& runs) {
   }
   std::vector<RunGroup> groups;
   for (auto& [key, group] : by_key) {
-    std::vector<double> top1, top5, last_top1;
+    std::vector<double> top1, top5, last_top1, initial_top1;
     Cost sum;
     for (const LoadedRun* run : group.runs) {
+      if (run->ledger.initial_top1) initial_top1.push_back(*run->ledger.initial_top1);
       top1.push_back(run->ledger.best_top1);
       top5.push_back(run->ledger.best_top5);
       last_top1.push_back(run->ledger.top1);
@@ -139,6 +141,9 @@ std::vector<RunGroup> group_runs(const std::vector<LoadedRun>& runs) {
     std::tie(group.top1_mean, group.top1_std) = mean_and_std(top1);
     std::tie(group.top5_mean, group.top5_std) = mean_and_std(top5);
     std::tie(group.last_top1_mean, group.last_top1_std) = mean_and_std(last_top1);
+    group.n_initial = initial_top1.size();
+    if (!initial_top1.empty())
+      std::tie(group.initial_top1_mean, group.initial_top1_std) = mean_and_std(initial_top1);
     const auto n = static_cast<double>(group.n());
     group.cost = {sum.flops / n, sum.device_seconds / n, sum.images / n, sum.epochs / n};
     groups.push_back(std::move(group));
@@ -196,7 +201,7 @@ Family make_family(const std::string& method, const std::vector<RunGroup>& group
     family.stored_accounting =
         "the learngene (theta_A, theta_B and the shared embedding, "
         "position, final norm and head), one for every depth";
-  } else if (method == "scratch") {
+  } else if (method == "scratch" || method == "scratch-long") {
     family.pretraining = Cost{};
     family.pretraining_accounting = "none: every depth starts from random init";
     family.stored_accounting = "nothing: random init";
@@ -208,11 +213,22 @@ Family make_family(const std::string& method, const std::vector<RunGroup>& group
       family.parameters_stored += model->parameters_stored;
       stored_terms.push_back(
           concat("depth ", model->depth, ": ", grouped(model->parameters_stored)));
+      // Pre-trained here (prefin-pretrain), or another family's run of this depth reused as
+      // the pre-training (tleg sweep --prefin-from): the run records which.
+      const auto& extra = model->runs.front()->ledger.extra;
+      const auto reused = extra.find("pretrained_method");
+      const std::string source = reused != extra.end() ? reused->second : "prefin-pretrain";
+      if (family.pretraining_method.empty()) family.pretraining_method = source;
+      if (source != family.pretraining_method)
+        fail("the prefin runs were pre-trained by different methods (", family.pretraining_method,
+             " and ", source, " at depth ", model->depth,
+             "); report each Pre-Fin family separately");
       bool found = false;
-      for (const RunGroup* pretrain : groups_of(groups, "prefin-pretrain"))
+      for (const RunGroup* pretrain : groups_of(groups, source))
         if (pretrain->depth == model->depth) {
           own_pretraining[i] = pretrain->cost;
           sum += pretrain->cost;
+          family.pretraining_runs.push_back(pretrain);
           found = true;
         }
       if (found)
@@ -223,10 +239,15 @@ Family make_family(const std::string& method, const std::vector<RunGroup>& group
     if (missing.empty()) {
       family.pretraining = sum;
       family.pretraining_accounting =
-          "the sum of the prefin-pretrain runs of depths " + join(terms, ", ");
+          "the sum of the " + family.pretraining_method + " runs of depths " + join(terms, ", ");
+      if (family.pretraining_method != "prefin-pretrain")
+        family.pretraining_accounting +=
+            " (the " + family.pretraining_method +
+            " runs reused as Pre-Fin's pre-training: the same recipe, so each depth was "
+            "trained once and serves both; counted in both families' costs)";
     } else {
       family.pretraining_accounting =
-          "unknown: no prefin-pretrain run for depth(s) " + join(missing, ", ");
+          "unknown: no " + family.pretraining_method + " run for depth(s) " + join(missing, ", ");
     }
     family.stored_accounting =
         "one pre-trained model per depth, summed (" + join(stored_terms, " + ") + ")";

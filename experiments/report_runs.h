@@ -16,10 +16,13 @@ namespace tleg::report {
 
 // Every method a run.json may carry, in the order the tables list them. The first four produce
 // what a family starts from; the last four are the families of models being compared.
-inline const std::vector<std::string> kMethods = {"teacher",    "teacher-logits",  "aux",
-                                                  "pretrained", "prefin-pretrain", "tleg",
-                                                  "scratch",    "prefin",          "subset"};
-inline const std::vector<std::string> kFamilyMethods = {"tleg", "scratch", "prefin", "subset"};
+// "scratch" is scratch trained for the descendants' budget B (what the learngene buys at equal
+// budget), "scratch-long" scratch trained for its own, longer budget (the paper's comparison).
+inline const std::vector<std::string> kMethods = {
+    "teacher", "teacher-logits", "aux",          "pretrained", "prefin-pretrain",
+    "tleg",    "scratch",        "scratch-long", "prefin",     "subset"};
+inline const std::vector<std::string> kFamilyMethods = {"tleg", "scratch", "scratch-long", "prefin",
+                                                        "subset"};
 
 std::string display_name(const std::string& method);
 std::string join(const std::vector<std::string>& items, const std::string& separator);
@@ -61,6 +64,9 @@ struct RunGroup {
   // best-epoch, DeiT's "max accuracy"), last_top1 the last epoch's.
   double top1_mean = 0, top1_std = 0, top5_mean = 0, top5_std = 0;
   double last_top1_mean = 0, last_top1_std = 0;
+  // TLEG descendants: top-1 before the first step (as inherited); n_initial runs recorded it.
+  double initial_top1_mean = 0, initial_top1_std = 0;
+  std::size_t n_initial = 0;
   Cost cost;
   std::int64_t parameters_trained = 0, parameters_stored = 0;
   std::size_t n() const { return runs.size(); }
@@ -79,6 +85,10 @@ struct Family {
   std::vector<const RunGroup*> models;  // by depth
   std::optional<Cost> pretraining;      // empty: the pre-trained source is not among the runs
   std::string pretraining_accounting;
+  // Pre-Fin: the runs that pre-trained each depth (prefin-pretrain, or another family's runs
+  // reused as pre-training, e.g. scratch-long) and that method.
+  std::vector<const RunGroup*> pretraining_runs;
+  std::string pretraining_method;
   Cost finetuning;
   std::int64_t parameters_stored = 0;
   std::string stored_accounting;

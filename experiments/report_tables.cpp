@@ -1,11 +1,13 @@
 #include "experiments/report_tables.h"
 
+#include <algorithm>
 #include <cmath>
 #include <sstream>
 
 #include "common/error.h"
 #include "common/format.h"
 #include "experiments/report_ratios.h"
+#include "experiments/report_verdicts.h"
 
 namespace tleg::report {
 namespace {
@@ -37,6 +39,55 @@ std::string runs_table(const ReportData& data) {
         << " | " << format_number("%.4g", g.cost.flops) << " | "
         << format_number("%.4g", g.cost.device_seconds / 3600) << " | "
         << grouped(g.parameters_trained) << " | " << grouped(g.parameters_stored) << " |\n";
+  }
+  return out.str();
+}
+
+// "TLEG, fine-tuned 2 epochs (120,000 images)": a family's name with its models' budget.
+std::string family_title(const Family& f) {
+  if (f.models.empty()) return display_name(f.method);
+  const RunGroup& first = *f.models.front();
+  return display_name(f.method) + (f.method == "prefin" ? ", then fine-tuned " : ", trained ") +
+         format_number("%g", first.cost.epochs) + " epoch(s), " +
+         grouped(std::llround(first.cost.images)) + " images";
+}
+
+// Top-1 of every family by depth, TLEG's descendants before fine-tuning first: the table the
+// README and the demo's output show.
+std::string accuracy_table(const ReportData& data) {
+  std::vector<std::int64_t> depths;
+  for (const auto& f : data.families)
+    for (const RunGroup* model : f.models)
+      if (std::find(depths.begin(), depths.end(), model->depth) == depths.end())
+        depths.push_back(model->depth);
+  std::sort(depths.begin(), depths.end());
+  std::ostringstream out;
+  out << "| top-1 % (best epoch; mean ± std over seeds) | n |";
+  for (const auto depth : depths) out << " d=" << depth << " |";
+  out << "\n|---|---:|";
+  for (std::size_t i = 0; i < depths.size(); ++i) out << "---:|";
+  out << "\n";
+  const auto row = [&](const std::string& name, const Family& f, bool initial) {
+    std::size_t n = 0;
+    for (const RunGroup* model : f.models) n = std::max(n, initial ? model->n_initial : model->n());
+    out << "| " << name << " | " << n << " |";
+    for (const auto depth : depths) {
+      std::string cell = "–";
+      for (const RunGroup* m : f.models)
+        if (m->depth == depth && (!initial || m->n_initial > 0)) {
+          const double mean = initial ? m->initial_top1_mean : m->top1_mean;
+          const double std = initial ? m->initial_top1_std : m->top1_std;
+          const std::size_t seeds = initial ? m->n_initial : m->n();
+          cell = format_number("%.2f", 100 * mean) +
+                 (seeds < 2 ? std::string() : " ± " + format_number("%.2f", 100 * std));
+        }
+      out << " " << cell << " |";
+    }
+    out << "\n";
+  };
+  for (const auto& f : data.families) {
+    if (f.method == "tleg") row("TLEG before fine-tuning (as inherited)", f, true);
+    row(family_title(f), f, false);
   }
   return out.str();
 }
@@ -82,7 +133,8 @@ std::string runs_csv(const ReportData& data) {
   std::ostringstream out;
   out << "method,depth,n,top1_percent_mean,top1_percent_std,top5_percent_mean,top5_percent_std,"
          "last_top1_percent_mean,last_top1_percent_std,"
-         "epochs,images,flops,device_hours,parameters_trained,parameters_stored,run_files\n";
+         "epochs,images,flops,device_hours,parameters_trained,parameters_stored,"
+         "initial_top1_percent_mean,initial_top1_percent_std,run_files\n";
   for (const auto& g : data.groups) {
     std::vector<std::string> files;
     for (const LoadedRun* run : g.runs) files.push_back(run->file);
@@ -95,7 +147,10 @@ std::string runs_csv(const ReportData& data) {
         << std_field(g.last_top1_std) << "," << csv_number(g.cost.epochs) << ","
         << csv_number(g.cost.images) << "," << csv_number(g.cost.flops) << ","
         << csv_number(g.cost.device_seconds / 3600) << "," << g.parameters_trained << ","
-        << g.parameters_stored << "," << csv_field(join(files, ";")) << "\n";
+        << g.parameters_stored << ","
+        << (g.n_initial ? csv_number(100 * g.initial_top1_mean) : std::string()) << ","
+        << (g.n_initial >= 2 ? csv_number(100 * g.initial_top1_std) : std::string()) << ","
+        << csv_field(join(files, ";")) << "\n";
   }
   return out.str();
 }
@@ -205,13 +260,19 @@ std::string report_md(const ReportData& data, const ReportSummary& summary,
         << ".dat` (rerun `gnuplot " << stem << ".gp` here to restyle)\n";
   if (plot_stems.empty())
     out << "- no plots: no fine-tuned models (tleg, scratch, prefin, subset) among the runs\n";
-  out << "\n## Runs\n\nAccuracy: mean (± sample std when n ≥ 2) over seeds; costs of one run.\n\n"
+  out << "- `verdicts.md`: the verdict on each of the paper's claims\n";
+  out << "\n## Accuracy\n\n"
+      << accuracy_table(data)
+      << "\n## Runs\n\nAccuracy: mean (± sample std when n ≥ 2) over seeds; costs of one run.\n\n"
       << runs_table(data) << "\n## Ratios\n\nA ratio is the baseline's amount over TLEG's (above "
       << "1, TLEG needs less); see `totals.md` for the totals behind them.\n\n"
       << teacher_note(data) << "\n\n"
       << ratios_table(data) << "\n";
   if (!plot_stems.empty()) out << "## Plots\n\n";
   for (const auto& stem : plot_stems) out << "![" << stem << "](" << stem << ".png)\n\n";
+  // Last, as the demo's output ends with them.
+  std::string verdicts = verdicts_md(summary.verdicts);
+  out << "#" << verdicts;  // "# Verdicts" becomes the section "## Verdicts"
   return out.str();
 }
 

@@ -76,7 +76,7 @@ run "${sweep[@]}" --init tleg --new-head
 step "target: depths $depths from scratch"
 run "${sweep[@]}" --init scratch
 step "target: depths $depths from the source's pre-trained models (Pre-Fin), fresh head"
-run "${sweep[@]}" --init prefin --pretrained-dir "$dir/sweep/prefin-pretrain" --new-head
+run "${sweep[@]}" --init prefin --prefin-from "$dir/sweep/prefin-pretrain" --new-head
 step "target: depths $depths from layers of the source's depth-$deepest model, fresh head"
 run "${sweep[@]}" --init subset --pretrained "$dir/sweep/prefin-pretrain/depth-$deepest/model.h5" \
   --new-head

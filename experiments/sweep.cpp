@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <thread>
 #include <utility>
 
@@ -23,6 +24,12 @@ namespace {
 
 bool run_finished(const std::string& dir) { return std::filesystem::exists(dir + "/run.json"); }
 
+std::string concat_list(const std::vector<std::string>& items) {
+  std::string out;
+  for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
+  return out;
+}
+
 // The plan: each depth's cost is its training FLOPs per image times its epochs (prefin's own
 // pre-training included).
 SweepPlan plan_depths(const SweepSettings& s, const DatasetInfo& data, std::int64_t pretrain_epochs,
@@ -31,9 +38,9 @@ SweepPlan plan_depths(const SweepSettings& s, const DatasetInfo& data, std::int6
   for (const auto depth : s.depths) {
     const double flops =
         static_cast<double>(training_flops(descendant_config(s.stage, s.init, data, depth)));
-    const bool pretrains_here = s.init.method == "prefin" && s.init.pretrained_dir.empty();
+    const bool pretrains = s.init.method == "prefin" && s.pretrained_runs.empty();
     const double epochs =
-        static_cast<double>(s.stage.train.epochs + (pretrains_here ? pretrain_epochs : 0));
+        static_cast<double>(s.stage.train.epochs + (pretrains ? pretrain_epochs : 0));
     jobs.push_back({depth, flops * epochs * 1e-9});
   }
   return plan_sweep(jobs, ranks);
@@ -46,15 +53,17 @@ void run_depth(const SweepSettings& s, const StageContext& group, const DatasetI
   const VitConfig config = descendant_config(s.stage, s.init, data, depth);
   const std::uint64_t seed = s.stage.train.seed;
   InitSpec spec = init_spec(s.init, s.init.method, seed);
-  if (s.init.method == "prefin" && !s.init.pretrained_dir.empty()) {
-    // Pre-trained elsewhere (a transfer's source task): its folder layout is a sweep's.
-    spec.source = s.init.pretrained_dir + "/depth-" + std::to_string(depth) + "/model.h5";
-    if (!std::filesystem::exists(spec.source))
-      fail("--pretrained-dir ", s.init.pretrained_dir, ": no ", spec.source, " (pre-train depth ",
-           depth,
-           " there first, e.g. tleg sweep --init scratch "
-           "--run.method prefin-pretrain --depths ",
-           depth, " on the source store)");
+  std::map<std::string, std::string> extra;
+  if (s.init.method == "prefin" && !s.pretrained_runs.empty()) {
+    // Another sweep's run of this depth is the pre-training (trained once, used by both).
+    const std::string source = s.pretrained_runs + "/depth-" + std::to_string(depth);
+    if (!run_finished(source))
+      fail("--prefin-from ", s.pretrained_runs, ": ", source,
+           " has no run.json (that depth's run has not finished); run that sweep for depth ", depth,
+           " first, or drop --prefin-from to pre-train here");
+    spec.source = source + "/model.h5";
+    extra = {{"pretrained_run", source + "/run.json"},
+             {"pretrained_method", read_run_ledger(source + "/run.json").method}};
   } else if (s.init.method == "prefin") {
     // Pre-train this depth on its own and store it, then fine-tune from it.
     StageSettings pretrain = s.stage;
@@ -67,7 +76,7 @@ void run_depth(const SweepSettings& s, const StageContext& group, const DatasetI
   }
   StageSettings finetuning = s.stage;
   finetuning.train.run_dir = sweep_run_dir(s.stage.train.run_dir, method, depth);
-  finetune(finetuning, config, spec, method, group);
+  finetune(finetuning, config, spec, method, group, extra);
 }
 
 // Rank 0 lists every depth's outcome from the run folders (the groups wrote them).
@@ -144,6 +153,17 @@ int run_sweep(const SweepSettings& s, const StageContext& world) {
   const DatasetReader dataset(s.stage.data.store);
   if (s.init.method == "tleg" && s.init.learngene.empty())
     fail("--init tleg needs --learngene (the file tleg distill wrote)");
+  // Before any training: every depth's pre-trained run must be there (every rank sees the same).
+  std::vector<std::string> unfinished;
+  if (!s.pretrained_runs.empty())
+    for (const auto depth : s.depths)
+      if (!run_finished(s.pretrained_runs + "/depth-" + std::to_string(depth)))
+        unfinished.push_back(std::to_string(depth));
+  if (!unfinished.empty())
+    fail("--prefin-from ", s.pretrained_runs,
+         ": no finished run (depth-<d>/run.json) for depth(s) ", concat_list(unfinished),
+         "; run that sweep for them first, or drop --prefin-from to "
+         "pre-train here");
   const std::int64_t pretrain_epochs =
       s.pretrain_epochs > 0 ? s.pretrain_epochs : s.stage.train.epochs;
   const std::string method = s.stage.method_or(s.init.method);

@@ -2,8 +2,9 @@
 // split into groups (sub-communicators) sized by each depth's cost (sweep_plan.h); each group
 // expands or initialises its depths in turn and fine-tunes them data-parallel, in the run folders
 // RUN_DIR/<method>/depth-<d>; prefin first pre-trains each depth from scratch in
-// RUN_DIR/prefin-pretrain/depth-<d>. Finished depths (run.json present) are skipped, so a rerun
-// with --resume completes what is missing. The Slurm job array runs this for one depth per task.
+// RUN_DIR/prefin-pretrain/depth-<d> (or reuses another sweep's runs, --prefin-from). Finished
+// depths (run.json present) are skipped, so a rerun with --resume completes what is missing. The
+// Slurm job array runs this for one depth per task.
 #pragma once
 
 #include <cstdint>
@@ -19,6 +20,10 @@ struct SweepSettings {
   InitSettings init;    // init.depth is unused: the depths are below
   std::vector<std::int64_t> depths;
   std::int64_t pretrain_epochs = 0;  // prefin: epochs of each depth's own pre-training (0: same)
+  // prefin: take each depth's pre-trained model from PRETRAINED_RUNS/depth-<d> (the runs of
+  // another sweep, e.g. RUN_DIR/scratch-long, when the pre-training recipe is that sweep's)
+  // instead of pre-training it here; empty: pre-train in RUN_DIR/prefin-pretrain.
+  std::string pretrained_runs;
 };
 
 // The run folder of one depth of `method`: RUN_DIR/<method>/depth-<d>.

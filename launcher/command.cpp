@@ -28,6 +28,20 @@ po::options_description command_options(const Command& command,
   return options;
 }
 
+namespace {
+
+// Whether any command declares the option `key` (section.name).
+bool declared_by_a_command(const std::string& key) {
+  for (const Command& command : all_commands()) {
+    po::positional_options_description positional;
+    if (command_options(command, positional).find_nothrow(key, /*approx=*/false) != nullptr)
+      return true;
+  }
+  return false;
+}
+
+}  // namespace
+
 int run_command(const Command& command, int argc, char** argv) {
   po::positional_options_description positional;
   const po::options_description options = command_options(command, positional);
@@ -51,7 +65,16 @@ int run_command(const Command& command, int argc, char** argv) {
     for (auto path = paths.rbegin(); path != paths.rend(); ++path) {
       std::ifstream file(*path);
       if (!file) fail("cannot read config file ", *path);
-      po::store(po::parse_config_file(file, options, /*allow_unregistered=*/false), values);
+      if (!command.skips_other_commands_keys) {
+        po::store(po::parse_config_file(file, options, /*allow_unregistered=*/false), values);
+        continue;
+      }
+      po::parsed_options parsed = po::parse_config_file(file, options, /*allow_unregistered=*/true);
+      for (const auto& option : parsed.options)
+        if (option.unregistered && !declared_by_a_command(option.string_key))
+          fail(*path, ": unrecognised option '", option.string_key, "' (no tleg command has it; ",
+               "check its spelling and section)");
+      po::store(parsed, values);
     }
   }
   po::notify(values);

@@ -23,6 +23,11 @@ struct Command {
   // Reads the options into the command's settings (checking them) and returns its work: one
   // call of a library function, whose result is the exit code.
   std::function<std::function<int()>(Options&)> parse;
+  // Whether --config files may hold keys of the other commands that this one does not use:
+  // `tleg logits` reads the view options of the INI files the training stages share
+  // (common.ini's [data] mean, [aug] recipe, ...) and skips their training keys. A key that no
+  // command declares is still an error naming the file.
+  bool skips_other_commands_keys = false;
 };
 
 // The commands, in the order `tleg --help` lists them.

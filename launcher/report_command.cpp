@@ -1,5 +1,5 @@
-// `tleg report`: the cost report of a family of runs (tables, ratios, plots) from their run.json;
-// `tleg linearity`: how far trained models' blocks lie on a line across depth.
+// `tleg report`: the cost report of a family of runs (tables, ratios, verdicts, plots) from their
+// run.json; `tleg linearity`: how far trained models' blocks lie on a line across depth.
 #include <iostream>
 
 #include "common/error.h"
@@ -25,6 +25,8 @@ int report_command(const std::vector<std::string>& runs, const std::string& out)
     else
       std::cout << (*ratio.value >= 0 ? "+" : "") << *ratio.value << " " << ratio.unit << "\n";
   }
+  std::cout << "verdicts (" << out << "/verdicts.md):\n";
+  for (const auto& verdict : summary.verdicts) std::cout << "  " << verdict_line(verdict) << "\n";
   return 0;
 }
 
@@ -68,8 +70,8 @@ std::vector<Command> report_commands() {
          o.add_options()("runs", po::value<std::vector<std::string>>()->required()->multitoken(),
                          "run.json files, or folders searched recursively for run.json")(
              "out", po::value<std::string>()->required(),
-             "output folder (created): runs.csv/.md, totals.csv/.md, ratios.csv, report.md, "
-             "plots as .png/.svg with their .dat and .gp files");
+             "output folder (created): runs.csv/.md, totals.csv/.md, ratios.csv, verdicts.md, "
+             "report.md, plots as .png/.svg with their .dat and .gp files");
          p.add("runs", -1);
        },
        [](Options& o) {

@@ -260,12 +260,9 @@ SweepSettings sweep_settings(Options& o) {
   SweepSettings s{.stage = stage_settings(o, "finetune"), .init = init_settings(o)};
   s.depths = parse_depths(o.get<std::string>("depths"));
   s.pretrain_epochs = o.get<std::int64_t>("pretrain-epochs");
-  s.init.pretrained_dir = o.get<std::string>("pretrained-dir");
-  if (!s.init.pretrained_dir.empty() && s.init.method != "prefin")
-    fail(
-        "--pretrained-dir is for --init prefin (the pre-trained model of each depth); "
-        "--init ",
-        s.init.method, " takes --", s.init.method == "tleg" ? "learngene" : "pretrained");
+  s.pretrained_runs = o.get<std::string>("prefin-from");
+  if (!s.pretrained_runs.empty() && s.init.method != "prefin")
+    fail("--prefin-from is for --init prefin (got --init ", s.init.method, ")");
   return s;
 }
 
@@ -366,9 +363,10 @@ std::vector<Command> train_commands() {
                          "depths: a range and/or list, e.g. 3-12 or 3,6,9,12")(
              "pretrain-epochs", po::value<std::int64_t>()->default_value(0),
              "prefin: epochs of each depth's own pre-training (0: optim.epochs)")(
-             "pretrained-dir", po::value<std::string>()->default_value(""),
-             "prefin: fine-tune DIR/depth-<d>/model.h5, pre-trained elsewhere (e.g. a source "
-             "task's prefin-pretrain folder), instead of pre-training each depth here");
+             "prefin-from", po::value<std::string>()->default_value(""),
+             "prefin: take each depth's pre-trained model from DIR/depth-<d> (another sweep's "
+             "runs, e.g. RUN_DIR/scratch-long trained with the same recipe) instead of "
+             "pre-training it; the report counts those runs as Pre-Fin's pre-training");
        },
        [](Options& o) {
          return [s = sweep_settings(o)] {
@@ -430,7 +428,9 @@ std::vector<Command> train_commands() {
              return 0;
            });
          };
-       }},
+       },
+       // The training stages' INI files set the views the logits must match.
+       /*skips_other_commands_keys=*/true},
   };
 }
 

@@ -43,6 +43,8 @@ void write_run_ledger(const RunLedger& r, const std::string& path) {
                        {"best_top1", r.best_top1},
                        {"best_top5", r.best_top5},
                        {"best_epoch", r.best_epoch},
+                       {"initial_top1", r.initial_top1 ? json(*r.initial_top1) : json(nullptr)},
+                       {"initial_top5", r.initial_top5 ? json(*r.initial_top5) : json(nullptr)},
                        {"dataset", r.dataset},
                        {"dataset_fingerprint", r.dataset_fingerprint},
                        {"classes", r.classes},
@@ -92,6 +94,9 @@ RunLedger read_run_ledger(const std::string& path) {
     r.best_top1 = record.value("best_top1", r.top1);
     r.best_top5 = record.value("best_top5", r.top5);
     r.best_epoch = record.value("best_epoch", r.epochs);
+    for (auto [key, field] :
+         {std::pair{"initial_top1", &r.initial_top1}, std::pair{"initial_top5", &r.initial_top5}})
+      if (record.contains(key) && !record.at(key).is_null()) *field = record.at(key).get<double>();
     r.dataset = record.at("dataset");
     r.dataset_fingerprint = record.at("dataset_fingerprint");
     r.classes = record.at("classes");

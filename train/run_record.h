@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -35,6 +36,9 @@ struct RunLedger {
   // and that epoch, from 1. Records written before these existed read as best = last.
   double best_top1 = 0, best_top5 = 0;
   std::int64_t best_epoch = 0;
+  // A TLEG descendant's accuracy as inherited, before its first step (the expansion alone);
+  // empty for runs not evaluated before training.
+  std::optional<double> initial_top1, initial_top5;
   std::string dataset, dataset_fingerprint;
   std::int64_t classes = 0;
   // A transfer (its initialisation trained on another store): that dataset's name and

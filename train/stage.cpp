@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 #include <map>
 #include <memory>
+#include <optional>
 
 #include "common/error.h"
 #include "data/dataset_store.h"
@@ -63,6 +64,10 @@ struct RunLabel {
   std::string method, init;
   std::int64_t stored_parameters = 0;
   SourceDataset source;  // a transfer: the dataset the initialisation was trained on
+  // Evaluate the model as initialised, before its first step (TLEG descendants: what the
+  // expansion alone gives; recorded in run.json, and a check that the inheritance works).
+  bool evaluate_initial = false;
+  std::map<std::string, std::string> extra;  // added to run.json's extra fields
 };
 
 // Trains `model` (initialised) and writes its output and run.json. Returns whether it ran to the
@@ -85,6 +90,15 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
     std::cerr << s.stage << ": " << model.describe() << ", " << context.comm.size()
               << " rank(s) on " << context.device.str() << ", " << label.method << " ("
               << label.init << ")\n";
+  std::optional<Accuracy> initial;
+  if (label.evaluate_initial && val) {
+    // Deterministic: a resumed run evaluates the same initialisation again and records the same.
+    initial = evaluate_model(model, *val, val_size, context.comm, context.device);
+    model.train();
+    if (context.root())
+      std::cerr << label.method << " before fine-tuning: top-1 " << initial->top1 * 100
+                << "%, top-5 " << initial->top5 * 100 << "%\n";
+  }
   const TrainOutcome outcome =
       train_model(model, {train, val.get(), val_size, teacher.get()}, s.train, context);
   if (!outcome.finished) {
@@ -133,6 +147,10 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
   ledger.best_top1 = outcome.best_top1;
   ledger.best_top5 = outcome.best_top5;
   ledger.best_epoch = outcome.best_epoch;
+  if (initial) {
+    ledger.initial_top1 = initial->top1;
+    ledger.initial_top5 = initial->top5;
+  }
   ledger.dataset = dataset.info().name;
   ledger.dataset_fingerprint = dataset.fingerprint();
   ledger.classes = model.classes();
@@ -151,6 +169,7 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
                   {"resumed_from", std::to_string(outcome.resumed_from)},
                   {"segments", std::to_string(outcome.segments)},
                   {"segment_wall_seconds", std::to_string(outcome.segment_seconds)}};
+  ledger.extra.insert(label.extra.begin(), label.extra.end());
   for (std::int64_t i = 0; i < world_ranks.size(0); ++i)
     ledger.placement.push_back(context.world.placement().at(
         static_cast<std::size_t>(world_ranks[i][0].item<std::int64_t>())));
@@ -266,7 +285,8 @@ InitSpec init_spec(const InitSettings& init, const std::string& method, std::uin
 }
 
 bool finetune(const StageSettings& s, const VitConfig& config, const InitSpec& init,
-              const std::string& method, const StageContext& context) {
+              const std::string& method, const StageContext& context,
+              const std::map<std::string, std::string>& extra) {
   InitSpec spec = init;
   spec.dataset_fingerprint = DatasetReader(s.data.store).fingerprint();
   const auto initializer = make_initializer(spec);
@@ -274,7 +294,9 @@ bool finetune(const StageSettings& s, const VitConfig& config, const InitSpec& i
   initializer->initialise(model);
   RunLabel label{.method = method,
                  .init = initializer->describe(),
-                 .stored_parameters = initializer->stored_parameters()};
+                 .stored_parameters = initializer->stored_parameters(),
+                 .evaluate_initial = init.method == "tleg",
+                 .extra = extra};
   // A transfer: the source was trained on another store (the report's transfer section).
   const SourceDataset source = initializer->source_dataset();
   if (!source.fingerprint.empty() && source.fingerprint != spec.dataset_fingerprint)
@@ -301,8 +323,8 @@ EvaluateResult evaluate(const EvaluateSettings& e, const StageContext& context) 
   } else {
     if (e.depth < 1) fail("--learngene needs --depth D (at least 1), got ", e.depth);
     model = expand(load_learngene(e.learngene), e.depth);  // as tleg expand writes it
-    result.model = concat("depth-", e.depth, " descendant of ", e.learngene, " (",
-                          model->describe(), ")");
+    result.model =
+        concat("depth-", e.depth, " descendant of ", e.learngene, " (", model->describe(), ")");
   }
   const DatasetReader dataset(e.data.store);
   const auto classes = static_cast<std::int64_t>(dataset.info().class_names.size());

@@ -6,6 +6,7 @@
 #include <c10/core/Device.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -89,9 +90,6 @@ struct InitSettings {
   std::string pretrained;          // subset or prefin
   std::string subset_layers = "first";
   bool new_head = false;  // a transfer: a fresh head, everything else from the source
-  // prefin sweeps: fine-tune DIR/depth-<d>/model.h5, pre-trained elsewhere (another task's
-  // store), instead of pre-training each depth here; "": pre-train here
-  std::string pretrained_dir;
 };
 
 ViewRecipe view_recipe(const ViewSettings& settings, std::int64_t channels);
@@ -111,8 +109,10 @@ VitConfig descendant_config(const StageSettings& settings, const InitSettings& i
 InitSpec init_spec(const InitSettings& init, const std::string& method, std::uint64_t seed);
 // One stage-2 run of a model of `config` initialised by `init` into settings.train.run_dir,
 // labelled `method`. Returns whether it ran to the end (not stopped by run.stop-after-steps).
+// `extra` goes into run.json's extra fields (e.g. where a Pre-Fin model's pre-training ran).
 bool finetune(const StageSettings& settings, const VitConfig& config, const InitSpec& init,
-              const std::string& method, const StageContext& context);
+              const std::string& method, const StageContext& context,
+              const std::map<std::string, std::string>& extra = {});
 // `tleg finetune`: one depth (init.depth, else model.depth) of init.method.
 void finetune(const StageSettings& settings, const InitSettings& init, const StageContext& context);
 

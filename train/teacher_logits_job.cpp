@@ -3,9 +3,13 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <nlohmann/json.hpp>
+
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <optional>
 
 #include "common/error.h"
 #include "common/timing.h"
@@ -74,6 +78,47 @@ void append_logits(const at::Tensor& logits, const TeacherLogitsTags& tags,
       std::vector<float>(log_sum_exp.data_ptr<float>(), log_sum_exp.data_ptr<float>() + n));
 }
 
+// The time of the runs that wrote a store, summed over the runs (segments) of an interrupted and
+// re-run job, as training sums its segments through checkpoints: rank 0 keeps DIR/elapsed.json
+// up to date after each shard it writes, so a killed segment loses at most its current shard's
+// time (whose work is redone and counted again). Kept only for the same store settings.
+class LogitsElapsed {
+ public:
+  LogitsElapsed(std::string dir, std::string settings)
+      : path_(std::move(dir) + "/elapsed.json"), settings_(std::move(settings)) {
+    std::ifstream in(path_);
+    if (!in) return;
+    const nlohmann::json record = nlohmann::json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (record.is_object() && record.value("settings", std::string()) == settings_) {
+      before_ = record.value("elapsed_seconds", 0.0);
+      segments_ = record.value("segments", std::int64_t{0}) + 1;
+    }
+  }
+  double seconds() const { return before_ + seconds_since(started_); }
+  std::int64_t segments() const { return segments_; }
+  void save() const {
+    const nlohmann::json record = {
+        {"settings", settings_}, {"elapsed_seconds", seconds()}, {"segments", segments_}};
+    {
+      std::ofstream out(path_ + ".partial");
+      out << record.dump(2) << "\n";
+      if (!out) fail(path_, ": cannot write the elapsed time of tleg logits");
+    }
+    std::filesystem::rename(path_ + ".partial", path_);
+  }
+
+ private:
+  std::string path_, settings_;
+  const Clock::time_point started_ = Clock::now();
+  double before_ = 0;
+  std::int64_t segments_ = 1;
+};
+
+std::string describe_tags(const TeacherLogitsTags& t) {
+  return concat(t.fingerprint, " ", t.split, " views=", t.views, " topk=", t.topk,
+                " repeats=", t.repeats, " seed=", t.seed, " ", t.recipe, " ", t.teacher);
+}
+
 }  // namespace
 
 void write_teacher_logits(const LogitsSettings& s, const StageContext& context) {
@@ -104,6 +149,8 @@ void write_teacher_logits(const LogitsSettings& s, const StageContext& context) 
   const auto shards = static_cast<std::int64_t>(index.shards());
   ProgressLine progress(context.root(), 0);
   const Clock::time_point started = Clock::now();
+  std::optional<LogitsElapsed> elapsed;
+  if (context.root()) elapsed.emplace(s.out, describe_tags(tags));
   std::int64_t written = 0;
   for (std::int64_t shard = context.comm.rank(); shard < shards; shard += context.comm.size()) {
     const std::string path = teacher_logits_shard_path(s.out, shard);
@@ -128,6 +175,7 @@ void write_teacher_logits(const LogitsSettings& s, const StageContext& context) 
       append_logits(logits, tags, params, writer);
     }
     writer.finish();
+    if (elapsed) elapsed->save();
     written += static_cast<std::int64_t>(total);
     progress.update("shard", shard + 1, shards,
                     static_cast<double>(written) / std::max(seconds_since(started), 1e-9),
@@ -143,7 +191,9 @@ void write_teacher_logits(const LogitsSettings& s, const StageContext& context) 
     ledger.init = teacher->identity();
     ledger.images = static_cast<std::int64_t>(index.size()) * s.views;
     ledger.flops = static_cast<double>(ledger.images) * teacher->forward_flops();
-    ledger.wall_seconds = seconds_since(started);
+    // Every segment's time (an interrupted job re-run finishes the missing shards).
+    elapsed->save();
+    ledger.wall_seconds = elapsed->seconds();
     ledger.device_seconds = ledger.wall_seconds * context.comm.size();
     ledger.ranks = context.comm.size();
     ledger.device = context.device.is_cuda() ? "cuda" : "cpu";
@@ -155,7 +205,9 @@ void write_teacher_logits(const LogitsSettings& s, const StageContext& context) 
     ledger.extra = {{"teacher_flops_per_image", std::to_string(teacher->forward_flops())},
                     {"teacher_flops_source", teacher->flops_source()},
                     {"views", std::to_string(s.views)},
-                    {"split", s.split}};
+                    {"split", s.split},
+                    {"segments", std::to_string(elapsed->segments())},
+                    {"segment_wall_seconds", std::to_string(seconds_since(started))}};
     write_run_ledger(ledger, s.out + "/run.json");
     std::cout << "logits: " << s.out << ": " << s.views << " view(s) of " << index.size()
               << " images (" << s.split << "), "

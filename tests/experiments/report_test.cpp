@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <sstream>
 #include <tuple>
@@ -61,9 +62,12 @@ RunLedger ledger_of(const RunSpec& spec) {
   return ledger;
 }
 
-void write_run(const fs::path& dir, const RunSpec& spec) {
+void write_run(const fs::path& dir, const RunSpec& spec,
+               const std::function<void(RunLedger&)>& change = nullptr) {
   fs::create_directories(dir);
-  write_run_ledger(ledger_of(spec), (dir / "run.json").string());
+  RunLedger ledger = ledger_of(spec);
+  if (change) change(ledger);
+  write_run_ledger(ledger, (dir / "run.json").string());
 }
 
 // The family: numbers chosen so that every ratio is easy to compute by hand (see each test).
@@ -265,6 +269,8 @@ TEST_F(ReportOfFamily, RatiosMatchHandComputedNumbers) {
       {"TLEG vs a pre-trained model: parameters stored", 0.8},
       {"TLEG vs scratch: top-1 at equal fine-tuning budget, depth 3", 2.0},  // 70 - 68
       {"TLEG vs scratch: top-1 at equal fine-tuning budget, depth 6", 4.0},  // 75 - 71
+      {"TLEG vs prefin: top-1, depth 3", 1.0},                               // 70 - 69
+      {"TLEG vs prefin: top-1, depth 6", 2.0},                               // 75 - 73
   };
   for (const auto& [name, value] : expected) {
     const ReportRatio& ratio = ratio_named(*summary_, name);
@@ -276,7 +282,7 @@ TEST_F(ReportOfFamily, RatiosMatchHandComputedNumbers) {
             "scratch: depths 3, 6 from random init = 6.6e+14 FLOPs; TLEG: aux 3e+14 + fine-tuning "
             "(depths 3, 6) 3e+13 = 3.3e+14 FLOPs; 6.6e+14 / 3.3e+14 = 2.00x");
   EXPECT_NE(ratio_named(*summary_, "TLEG vs scratch: top-1 at equal fine-tuning budget, depth 3")
-                .accounting.find("equal budget: both trained 35 epochs"),
+                .accounting.find("equal budget: both trained 35 epochs (35,000 images)"),
             std::string::npos);
   EXPECT_NE(ratio_named(*summary_, "TLEG vs scratch: top-1 at equal fine-tuning budget, depth 6")
                 .accounting.find("NOT an equal budget"),
@@ -304,6 +310,132 @@ TEST_F(ReportOfFamily, WritesEveryPlotAndTheIndex) {
                       "# models_produced cumulative_training_flops\n"
                       "0 3e+14\n1 3.1e+14\n2 3.3e+14\n"),
             std::string::npos);
+}
+
+// The family the demo runs: scratch for B and scratch-long (3B) told apart, Pre-Fin pre-trained
+// by the scratch-long runs (reused, not trained twice), stage 1 from stored logits, TLEG's
+// descendants evaluated before fine-tuning. `tleg6` is TLEG's top-1 at depth 6.
+void write_demo_family(const fs::path& root, double tleg6) {
+  write_run(root / "teacher", {"teacher", 6, 2, 1000, 2e13, 3600, 5000, 0, 0.90, 0.99});
+  write_run(root / "logits", {"teacher-logits", 0, 0, 240000, 5e12, 360, 0, 0, 0, 0});
+  write_run(root / "aux", {"aux", 12, 4, 60000, 2e13, 7200, 2000, 0, 0.80, 0.95});
+  const auto initial = [](double top1) {
+    return [top1](RunLedger& r) { r.initial_top1 = top1, r.initial_top5 = 0.9; };
+  };
+  write_run(root / "tleg/3", {"tleg", 3, 1, 30000, 1e13, 100, 1300, 1000, 0.80, 0.9}, initial(0.6));
+  write_run(root / "tleg/6", {"tleg", 6, 1, 30000, 2e13, 100, 1600, 1000, tleg6, 0.9},
+            initial(0.7));
+  write_run(root / "scratch/3", {"scratch", 3, 1, 30000, 1e13, 100, 1300, 0, 0.70, 0.9});
+  write_run(root / "scratch/6", {"scratch", 6, 1, 30000, 2e13, 100, 1600, 0, 0.72, 0.9});
+  write_run(root / "long/3", {"scratch-long", 3, 3, 90000, 3e13, 300, 1300, 0, 0.805, 0.9});
+  write_run(root / "long/6", {"scratch-long", 6, 3, 90000, 9e13, 300, 1600, 0, 0.81, 0.9});
+  const auto reused = [](RunLedger& r) { r.extra["pretrained_method"] = "scratch-long"; };
+  write_run(root / "prefin/3", {"prefin", 3, 1, 30000, 1e13, 100, 1300, 1300, 0.79, 0.9}, reused);
+  write_run(root / "prefin/6", {"prefin", 6, 1, 30000, 2e13, 100, 1600, 1600, 0.80, 0.9}, reused);
+}
+
+const ReportVerdict& verdict_of(const ReportSummary& summary, const std::string& claim_start) {
+  for (const auto& verdict : summary.verdicts)
+    if (verdict.claim.rfind(claim_start, 0) == 0) return verdict;
+  throw std::runtime_error("no verdict starting " + claim_start);
+}
+
+TEST(ReportOfDemoFamily, TellsScratchApartAndReusesScratchLongAsPreFinPretraining) {
+  TempDir dir;
+  write_demo_family(dir.path() / "runs", 0.805);
+  const ReportSummary summary =
+      write_report({(dir.path() / "runs").string()}, (dir.path() / "report").string());
+  const auto totals = read_csv(dir.path() / "report" / "totals.csv");
+  const auto prefin = find_row(totals, {{"method", "prefin"}});
+  EXPECT_NEAR(number(prefin, "pretraining_flops"), 1.2e14, 1.2e14 * kTolerance);  // 3e13 + 9e13
+  EXPECT_NE(prefin.at("pretraining_accounting")
+                .find("the scratch-long runs reused as Pre-Fin's pre-training"),
+            std::string::npos)
+      << prefin.at("pretraining_accounting");
+  EXPECT_NEAR(number(find_row(totals, {{"method", "scratch-long"}}), "total_flops"), 1.2e14,
+              1.2e14 * kTolerance);
+  EXPECT_NEAR(number(find_row(totals, {{"method", "scratch"}}), "total_flops"), 3e13,
+              3e13 * kTolerance);
+  // scratch-long 1.2e14 against TLEG's aux 2e13 + logits 5e12 + fine-tuning 3e13 = 5.5e13
+  EXPECT_NEAR(*ratio_named(summary, "TLEG vs scratch-long: total training cost (FLOPs)").value,
+              1.2e14 / 5.5e13, kTolerance);
+  EXPECT_NEAR(*ratio_named(summary, "TLEG vs scratch: total training cost (FLOPs)").value,
+              3e13 / 5.5e13, kTolerance);
+  EXPECT_NEAR(*ratio_named(summary, "TLEG vs scratch-long: top-1, depth 3").value, -0.5, 1e-9);
+  const auto runs = read_csv(dir.path() / "report" / "runs.csv");
+  EXPECT_NEAR(
+      number(find_row(runs, {{"method", "tleg"}, {"depth", "6"}}), "initial_top1_percent_mean"),
+      70.0, kTolerance);
+  EXPECT_EQ(find_row(runs, {{"method", "scratch"}, {"depth", "6"}}).at("initial_top1_percent_mean"),
+            "");
+  const std::string report = text_of(dir.path() / "report" / "report.md");
+  EXPECT_NE(report.find("| TLEG before fine-tuning (as inherited) | 1 | 60.00 | 70.00 |"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(
+      report.find("| Scratch (long), trained 3 epoch(s), 90,000 images | 1 | 80.50 | 81.00 |"),
+      std::string::npos)
+      << report;
+}
+
+TEST(ReportOfDemoFamily, DecidesEveryClaimByItsCriterion) {
+  TempDir dir;
+  write_demo_family(dir.path() / "runs", 0.805);
+  const ReportSummary summary =
+      write_report({(dir.path() / "runs").string()}, (dir.path() / "report").string());
+  ASSERT_EQ(summary.verdicts.size(), 8u);
+  // TLEG - scratch-long: -0.5 at both depths, within the 1 point of "comparable".
+  EXPECT_TRUE(verdict_of(summary, "(a) accuracy").holds)
+      << verdict_of(summary, "(a) accuracy").measured;
+  // 1.2e14 / 5.5e13 = 2.18x >= 1.8x; with the teacher 1.2e14 / 7.5e13 = 1.6x < 1.8x.
+  EXPECT_TRUE(verdict_of(summary,
+                         "(a) training cost of the family: scratch-long vs TLEG, "
+                         "teacher's training excluded")
+                  .holds);
+  const ReportVerdict& with_teacher = verdict_of(
+      summary,
+      "(a) training cost of the family: scratch-long vs TLEG, teacher's training included");
+  EXPECT_FALSE(with_teacher.holds);
+  EXPECT_EQ(with_teacher.measured.rfind("1.60x: ", 0), 0u) << with_teacher.measured;
+  EXPECT_EQ(with_teacher.criterion, "the ratio at least 0.9 x the paper's 2x = 1.8x");
+  // Pre-Fin stores 2,900 against the learngene's 1,000: 2.9x < 17.1x.
+  EXPECT_FALSE(verdict_of(summary, "(b) parameters stored").holds);
+  // Pre-Fin's pre-training 1.2e14 against stage 1's 2.5e13: 4.8x >= 4.5x.
+  EXPECT_TRUE(verdict_of(summary, "(b) pre-training cost").holds);
+  EXPECT_TRUE(verdict_of(summary, "(b) accuracy").holds);  // +1 and +0.5
+  // The largest pre-trained model (scratch-long, depth 6: 1,600) against 1,000: 1.6x < 2.61x.
+  EXPECT_FALSE(verdict_of(summary, "(c) parameters stored").holds);
+  EXPECT_NE(verdict_of(summary, "(c) parameters stored").measured.find("scratch-long, depth 6"),
+            std::string::npos);
+  EXPECT_TRUE(verdict_of(summary, "(d) gain at equal budget").holds);  // +10 and +8.5
+  const std::string verdicts = text_of(dir.path() / "report" / "verdicts.md");
+  EXPECT_NE(verdicts.find("- " + verdict_line(with_teacher) + "\n"), std::string::npos);
+  EXPECT_EQ(verdict_line(with_teacher).substr(verdict_line(with_teacher).size() - 20),
+            ": does not hold here");
+  const std::string report = text_of(dir.path() / "report" / "report.md");
+  EXPECT_EQ(report.substr(report.size() - verdicts.size() + 1), verdicts.substr(1))
+      << "report.md ends with the verdicts";
+
+  // 1.5 points below scratch-long at depth 6: not comparable by the criterion.
+  TempDir worse;
+  write_demo_family(worse.path() / "runs", 0.795);
+  const ReportSummary below =
+      write_report({(worse.path() / "runs").string()}, (worse.path() / "report").string());
+  EXPECT_FALSE(verdict_of(below, "(a) accuracy").holds);
+  EXPECT_NE(verdict_of(below, "(a) accuracy").measured.find("d3 -0.50, d6 -1.50; mean -1.00"),
+            std::string::npos)
+      << verdict_of(below, "(a) accuracy").measured;
+}
+
+TEST(Report, VerdictsOfMissingRunsAreNotMeasured) {
+  TempDir dir;
+  write_run(dir.path() / "tleg", {"tleg", 3, 35, 35000, 1e13, 1800, 1300, 2000, 0.70, 0.90});
+  const ReportSummary summary = write_report({dir.path().string()}, dir.file("report"));
+  ASSERT_EQ(summary.verdicts.size(), 8u);
+  for (const auto& verdict : summary.verdicts) {
+    EXPECT_FALSE(verdict.holds) << verdict.claim;
+    EXPECT_EQ(verdict.measured.rfind("not measured: ", 0), 0u) << verdict.measured;
+  }
 }
 
 TEST(Report, MissingMethodsAreSaidPlainly) {

@@ -2,7 +2,8 @@
 # tleg sweep on 2 ranks as a cluster runs it: groups that finish far more than --dist.timeout
 # apart end with exit 0; a failure on one rank of a group ends the job with that rank's own
 # message instead of hanging; SIGTERM checkpoints the running depth, does not mark it failed, and
-# --resume completes it (removing the failed.txt of an earlier attempt).
+# --resume completes it (removing the failed.txt of an earlier attempt); Pre-Fin takes its
+# pre-trained models from another sweep's runs.
 # usage: sweep_test.sh TLEG MPIEXEC PYTHON
 set -u
 tleg=$1 mpiexec=$2 python=$3
@@ -68,4 +69,20 @@ grep -q "resuming at step" "$work/term2.log" || { cat "$work/term2.log"; fail "t
 [ -f "$work/term/scratch/depth-2/run.json" ] || fail "the resumed depth wrote no run.json"
 [ -f "$work/term/scratch/depth-2/failed.txt" ] && fail "failed.txt stayed beside a depth that succeeded"
 echo "SIGTERM: checkpointed, not failed; --resume completed the depth and removed failed.txt"
-echo "3 passed, 0 failed"
+
+# 4. Pre-Fin from another sweep's runs (--prefin-from): a depth that sweep lacks is refused
+# before any training, naming it; a depth it has is fine-tuned from that run's model, and its
+# run.json says where the pre-training ran.
+# (common's --init scratch becomes --init prefin)
+prefin=(sweep "${common[@]/scratch/prefin}" --prefin-from "$work/apart/scratch" --optim.steps-per-epoch 3
+        --run.dir "$work/prefin")
+"$tleg" "${prefin[@]}" --depths 1,2 >"$work/prefin1.log" 2>&1 && fail "prefin from a sweep without depth 2 must fail"
+grep -q -- "--prefin-from $work/apart/scratch: no finished run (depth-<d>/run.json) for depth(s) 2;" "$work/prefin1.log" ||
+  { cat "$work/prefin1.log"; fail "the refusal does not name the missing depth"; }
+[ -e "$work/prefin/prefin/depth-1" ] && fail "a depth was trained before the refusal"
+"$tleg" "${prefin[@]}" --depths 1 >"$work/prefin2.log" 2>&1 || { cat "$work/prefin2.log"; fail "prefin from another sweep"; }
+[ "$(json "$work/prefin/prefin/depth-1/run.json" "['extra']['pretrained_method']")" = scratch ] ||
+  fail "the prefin run does not record its pre-training method"
+[ -e "$work/prefin/prefin-pretrain" ] && fail "prefin pre-trained although --prefin-from gave the models"
+echo "prefin from another sweep: a missing depth refused before training; depth 1 reused that sweep's model"
+echo "4 passed, 0 failed"

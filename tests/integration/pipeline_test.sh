@@ -1,11 +1,14 @@
 #!/usr/bin/env bash
-# The README's main command, smallest profile, end to end: prepare, teacher, distill, the three
-# sweeps and the report. Checks that the report holds every method at every depth and its plots.
+# The README's main command, smallest profile, end to end: prepare, teacher, logits, distill, the
+# four sweeps and the report. Checks that the report holds every method at every depth, its plots
+# and every verdict, and that the expansion and the inheritance work (the descendants before
+# fine-tuning).
 # usage: pipeline_test.sh TLEG SOURCE_DIR
 set -u
 tleg=$1 source=$2
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+# KEEP=1 keeps the runs and the report for a look (their folder is printed).
+trap '[ -n "${KEEP:-}" ] && echo "kept: $work" || rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
 TLEG=$tleg "$source/experiments/run_pipeline.sh" smoke "$work/out" >"$work/log" 2>&1 ||
@@ -13,8 +16,9 @@ TLEG=$tleg "$source/experiments/run_pipeline.sh" smoke "$work/out" >"$work/log" 
 report=$work/out/report
 [ -f "$report/report.md" ] || fail "no report.md"
 checks=0
-for method in tleg scratch prefin; do
-  for depth in 3 6; do
+# Every method at every depth of the smoke profile: scratch at B and scratch-long told apart.
+for method in tleg scratch scratch-long prefin; do
+  for depth in 3 12; do
     grep -Eq "^$method,$depth," "$report/runs.csv" || { cat "$report/runs.csv"; fail "no $method at depth $depth"; }
     checks=$((checks + 1))
   done
@@ -31,9 +35,50 @@ while IFS= read -r run; do
     'BEGIN { exit !(best != "" && best + 0 >= last + 0 && epoch + 0 >= 1) }' ||
     fail "$run: best_top1 $(field best_top1), top1 $(field top1), best_epoch $(field best_epoch)"
   runs=$((runs + 1))
-done < <(find "$work/out" -name run.json)
+done < <(find "$work/out" -name run.json ! -path "*/logits/*")
 [ "$runs" -gt 0 ] || fail "no run.json"
 checks=$((checks + 1))
+# The expansion and the inheritance: the depth-12 descendant as inherited is the auxiliary net
+# itself (L = 12, layer l of both at theta_B + l/12 theta_A), so before its first step it scores
+# exactly the aux net's top-1 on the same evaluation views; every descendant scores above chance.
+python3 - "$work/out/seed-0" <<'PY' || fail "the descendants before fine-tuning"
+import json, sys
+root = sys.argv[1]
+aux = json.load(open(f"{root}/aux/run.json"))
+chance = 1 / aux["classes"]
+for depth in (3, 12):
+    run = json.load(open(f"{root}/sweep/tleg/depth-{depth}/run.json"))
+    initial = run["initial_top1"]
+    assert initial is not None, f"depth {depth}: no initial_top1 in run.json"
+    assert initial > chance, f"depth {depth}: {initial} before fine-tuning, not above chance {chance}"
+    if depth == 12:
+        assert initial == aux["top1"], f"depth 12 before fine-tuning {initial} != aux {aux['top1']}"
+    print(f"depth {depth} before fine-tuning: top-1 {initial:.4f} (aux {aux['top1']:.4f}, chance {chance})")
+for depth in (3, 12):
+    run = json.load(open(f"{root}/sweep/prefin/depth-{depth}/run.json"))
+    assert run["extra"].get("pretrained_method") == "scratch-long", run["extra"]
+PY
+checks=$((checks + 3))
+grep -A3 "^| top-1 %" "$report/report.md" | grep -Eq "^\| TLEG before fine-tuning.*\| [0-9.]+ \| [0-9.]+ \|$" ||
+  { cat "$report/report.md"; fail "no row 'TLEG before fine-tuning' with both depths"; }
+grep -q "the teacher's stored logits (tleg logits)" "$report/totals.md" || fail "stage 1 does not count the logits pass"
+grep -q "scratch-long runs reused as Pre-Fin's pre-training" "$report/totals.md" ||
+  fail "the report does not say that Pre-Fin's pre-training is the scratch-long runs"
+checks=$((checks + 3))
+# One verdict per claim, each decided, in verdicts.md, at the end of report.md and of the output.
+claims=("(a) accuracy" "(a) training cost of the family: scratch-long vs TLEG, teacher's training excluded"
+        "(a) training cost of the family: scratch-long vs TLEG, teacher's training included"
+        "(b) parameters stored" "(b) pre-training cost" "(b) accuracy" "(c) parameters stored"
+        "(d) gain at equal budget")
+for claim in "${claims[@]}"; do
+  for file in "$report/verdicts.md" "$report/report.md" "$work/log"; do
+    grep -F -- "$claim" "$file" | grep -Eq "(holds here|does not hold here)$" ||
+      { cat "$report/verdicts.md"; fail "no decided verdict '$claim' in $file"; }
+  done
+  checks=$((checks + 1))
+done
+[ "$(grep -c "^- (" "$report/verdicts.md")" -eq ${#claims[@]} ] || fail "verdicts.md holds other than ${#claims[@]} verdicts"
+tail -n 2 "$report/report.md" | grep -Eq "(holds here|does not hold here)$" || fail "report.md does not end with the verdicts"
 grep -q "TLEG vs Pre-Fin: parameters stored" "$report/totals.md" || fail "no Pre-Fin ratio"
 grep -q "pipeline 'smoke' finished" "$work/log" || fail "no closing line"
-echo "$((checks + 2)) passed, 0 failed"
+echo "$((checks + 4)) passed, 0 failed"

@@ -2,7 +2,8 @@
 # run.json of a resumed run: a run stopped twice and resumed records the images and FLOPs of an
 # uninterrupted run and the time of all its segments; a run resumed from the checkpoint of its
 # last step (killed during its final evaluation) evaluates and records its real accuracy; a
-# resume under another global batch is refused.
+# resume under another global batch is refused. tleg logits reads the training stages' shared INI
+# file, and a re-run of an interrupted tleg logits records the time of every segment.
 # usage: ledger_test.sh TLEG PYTHON
 set -u
 tleg=$1 python=$2
@@ -55,4 +56,28 @@ a, b = (json.load(open(p)) for p in sys.argv[1:])
 assert b["top1"] > 0 and b["top1"] == a["top1"] and b["top5"] == a["top5"], (a["top1"], b["top1"])
 print(f"resumed at the last step: top-1 {b['top1']:.4f} as the run itself")
 PY
-echo "3 passed, 0 failed"
+
+# tleg logits with the Fashion-MNIST configs the training stages share: the view keys apply, the
+# training keys are skipped; a key no command has is refused, naming the file.
+config=$(cd "$(dirname "$0")/../../experiments/fashion-mnist" && pwd)/common.ini
+logits=(logits --config "$config" --data "$work/fm.h5" --teacher "$work/parts/model.h5" --views 1
+        --seed 4 --threads 1 --out "$work/logits")
+"$tleg" "${logits[@]}" >"$work/logits1.log" 2>&1 || { cat "$work/logits1.log"; fail "logits with common.ini"; }
+cp "$work/logits/run.json" "$work/logits-first.json"
+printf '[data]\ntrain-splt = train\n' >"$work/typo.ini"
+"$tleg" "${logits[@]}" --config "$work/typo.ini" >"$work/typo.log" 2>&1 && fail "a misspelt config key must be refused"
+grep -q "typo.ini: unrecognised option 'data.train-splt'" "$work/typo.log" || { cat "$work/typo.log"; fail "the refusal does not name the file and key"; }
+# An interrupted job: its index and one shard were never written; the re-run writes them and
+# counts the first segment's time too.
+rm "$work/logits/index.h5" "$(ls "$work"/logits/shard-*.h5 | tail -1)"
+"$tleg" "${logits[@]}" >"$work/logits2.log" 2>&1 || { cat "$work/logits2.log"; fail "logits re-run"; }
+"$python" - "$work/logits-first.json" "$work/logits/run.json" <<'PY' || fail "the ledger of a re-run tleg logits"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+assert a["extra"]["segments"] == "1" and b["extra"]["segments"] == "2", (a["extra"], b["extra"])
+segment = float(b["extra"]["segment_wall_seconds"])
+assert b["wall_seconds"] >= a["wall_seconds"] + segment - 0.05, (a["wall_seconds"], segment, b["wall_seconds"])
+assert b["images"] == a["images"] and b["flops"] == a["flops"]
+print(f"logits re-run: wall {b['wall_seconds']:.2f} s = first segment {a['wall_seconds']:.2f} s + second {segment:.2f} s")
+PY
+echo "5 passed, 0 failed"
