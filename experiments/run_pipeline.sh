@@ -31,7 +31,9 @@ case $profile in
   # smoke: a smaller teacher, so that its logits over 2 views of 60,000 images take seconds.
   smoke)   depths=3,12; seeds=0; teacher=(1 40); aux=(2 30); des=(1 14); long=(3 14)
            teacher_model=(--model.cnn-widths 8,16,32 --model.cnn-convs 1) ;;
-  default) depths=3-12; seeds=0; teacher=(3 0); aux=(3 400); des=(1 280); long=(3 280) ;;
+  # default: the sweeps plan ten depths over 2 ranks as 2 groups of 1 rank, so a sweep's step is
+  # 64 images where stage 1's is 2 x 64: B = 560 steps x 64 = 35,840 images, the rule's B.
+  default) depths=3-12; seeds=0; teacher=(3 0); aux=(3 400); des=(1 560); long=(3 560) ;;
   full)    depths=3-12; seeds="0 1 2"; teacher=(10 0); aux=(30 0); des=(7 0); long=(21 0) ;;
   *) echo "unknown profile '$profile': smoke, default or full" >&2; exit 2 ;;
 esac
