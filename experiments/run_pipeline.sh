@@ -90,6 +90,11 @@ done
 
 step "report"
 "$tleg" report "$out"/seed-* --out "$out/report" >"$out/report.log"
+# The paper's observation on the deepest models of the first seed: how close to a line across
+# depth the blocks of scratch-long, Pre-Fin and TLEG after fine-tuning lie (docs/linearity.md).
+models=$out/seed-${seeds%% *}/sweep
+"$tleg" linearity --out "$out/report/linearity" --model "$models/scratch-long/depth-12/model.h5" \
+  "$models/prefin/depth-12/model.h5" "$models/tleg/depth-12/model.h5" >"$out/linearity.log"
 head -1 "$out/report.log"
 echo
 sed -n '/^## Accuracy/,/^## Runs/p' "$out/report/report.md" | sed '1d;$d'
@@ -97,5 +102,9 @@ grep -E "parameters stored|total training cost \(FLOPs\)|pre-training cost \(FLO
   "$out/report/totals.md" | grep "^| TLEG" | cut -d'|' -f2,3 | sed 's/^ /  /; s/ *| */: /'
 echo
 sed -n '/^- /p' "$out/report/verdicts.md"
+echo
+echo "linearity of the depth-12 blocks across depth ($out/report/linearity/linearity.md):"
+sed -n '/^## What the numbers say/,/^## R/p' "$out/report/linearity/linearity.md" | grep '^- ' |
+  sed 's/^- /  /'
 echo
 echo "pipeline '$profile' finished in $(( $(date +%s) - started )) s; report: $out/report/report.md"
