@@ -20,8 +20,9 @@ common=(--data.store "$work/fm.h5" --data.val-split "" --data.mean 0.2860 --data
         --init scratch --run.seed 3)
 
 # 1. Depth 1 and depth 12 in two single-rank groups, 2 s collective timeout: the depth-1 group
-# waits for the other far longer than the timeout.
-mpirun2 "$tleg" sweep "${common[@]}" --depths 1,12 --optim.steps-per-epoch 300 --dist.timeout 2 \
+# waits for the other far longer than the timeout (1,000 steps: 300 gave only 5 s apart on an
+# idle machine once the step got faster).
+mpirun2 "$tleg" sweep "${common[@]}" --depths 1,12 --optim.steps-per-epoch 1000 --dist.timeout 2 \
   --run.dir "$work/apart" >"$work/apart.log" 2>&1 || { cat "$work/apart.log"; fail "sweep with groups finishing apart"; }
 apart=$("$python" -c "
 import json, sys
