@@ -37,14 +37,8 @@ case $profile in
   full)    depths=3-12; seeds="0 1 2"; teacher=(10 0); aux=(30 0); des=(7 0); long=(21 0) ;;
   *) echo "unknown profile '$profile': smoke, default or full" >&2; exit 2 ;;
 esac
-budget() { echo "--optim.epochs $1 --optim.steps-per-epoch $2"; }
-
-# Open MPI on one machine: shared memory and loopback only, no warnings about absent
-# high-speed networks; root is allowed (containers, CI).
-export OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1 OMPI_MCA_btl_base_warn_component_unused=0
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-run() { mpirun -np "$ranks" "$tleg" "$@"; }
-step() { echo; echo "== $*"; }
+# run, step, budget and the Open MPI settings for one machine.
+source "$here/local_mpi.sh"
 
 started=$(date +%s)
 mkdir -p "$out"

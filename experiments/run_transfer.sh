@@ -34,12 +34,8 @@ case $profile in
 esac
 depths=${DEPTHS:-$depths}
 deepest=$(echo "$depths" | tr ',-' '\n\n' | sort -n | tail -1)
-budget() { echo "--optim.epochs $1 --optim.steps-per-epoch $2"; }
-
-export OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1 OMPI_MCA_btl_base_warn_component_unused=0
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-run() { mpirun -np "$ranks" "$tleg" "$@"; }
-step() { echo; echo "== $*"; }
+# run, step, budget and the Open MPI settings for one machine.
+source "$here/local_mpi.sh"
 
 started=$(date +%s)
 mkdir -p "$out/data"
