@@ -13,7 +13,8 @@
 // --steps=N timed steps (default 40), --warmup=N (default 5), --batch=N per rank (64),
 // --loader_threads=N (1), --dim=N (64), --heads=N (2), --patch=N (7), --depth=N (12): the
 // defaults are experiments/fashion-mnist/common.ini and aux.ini; --precision=fp32|bf16 (the
-// student's, as --run.precision). Counter flops_per_image: the student's training FLOPs.
+// student's and the teacher's, as --run.precision). Counter flops_per_image: the student's
+// training FLOPs.
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 #include <benchmark/benchmark.h>
@@ -83,10 +84,13 @@ struct PieceSeconds {
 void bench_distill(benchmark::State& state, const tleg::dist::World& world,
                    tleg::dist::Communicator& comm, const Options& options) {
   tleg::Loader loader(loader_options(options, comm));
-  const std::unique_ptr<tleg::Teacher> teacher = tleg::load_teacher(options.teacher, c10::kCPU);
+  const tleg::Precision precision = tleg::parse_precision(options.precision);
+  // The teacher computes in the student's precision, as a training run's live teacher does.
+  const std::unique_ptr<tleg::Teacher> teacher =
+      tleg::load_teacher(options.teacher, c10::kCPU, precision);
   tleg::AuxViT model(options.vit);
   tleg::initialise(model, 0);
-  model.set_precision(tleg::parse_precision(options.precision));
+  model.set_precision(precision);
   // aux.ini: soft distillation only (tau 1, alpha 1); common.ini: no Mixup or CutMix.
   tleg::TrainSettings settings;
   settings.distill = true;

@@ -64,6 +64,7 @@ for seed in $seeds; do
     step "the teacher's logits over ${aux[0]} stored view(s) of every training image (seed $seed)"
     run logits --config "$config/common.ini" --config "$config/aux.ini" --data "$data" \
       --teacher "$dir/teacher/model.h5" --views "${aux[0]}" --seed "$seed" --threads 1 \
+      ${PRECISION:+--run.precision "$PRECISION"} \
       --out "$dir/logits"; }
   [ -f "$dir/aux/run.json" ] || {
     step "distill the auxiliary net, L = 12, from the stored logits (seed $seed)"

@@ -240,6 +240,7 @@ StageSettings stage_settings(Options& o, const std::string& stage) {
   }
   s.method = o.get<std::string>("run.method");
   s.threads = o.get<std::int64_t>("run.threads");
+  if (s.threads < 1) fail("--run.threads must be at least 1, got ", s.threads);
   s.precision = parse_precision(o.get<std::string>("run.precision"));
   s.timeout_seconds = o.get<std::int64_t>("dist.timeout");
   s.command_line = o.command_line();
@@ -297,6 +298,7 @@ LogitsSettings logits_settings(Options& o) {
           .seed = o.get<std::int64_t>("seed"),
           .batch = o.get<std::int64_t>("batch"),
           .threads = o.get<std::int64_t>("threads"),
+          .precision = parse_precision(o.get<std::string>("run.precision")),
           .view = view_settings(o)};
 }
 
@@ -374,16 +376,17 @@ std::vector<Command> train_commands() {
                            [&](const StageContext& world) { return run_sweep(s, world); });
          };
        }},
-      {"evaluate", "top-1/top-5 of a model file, or of a learngene's depth-d descendant, on a split",
-       "",
+      {"evaluate",
+       "top-1/top-5 of a model file, or of a learngene's depth-d descendant, on a split", "",
        [](po::options_description& o, po::positional_options_description&) {
          add_view_options(o);
          o.add_options()("model", po::value<std::string>()->default_value(""),
                          "model file (.h5: a ViT or a CNN)")(
              "learngene", po::value<std::string>()->default_value(""),
              "learngene file: evaluate its depth --depth descendant, expanded as tleg expand")(
-             "depth", po::value<std::int64_t>()->default_value(0), "descendant depth (--learngene)")(
-             "data", po::value<std::string>()->required(), "dataset store (.h5, from tleg prepare)")(
+             "depth", po::value<std::int64_t>()->default_value(0),
+             "descendant depth (--learngene)")("data", po::value<std::string>()->required(),
+                                               "dataset store (.h5, from tleg prepare)")(
              "split", po::value<std::string>()->default_value("val"), "split to evaluate")(
              "batch", po::value<std::int64_t>()->default_value(128), "images per batch and rank")(
              "threads", po::value<std::int64_t>()->default_value(1),
@@ -419,7 +422,10 @@ std::vector<Command> train_commands() {
              "batch", po::value<std::int64_t>()->default_value(256),
              "views per teacher forward pass")("threads",
                                                po::value<std::int64_t>()->default_value(2),
-                                               "render and compute threads per rank");
+                                               "render and compute threads per rank")(
+             "run.precision", po::value<std::string>()->default_value("fp32"),
+             "a tleg model teacher's compute precision, fp32 or bf16 (the training stages' key: "
+             "their INI files' precision applies, as it does to a live teacher)");
        },
        [](Options& o) {
          return [s = logits_settings(o)] {

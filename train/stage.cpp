@@ -85,7 +85,8 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
     val_size = dataset.index(s.data.val_split).size();
   }
   std::unique_ptr<Teacher> teacher;
-  if (!s.teacher.model.empty()) teacher = load_teacher(s.teacher.model, context.device);
+  if (!s.teacher.model.empty())
+    teacher = load_teacher(s.teacher.model, context.device, s.precision);
   if (context.root())
     std::cerr << s.stage << ": " << model.describe() << ", " << context.comm.size()
               << " rank(s) on " << context.device.str() << ", " << label.method << " ("
@@ -166,6 +167,8 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
                   {"teacher_logits", train.has_teacher_logits() ? s.teacher.logits : ""},
                   {"teacher_flops_per_image", std::to_string(teacher_flops)},
                   {"teacher_flops_source", teacher ? teacher->flops_source() : ""},
+                  {"precision", precision_name(s.precision)},
+                  {"threads", std::to_string(s.threads)},
                   {"resumed_from", std::to_string(outcome.resumed_from)},
                   {"segments", std::to_string(outcome.segments)},
                   {"segment_wall_seconds", std::to_string(outcome.segment_seconds)}};

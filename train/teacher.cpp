@@ -13,17 +13,19 @@ namespace {
 // A model tleg trained (ViT or CNN).
 class ModelTeacher final : public Teacher {
  public:
-  ModelTeacher(const std::string& path, c10::Device device)
+  ModelTeacher(const std::string& path, c10::Device device, Precision precision)
       : model_(load_classifier(path)), path_(path) {
     model_->to(device);
     model_->eval();
+    model_->set_precision(precision);
   }
   at::Tensor logits(const at::Tensor& images) override {
     at::NoGradGuard no_grad;
     return model_->forward(images);
   }
   std::string identity() const override {
-    return "tleg model " + path_ + " (" + model_->describe() + ")";
+    return "tleg model " + path_ + " (" + model_->describe() + ", " +
+           precision_name(model_->precision()) + ")";
   }
   double forward_flops() const override {
     return static_cast<double>(model_->image_forward_flops());
@@ -84,10 +86,11 @@ class TorchScriptTeacher final : public Teacher {
 
 }  // namespace
 
-std::unique_ptr<Teacher> load_teacher(const std::string& path, c10::Device device) {
+std::unique_ptr<Teacher> load_teacher(const std::string& path, c10::Device device,
+                                      Precision precision) {
   if (!std::filesystem::exists(path))
     fail(path, ": no such teacher file (train one with tleg teacher, or export one from timm)");
-  if (path.ends_with(".h5")) return std::make_unique<ModelTeacher>(path, device);
+  if (path.ends_with(".h5")) return std::make_unique<ModelTeacher>(path, device, precision);
   return std::make_unique<TorchScriptTeacher>(path, device);
 }
 

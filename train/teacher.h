@@ -9,6 +9,8 @@
 #include <memory>
 #include <string>
 
+#include "model/vit_config.h"
+
 namespace tleg {
 
 class Teacher {
@@ -23,10 +25,13 @@ class Teacher {
   virtual std::string flops_source() const = 0;
 };
 
-// A path ending in .h5 is a tleg model file; anything else is loaded as TorchScript, which must
+// A path ending in .h5 is a tleg model file, run in `precision` (the run's: a bf16 run's teacher
+// computes in bf16 as its student does); anything else is loaded as TorchScript (run as
+// exported; on a GPU under the step's autocast), which must
 // declare its forward FLOPs per image in the extra file "forward_flops" at export:
 //   with torch.utils.flop_counter.FlopCounterMode(display=False) as c: model(example[:1])
 //   torch.jit.save(traced, path, _extra_files={"forward_flops": str(c.get_total_flops())})
-std::unique_ptr<Teacher> load_teacher(const std::string& path, c10::Device device);
+std::unique_ptr<Teacher> load_teacher(const std::string& path, c10::Device device,
+                                      Precision precision = Precision::kFloat32);
 
 }  // namespace tleg

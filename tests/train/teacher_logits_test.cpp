@@ -166,6 +166,26 @@ TEST_F(TeacherLogitsStoreTest, TopKKeepsTheLargestLogitsAndTheRestOfTheMass) {
   EXPECT_TRUE(at::allclose(at::softmax(stored, 1), at::softmax(live, 1), 0, 2e-3));
 }
 
+TEST_F(TeacherLogitsStoreTest, ABf16TeacherComputesInBf16AndSaysSo) {
+  const auto fp32 = load_teacher(file("teacher.h5"), c10::kCPU);
+  const auto bf16 = load_teacher(file("teacher.h5"), c10::kCPU, Precision::kBFloat16);
+  // The identity is a logits store's tag: a store made by one precision is not the other's.
+  EXPECT_NE(bf16->identity().find("bf16"), std::string::npos) << bf16->identity();
+  EXPECT_NE(fp32->identity().find("fp32"), std::string::npos) << fp32->identity();
+  Loader loader(TeacherLogitsStoreTest::loader(file("all")));
+  loader.start_epoch(0);
+  const auto batch = loader.next();
+  ASSERT_TRUE(batch);
+  const at::Tensor exact = fp32->logits(batch->images), rounded = bf16->logits(batch->images);
+  EXPECT_EQ(rounded.scalar_type(), at::kFloat);  // returned in the parameters' dtype
+  EXPECT_FALSE(at::equal(exact, rounded)) << "the bf16 teacher computed in float32";
+  // bf16 keeps 8 significant bits (2^-8 ~ 0.4% per rounding); through the teacher's blocks the
+  // roundings add up to a few percent of a logit's scale, far below the gaps between the
+  // logits of different images that the test above tells apart.
+  const double scale = exact.abs().max().item<double>();
+  EXPECT_LT((exact - rounded).abs().max().item<double>(), 0.05 * scale);
+}
+
 TEST(TeacherLogits, ReconstructionSpreadsTheRemainingMassEvenly) {
   const std::vector<float> logits = {2.0f, -1.0f, 0.5f, 3.0f, -2.0f};
   const at::Tensor full = at::tensor(logits);
