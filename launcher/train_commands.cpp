@@ -299,7 +299,10 @@ LogitsSettings logits_settings(Options& o) {
           .batch = o.get<std::int64_t>("batch"),
           .threads = o.get<std::int64_t>("threads"),
           .precision = parse_precision(o.get<std::string>("run.precision")),
-          .view = view_settings(o)};
+          .view = view_settings(o),
+          .command_line = o.command_line(),
+          .config_files =
+              o.find<std::vector<std::string>>("config").value_or(std::vector<std::string>{})};
 }
 
 // `work` over every rank of the job, through a communicator of `options`; an error on any rank

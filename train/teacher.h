@@ -27,8 +27,8 @@ class Teacher {
 
 // A path ending in .h5 is a tleg model file, run in `precision` (the run's: a bf16 run's teacher
 // computes in bf16 as its student does); anything else is loaded as TorchScript (run as
-// exported; on a GPU under the step's autocast), which must
-// declare its forward FLOPs per image in the extra file "forward_flops" at export:
+// exported; on a GPU under the step's autocast), which must declare its forward FLOPs per image
+// in the extra file "forward_flops" at export:
 //   with torch.utils.flop_counter.FlopCounterMode(display=False) as c: model(example[:1])
 //   torch.jit.save(traced, path, _extra_files={"forward_flops": str(c.get_total_flops())})
 std::unique_ptr<Teacher> load_teacher(const std::string& path, c10::Device device,
