@@ -11,7 +11,14 @@
 // (counters flops_per_image: training FLOPs of one image, 3x the forward; cpu_ms_per_step: the
 // process's CPU time per step), and
 // peak/matmul/<dtype>/threads:<n> (items/s are FLOP/s; counter cpu_flops_per_second: per second
-// of the process's CPU time).
+// of the process's CPU time), and two of the step's levers on their own, 1 thread, items/s
+// images/s of the piece:
+//   lever/attention/<config>/<precision>/<sdpa|products|products-softmax-in-dtype>: one
+//   block's attention core, forward and backward (SDPA's fused CPU kernel; the model's batched
+//   products and softmax, float32 softmax under 32 tokens in bf16; the same with the softmax
+//   always in the compute dtype);
+//   lever/adamw/<config>/<model>/<fused|loop>: the optimizer step alone on the model's
+//   parameters (FusedAdamW, at::_fused_adamw_; LibTorch's per-tensor AdamW::step).
 // Own flags (after Google Benchmark's): --steps=N timed steps (default 5), --warmup=N untimed
 // steps first (default 2), --top_pad=BYTES for mallopt(M_TOP_PAD) (default 1 GiB; 0 keeps
 // glibc's default, to measure what the pad is worth), --device=cuda (bf16 autocast, as
@@ -22,6 +29,7 @@
 #include <malloc.h>
 #include <torch/cuda.h>
 
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <ctime>
@@ -36,6 +44,7 @@
 #include "data/loader.h"
 #include "dist/communicator.h"
 #include "dist/world.h"
+#include "train/optimizer.h"
 #include "train/trainer.h"
 
 namespace {
@@ -162,6 +171,64 @@ void bench_matmul_peak(benchmark::State& state, at::ScalarType dtype, int thread
   state.counters["threads"] = threads;
 }
 
+enum class AttentionKind { kSdpa, kProducts, kProductsSoftmaxInDtype };
+
+// One block's attention core, softmax(Q K^T / sqrt(d)) V, forward and backward, on the
+// configuration's batch, heads and tokens, with leaf Q, K, V in the compute dtype.
+void bench_attention(benchmark::State& state, const BenchConfig& config, at::ScalarType dtype,
+                     AttentionKind kind) {
+  at::set_num_threads(1);
+  const auto& vit = config.vit;
+  const std::int64_t tokens = (vit.image_size / vit.patch_size) * (vit.image_size / vit.patch_size);
+  const std::int64_t head_dim = vit.dim / vit.heads;
+  const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
+  at::manual_seed(0);
+  auto leaf = [&] {
+    return at::randn({config.batch, vit.heads, tokens, head_dim}).to(dtype).requires_grad_();
+  };
+  const at::Tensor q = leaf(), k = leaf(), v = leaf();
+  const at::Tensor upstream = at::randn({config.batch, vit.heads, tokens, head_dim}).to(dtype);
+  auto pass = [&] {
+    at::Tensor out;
+    if (kind == AttentionKind::kSdpa) {
+      out = at::scaled_dot_product_attention(q, k, v);
+    } else {
+      const at::Tensor scores = at::matmul(q * scale, k.transpose(-2, -1));
+      out = at::matmul(kind == AttentionKind::kProducts ? tleg::attention_softmax(scores)
+                                                        : at::softmax(scores, -1),
+                       v);
+    }
+    out.backward(upstream);
+    for (const at::Tensor& t : {q, k, v}) t.mutable_grad().reset();
+  };
+  for (int i = 0; i < 3; ++i) pass();
+  for (auto _ : state) pass();
+  state.SetItemsProcessed(state.iterations() * config.batch);
+}
+
+// The optimizer step alone: AdamW over the model's parameters (the recipes' groups) with
+// random gradients, the fused kernel or LibTorch's per-tensor reference loop.
+template <class Model>
+void bench_adamw(benchmark::State& state, const BenchConfig& config, bool fused) {
+  at::set_num_threads(1);
+  Model model(config.vit);
+  tleg::initialise(model, 0);
+  at::manual_seed(0);
+  for (auto& parameter : model.parameters())
+    parameter.mutable_grad() = at::randn_like(parameter) * 1e-3;
+  const auto optimizer = tleg::make_adamw(model, {});
+  auto step = [&] {
+    if (fused) {
+      optimizer->step();
+    } else {
+      optimizer->torch::optim::AdamW::step();  // the base class: the per-tensor loop
+    }
+  };
+  for (int i = 0; i < 3; ++i) step();  // allocates the moments
+  for (auto _ : state) step();
+  state.SetItemsProcessed(state.iterations() * config.batch);
+}
+
 Options parse_options(int argc, char** argv) {
   Options options;
   for (int i = 1; i < argc; ++i) {
@@ -241,6 +308,42 @@ int main(int argc, char** argv) {
               ->UseRealTime()              // CPU time of the main thread undercounts 2 threads
               ->Unit(benchmark::kMillisecond);
         }
+      }
+    }
+  }
+  for (const BenchConfig& config : {config_64px(), config_28px()}) {
+    for (const auto& [precision, dtype] :
+         {std::pair{"fp32", at::kFloat}, std::pair{"bf16", at::kBFloat16}}) {
+      for (const auto& [kind_name, kind] :
+           {std::pair{"sdpa", AttentionKind::kSdpa},
+            std::pair{"products", AttentionKind::kProducts},
+            std::pair{"products-softmax-in-dtype", AttentionKind::kProductsSoftmaxInDtype}}) {
+        const std::string name =
+            "lever/attention/" + config.name + "/" + precision + "/" + kind_name;
+        benchmark::RegisterBenchmark(name.c_str(),
+                                     [config, dtype, kind](benchmark::State& state) {
+                                       bench_attention(state, config, dtype, kind);
+                                     })
+            ->MinTime(0.5)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
+      }
+    }
+    for (const std::string model : {"vit", "aux"}) {
+      for (const bool fused : {true, false}) {
+        const std::string name =
+            "lever/adamw/" + config.name + "/" + model + "/" + (fused ? "fused" : "loop");
+        benchmark::RegisterBenchmark(name.c_str(),
+                                     [config, model, fused](benchmark::State& state) {
+                                       if (model == "vit") {
+                                         bench_adamw<tleg::ViT>(state, config, fused);
+                                       } else {
+                                         bench_adamw<tleg::AuxViT>(state, config, fused);
+                                       }
+                                     })
+            ->MinTime(0.5)
+            ->UseRealTime()
+            ->Unit(benchmark::kMillisecond);
       }
     }
   }

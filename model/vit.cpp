@@ -28,21 +28,6 @@ at::Tensor drop_path(const at::Tensor& x, double rate, bool training,
   return x * mask.to(x.scalar_type()).div_(keep);
 }
 
-// Rows shorter than this many tokens take their softmax in float32 when the scores are
-// bfloat16: PyTorch's bfloat16 softmax kernel vectorises along the row, and a row shorter than
-// one AVX-512 vector (32 bfloat16 values) leaves it mostly idle. Measured fwd+bwd on one thread
-// (process CPU time, load ~13 on 2 cores): 16 tokens (the 28px demo, [64, 2, 16, 16]) 490 us in
-// bfloat16 against 185 us cast to float32 and back; 64 tokens (the 64px Ti, [64, 3, 64, 64])
-// 3.2 ms against 5.8 ms, so longer rows stay in bfloat16. Float32 probabilities rounded to
-// bfloat16 are at least as accurate as the bfloat16 kernel's.
-constexpr std::int64_t kFloatSoftmaxBelowTokens = 32;
-
-at::Tensor attention_softmax(const at::Tensor& scores) {
-  if (scores.scalar_type() != at::kBFloat16 || scores.size(-1) >= kFloatSoftmaxBelowTokens)
-    return at::softmax(scores, -1);
-  return at::softmax(scores, -1, at::kFloat).to(at::kBFloat16);
-}
-
 at::Tensor block_forward(const at::Tensor& input, const BlockWeights& w, std::int64_t heads,
                          double drop_rate, bool training,
                          const std::optional<at::Generator>& generator) {
@@ -103,6 +88,16 @@ bool ends_with(const std::string& text, const std::string& suffix) {
 }
 
 }  // namespace
+
+// The measurement behind kFloatSoftmaxBelowTokens (model/vit.h), fwd+bwd on one thread (process
+// CPU time, load ~13 on 2 cores): 16 tokens (the 28px demo, [64, 2, 16, 16]) 490 us in bfloat16
+// against 185 us cast to float32 and back; 64 tokens (the 64px Ti, [64, 3, 64, 64]) 3.2 ms
+// against 5.8 ms, so longer rows stay in bfloat16 (bench/step_bench's lever/attention).
+at::Tensor attention_softmax(const at::Tensor& scores) {
+  if (scores.scalar_type() != at::kBFloat16 || scores.size(-1) >= kFloatSoftmaxBelowTokens)
+    return at::softmax(scores, -1);
+  return at::softmax(scores, -1, at::kFloat).to(at::kBFloat16);
+}
 
 LinearParams::LinearParams(std::int64_t in, std::int64_t out) {
   weight = register_parameter("weight", at::empty({out, in}));

@@ -63,6 +63,14 @@ struct PatchEmbedParams : torch::nn::Module {
 // depth-L descendant reproduces the auxiliary net exactly).
 inline constexpr double kLayerNormEps = 1e-6;
 
+// Rows shorter than this many tokens take their softmax in float32 when the scores are
+// bfloat16: PyTorch's bfloat16 softmax kernel vectorises along the row, and a row shorter than
+// one AVX-512 vector (32 bfloat16 values) leaves it mostly idle. Float32 probabilities rounded
+// to bfloat16 are at least as accurate as the bfloat16 kernel's.
+inline constexpr std::int64_t kFloatSoftmaxBelowTokens = 32;
+// The attention weights softmax(scores) over the last dimension, in the scores' dtype.
+at::Tensor attention_softmax(const at::Tensor& scores);
+
 // What the ViT and the auxiliary net share: patch and position embedding, final norm, head, and
 // the forward pass. Subclasses say what the weights of block l are.
 // With bf16 precision each pass casts every block weight once to bfloat16 (for the auxiliary
@@ -84,7 +92,8 @@ class VitBase : public Classifier {
 
   // images [B, C, H, W] -> logits [B, classes] in the parameters' dtype. `generator` drives drop
   // path in training (the default generator when none is given).
-  at::Tensor forward(const at::Tensor& images, std::optional<at::Generator> generator = {}) override;
+  at::Tensor forward(const at::Tensor& images,
+                     std::optional<at::Generator> generator = {}) override;
   // The pooled, normalised features before the head, in the parameters' dtype.
   at::Tensor features(const at::Tensor& images, std::optional<at::Generator> generator = {});
 
