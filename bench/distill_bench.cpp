@@ -1,15 +1,17 @@
 // The stage-1 (distillation) training step, under mpirun: the loader on a real dataset store
 // (`tleg prepare fashion-mnist`) and Trainer::step, the step train_model runs (the batch mix,
-// the teacher's forward pass on a tleg ViT model file from `tleg teacher`, the AuxViT forward
-// pass and distillation loss, backward, GradientReducer::finish, AdamW at the schedule's rate,
-// and the loss and stop flag agreed by all ranks). Only logging and checkpoints are left out.
-// bench/run_distill.sh makes the store and the teacher, runs it on 2 ranks and prints images/s
-// and the shares of the step.
+// the teacher's forward pass on a tleg model file from `tleg teacher`, or the stored views and
+// logits of a `tleg logits` store as the demo's stage 1 reads them, the AuxViT forward pass and
+// distillation loss, backward, GradientReducer::finish, AdamW at the schedule's rate, and the
+// loss and stop flag agreed by all ranks). Only logging and checkpoints are left out.
+// bench/run_distill.sh makes the store, the teacher and its logits, runs it on 2 ranks and
+// prints images/s and the shares of the step.
 //
 // The benchmark is named distill/aux; items/s are images/s of all ranks together. Counters:
 // data_wait_fraction (inside Loader::next, as train_model counts it), teacher_fraction and
 // comm_wait_fraction (inside finish()) as Trainer::step reports them, each the mean over ranks.
-// Own flags (after Google Benchmark's): --store=PATH and --teacher=PATH (required),
+// Own flags (after Google Benchmark's): --store=PATH, and --teacher=PATH (a live teacher) or
+// --teacher_logits=PATH (a teacher-logits store made with seed 0 and this recipe),
 // --steps=N timed steps (default 40), --warmup=N (default 5), --batch=N per rank (64),
 // --loader_threads=N (1), --dim=N (64), --heads=N (2), --patch=N (7), --depth=N (12): the
 // defaults are experiments/fashion-mnist/common.ini and aux.ini; --precision=fp32|bf16 (the
@@ -45,7 +47,7 @@ using tleg::seconds_since;
 using tleg::bench::parse_flag;
 
 struct Options {
-  std::string store, teacher;
+  std::string store, teacher, teacher_logits;
   std::int64_t steps = 40;
   std::int64_t warmup = 5;
   std::int64_t batch = 64;
@@ -74,6 +76,7 @@ tleg::LoaderOptions loader_options(const Options& options, const tleg::dist::Com
   loader.recipe.scale_min = 0.35;
   loader.recipe.mean = {0.2860f, 0.2860f, 0.2860f};
   loader.recipe.std = {0.3530f, 0.3530f, 0.3530f};
+  loader.teacher_logits = options.teacher_logits;  // views and targets from the store
   return loader;
 }
 
@@ -85,9 +88,10 @@ void bench_distill(benchmark::State& state, const tleg::dist::World& world,
                    tleg::dist::Communicator& comm, const Options& options) {
   tleg::Loader loader(loader_options(options, comm));
   const tleg::Precision precision = tleg::parse_precision(options.precision);
-  // The teacher computes in the student's precision, as a training run's live teacher does.
+  // The teacher computes in the student's precision, as a training run's live teacher does;
+  // with a logits store there is none (the batch carries its targets).
   const std::unique_ptr<tleg::Teacher> teacher =
-      tleg::load_teacher(options.teacher, c10::kCPU, precision);
+      options.teacher.empty() ? nullptr : tleg::load_teacher(options.teacher, c10::kCPU, precision);
   tleg::AuxViT model(options.vit);
   tleg::initialise(model, 0);
   model.set_precision(precision);
@@ -139,6 +143,7 @@ Options parse_options(int argc, char** argv) {
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     if (!parse_flag(arg, "store", options.store) && !parse_flag(arg, "teacher", options.teacher) &&
+        !parse_flag(arg, "teacher_logits", options.teacher_logits) &&
         !parse_flag(arg, "steps", options.steps) && !parse_flag(arg, "warmup", options.warmup) &&
         !parse_flag(arg, "batch", options.batch) &&
         !parse_flag(arg, "precision", options.precision) &&
@@ -150,9 +155,10 @@ Options parse_options(int argc, char** argv) {
       std::exit(2);
     }
   }
-  if (options.store.empty() || options.teacher.empty()) {
-    std::cerr << "distill_bench: --store=PATH (tleg prepare fashion-mnist) and --teacher=PATH "
-                 "(a tleg model file, from tleg teacher) are required\n";
+  if (options.store.empty() || options.teacher.empty() == options.teacher_logits.empty()) {
+    std::cerr << "distill_bench: --store=PATH (tleg prepare fashion-mnist) and one of "
+                 "--teacher=PATH (a tleg model file, from tleg teacher) or --teacher_logits=PATH "
+                 "(a store from tleg logits) are required\n";
     std::exit(2);
   }
   if (options.steps < 1 || options.warmup < 0 || options.batch < 1 || options.loader_threads < 1) {

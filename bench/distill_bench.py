@@ -5,12 +5,17 @@ same kind of view (RandomResizedCrop to 28 with scale 0.35-1, horizontal flip, n
 basic recipe of experiments/fashion-mnist/common.ini), the live teacher (the tleg model file,
 loaded into timm's VisionTransformer: tleg's tensor names are timm's), the auxiliary net of
 step_bench.py, soft distillation (tau 1, alpha 1), backward with DDP's gradient all-reduce, AdamW,
-and the per-step mean-loss all-reduce. --precision bf16 runs the student's and the teacher's
-forward passes under torch.autocast("cpu", torch.bfloat16). Rank 0 prints one JSON line:
+and the per-step mean-loss all-reduce. --teacher-logits S replaces the live teacher by a
+`tleg logits` store, as the demo's stage 1 does: each sample's view is cropped and flipped as its
+stored record says (view e mod K at epoch e) and distilled towards its stored logits, rebuilt as
+data/FORMAT.md defines (fp16 top-k values, the rest sharing the mass left). --precision bf16 runs
+the student's and the teacher's forward passes under torch.autocast("cpu", torch.bfloat16).
+Rank 0 prints one JSON line:
   {"precision": "fp32", "ranks": 2, "batch_per_rank": 64, "images_per_s": ...,
    "data_wait_fraction": ..., "teacher_fraction": ...}
 
-usage: mpirun -np 2 python distill_bench.py --store FM.h5 --teacher MODEL.h5 [--precision fp32]
+usage: mpirun -np 2 python distill_bench.py --store FM.h5 (--teacher MODEL.h5 | --teacher-logits S)
+       [--precision fp32]
        [--steps 40] [--warmup 5] [--batch 64] [--dim 64] [--heads 2] [--patch 7] [--depth 12]
 """
 import argparse
@@ -59,6 +64,71 @@ class StoreViews(torch.utils.data.Dataset):
         return self.transform(self.images[i]), self.labels[i]
 
 
+class StoredViews(StoreViews):
+    """The train split with a teacher-logits store: one stored view per sample and epoch, returned
+    with that view's full logit vector."""
+
+    def __init__(self, path, image_size, logits_dir):
+        super().__init__(path, image_size)
+        self.size = image_size
+        self.normalize = v2.Compose([v2.ToDtype(torch.float32, scale=True),
+                                     v2.Normalize([MEAN], [STD])])
+        with h5py.File(f"{logits_dir}/index.h5", "r") as index:
+            self.views = int(index.attrs["views"])
+            classes, topk = int(index.attrs["classes"]), int(index.attrs["topk"])
+            slots = int(index.attrs["augment_slots"])
+            shards = len(index["shard_starts"]) - 1
+        records, values, indices, lse = [], [], [], []
+        for shard in range(shards):
+            with h5py.File(f"{logits_dir}/shard-{shard:05d}.h5", "r") as f:
+                records.append(np.asarray(f["params"]).reshape(-1, 30 + 9 * slots)[:, :13])
+                values.append(np.asarray(f["values"]).view(np.float16).reshape(-1, topk or classes))
+                indices.append(np.asarray(f["indices"]).reshape(-1, topk) if topk else None)
+                lse.append(np.asarray(f["log_sum_exp"]))
+        self.records = np.concatenate(records)
+        self.logits = reconstruct_logits(np.concatenate(values).astype(np.float32),
+                                         None if not topk else np.concatenate(indices),
+                                         np.concatenate(lse), classes)
+
+    def __getitem__(self, key):
+        epoch, i = key  # from EpochKeys: the persistent worker's copy of the dataset knows no epoch
+        row = i * self.views + epoch % self.views
+        box = self.records[row, :12].view("<u2").astype(int)  # source w, h, crop x, y, w, h
+        image = v2.functional.resized_crop(self.images[i], top=box[3], left=box[2], height=box[5],
+                                           width=box[4], size=[self.size, self.size],
+                                           antialias=True)
+        if self.records[row, 12] & 1:
+            image = v2.functional.horizontal_flip(image)
+        return self.normalize(image), self.logits[row]
+
+
+class EpochKeys(torch.utils.data.Sampler):
+    """A DistributedSampler's indices as (epoch, index) keys, for StoredViews."""
+
+    def __init__(self, sampler):
+        self.sampler = sampler
+
+    def __iter__(self):
+        return ((self.sampler.epoch, i) for i in self.sampler)
+
+    def __len__(self):
+        return len(self.sampler)
+
+
+def reconstruct_logits(values, indices, log_sum_exp, classes):
+    """Full logit vectors from stored top-k ones: the classes not stored share the probability
+    mass the stored ones leave (data/FORMAT.md, Reading)."""
+    if indices is None:
+        return torch.from_numpy(values)
+    k = values.shape[1]
+    left = 1 - np.exp(values - log_sum_exp[:, None]).sum(1)
+    rest = np.where(left > 0, np.log(np.maximum(left, 1e-30) / max(classes - k, 1)) +
+                    log_sum_exp, -np.inf) if k < classes else np.zeros_like(log_sum_exp)
+    full = np.repeat(rest[:, None].astype(np.float32), classes, axis=1)
+    np.put_along_axis(full, indices.astype(np.int64), values, axis=1)
+    return torch.from_numpy(full)
+
+
 def load_teacher(path):
     """A tleg model file (expansion/README.md) as timm's VisionTransformer."""
     with h5py.File(path, "r") as f:
@@ -77,7 +147,9 @@ def load_teacher(path):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--store", required=True)
-    parser.add_argument("--teacher", required=True)
+    source = parser.add_mutually_exclusive_group(required=True)
+    source.add_argument("--teacher")
+    source.add_argument("--teacher-logits")
     parser.add_argument("--precision", default="fp32", choices=["fp32", "bf16"])
     parser.add_argument("--steps", type=int, default=40)
     parser.add_argument("--warmup", type=int, default=5)
@@ -98,11 +170,13 @@ def main():
     torch.set_num_threads(1)  # common.ini: run.threads = 1
     torch.manual_seed(rank)
 
-    views = StoreViews(args.store, 28)
+    views = (StoredViews(args.store, 28, args.teacher_logits) if args.teacher_logits
+             else StoreViews(args.store, 28))
     sampler = torch.utils.data.DistributedSampler(views, num_replicas=ranks, rank=rank, seed=0)
-    loader = torch.utils.data.DataLoader(views, batch_size=args.batch, sampler=sampler,
+    keys = EpochKeys(sampler) if args.teacher_logits else sampler
+    loader = torch.utils.data.DataLoader(views, batch_size=args.batch, sampler=keys,
                                          num_workers=1, persistent_workers=True, drop_last=True)
-    teacher = load_teacher(args.teacher)
+    teacher = load_teacher(args.teacher) if args.teacher else None
     student = step_bench.AuxViT(28, args.patch, 1, 10, args.dim, args.heads).train()
     model = nn.parallel.DistributedDataParallel(student)
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-4, weight_decay=0.05)
@@ -116,19 +190,22 @@ def main():
         nonlocal batches, epoch
         start = time.perf_counter()
         try:
-            images, _ = next(batches)
+            images, targets = next(batches)
         except StopIteration:  # a long run wraps into the next epoch, as training does
             epoch += 1
             sampler.set_epoch(epoch)
             batches = iter(loader)
-            images, _ = next(batches)
+            images, targets = next(batches)
         seconds["data"] += time.perf_counter() - start
         with autocast():
             logits = model(images).float()
-        start = time.perf_counter()
-        with torch.no_grad(), autocast():
-            teacher_logits = teacher(images).float()
-        seconds["teacher"] += time.perf_counter() - start
+        if teacher is None:
+            teacher_logits = targets
+        else:
+            start = time.perf_counter()
+            with torch.no_grad(), autocast():
+                teacher_logits = teacher(images).float()
+            seconds["teacher"] += time.perf_counter() - start
         # Soft distillation, tau 1, alpha 1: KL(p_teacher || p_student), batch mean.
         loss = F.kl_div(F.log_softmax(logits, -1), F.log_softmax(teacher_logits, -1),
                         reduction="batchmean", log_target=True)
