@@ -232,8 +232,9 @@ TEST(Initializers, TransferTakesAFreshHeadOnlyWhenAskedAndRefusesOtherwise) {
     EXPECT_EQ(transfer->source_dataset().fingerprint, "aaaa-10");
     EXPECT_EQ(transfer->source_dataset().name, "src[0,2]");
     EXPECT_NE(transfer->describe().find("fresh head"), std::string::npos);
-    if (method == "prefin")
+    if (method == "prefin") {  // braces: EXPECT_* expands to an if/else
       EXPECT_TRUE(model.block(3)->mlp->fc2->weight.equal(deep.block(3)->mlp->fc2->weight));
+    }
   }
   // Another class count is refused too, whatever the fingerprints say.
   VitConfig three = small_config(4);
