@@ -193,6 +193,13 @@ TrainSettings train_settings(Options& o, const std::string& stage) {
   return s;
 }
 
+// The options as given and the INI files read, for run.json.
+Provenance provenance(Options& o) {
+  return {.command_line = o.command_line(),
+          .config_files =
+              o.find<std::vector<std::string>>("config").value_or(std::vector<std::string>{})};
+}
+
 // The settings of a training stage, from the options add_training_options declared for it.
 StageSettings stage_settings(Options& o, const std::string& stage) {
   StageSettings s;
@@ -243,8 +250,7 @@ StageSettings stage_settings(Options& o, const std::string& stage) {
   if (s.threads < 1) fail("--run.threads must be at least 1, got ", s.threads);
   s.precision = parse_precision(o.get<std::string>("run.precision"));
   s.timeout_seconds = o.get<std::int64_t>("dist.timeout");
-  s.command_line = o.command_line();
-  s.config_files = o.find<std::vector<std::string>>("config").value_or(std::vector<std::string>{});
+  s.provenance = provenance(o);
   return s;
 }
 
@@ -300,9 +306,7 @@ LogitsSettings logits_settings(Options& o) {
           .threads = o.get<std::int64_t>("threads"),
           .precision = parse_precision(o.get<std::string>("run.precision")),
           .view = view_settings(o),
-          .command_line = o.command_line(),
-          .config_files =
-              o.find<std::vector<std::string>>("config").value_or(std::vector<std::string>{})};
+          .provenance = provenance(o)};
 }
 
 // `work` over every rank of the job, through a communicator of `options`; an error on any rank

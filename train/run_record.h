@@ -50,6 +50,21 @@ struct RunLedger {
   std::map<std::string, std::string> extra;
 };
 
+// Where a run came from: the command's options as given and the INI files it read, as run.json
+// (and a trained model's file) record them.
+struct Provenance {
+  std::string command_line;
+  std::vector<std::string> config_files;
+  // "tleg <command> <options>".
+  std::string command(const std::string& name) const { return "tleg " + name + " " + command_line; }
+  // The INI files, each followed by a space (run.json's "config").
+  std::string configs() const {
+    std::string joined;
+    for (const auto& path : config_files) joined += path + " ";
+    return joined;
+  }
+};
+
 void write_run_ledger(const RunLedger& ledger, const std::string& path);
 RunLedger read_run_ledger(const std::string& path);  // errors name the file and the field
 

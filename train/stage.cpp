@@ -116,7 +116,7 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
   if (!context.root()) return true;
 
   const std::string& dir = s.train.run_dir;
-  const std::string command = "tleg " + s.stage + " " + s.command_line;
+  const std::string command = s.provenance.command(s.stage);
   const std::string output = dir + (s.stage == "distill" ? "/learngene.h5" : "/model.h5");
   save_weights(weights_of(model, {{"command", command},
                                   {"dataset", dataset.info().name},
@@ -159,7 +159,7 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
   ledger.transfer_fingerprint = label.source.fingerprint;
   ledger.teacher_mode = train.has_teacher_logits() ? "stored-logits" : teacher ? "live" : "";
   ledger.command = command;
-  for (const auto& path : s.config_files) ledger.config += path + " ";
+  ledger.config = s.provenance.configs();
   ledger.extra = {{"output", output},
                   {"seed", std::to_string(s.train.seed)},
                   {"data_wait_fraction", std::to_string(outcome.data_wait_fraction)},

@@ -14,6 +14,7 @@
 #include "expansion/initializer.h"
 #include "model/cnn_config.h"
 #include "model/vit_config.h"
+#include "train/run_record.h"
 #include "train/trainer.h"
 
 namespace tleg {
@@ -46,8 +47,8 @@ struct DataSettings {
 
 // The architecture before the dataset is known (channels and classes come from the store).
 struct ModelSettings {
-  std::string arch = "vit";  // vit, or cnn (tleg teacher only: the convolutional teacher)
-  std::string size = "Ti";   // Ti, S or B: dim and heads
+  std::string arch = "vit";         // vit, or cnn (tleg teacher only: the convolutional teacher)
+  std::string size = "Ti";          // Ti, S or B: dim and heads
   std::int64_t dim = 0, heads = 0;  // 0: from size
   std::int64_t depth = 12, patch = 16;
   double drop_path = 0;
@@ -74,8 +75,7 @@ struct StageSettings {
   std::int64_t threads = 1;                   // compute threads per rank (CPU)
   Precision precision = Precision::kFloat32;  // the model's compute precision
   std::int64_t timeout_seconds = 600;         // a collective's wait for the other ranks
-  std::string command_line;                   // the options as given, for run.json's provenance
-  std::vector<std::string> config_files;
+  Provenance provenance;                      // for run.json and the model file
 
   std::string method_or(const std::string& fallback) const {
     return method.empty() ? fallback : method;

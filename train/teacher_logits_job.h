@@ -5,8 +5,8 @@
 
 #include <cstdint>
 #include <string>
-#include <vector>
 
+#include "train/run_record.h"
 #include "train/stage.h"
 
 namespace tleg {
@@ -23,8 +23,7 @@ struct LogitsSettings {
   std::int64_t threads = 2;                   // render and compute threads per rank
   Precision precision = Precision::kFloat32;  // a tleg model teacher's compute precision
   ViewSettings view;
-  std::string command_line;               // the options as given, for run.json's provenance
-  std::vector<std::string> config_files;  // the INI files read, for run.json
+  Provenance provenance;  // for run.json
 };
 
 // Each rank writes the shards s with s % ranks == rank, one file each; rank 0 writes the index
