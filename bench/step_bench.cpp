@@ -179,7 +179,7 @@ void bench_attention(benchmark::State& state, const BenchConfig& config, at::Sca
                      AttentionKind kind) {
   at::set_num_threads(1);
   const auto& vit = config.vit;
-  const std::int64_t tokens = (vit.image_size / vit.patch_size) * (vit.image_size / vit.patch_size);
+  const std::int64_t tokens = vit.patches();  // no class token
   const std::int64_t head_dim = vit.dim / vit.heads;
   const double scale = 1.0 / std::sqrt(static_cast<double>(head_dim));
   at::manual_seed(0);
