@@ -20,19 +20,30 @@ data=(--data.store "$work/fm.h5" --data.val-split "" --data.mean 0.2860 --data.s
 total=80
 distill=(distill "${data[@]}" --model.dim 32 --model.heads 2 --model.depth 4 --model.drop-path 0.1
          --optim.epochs 2 --optim.steps-per-epoch $((total / 2)) --optim.warmup-epochs 1
-         --run.checkpoint-every 1 --run.seed 11 --distill.teacher "$work/teacher/model.h5")
+         --run.checkpoint-every 1 --run.keep $total --run.seed 11 --distill.teacher "$work/teacher/model.h5")
 
 mpirun2 "$tleg" "${distill[@]}" --run.dir "$work/straight" >"$work/straight.log" 2>&1 ||
   { cat "$work/straight.log"; fail "uninterrupted distill"; }
 
-# Three distinct random steps in [5, total - 5), in order; each run is killed at its step.
+# Checkpoints are all kept (--run.keep), so the newest one on disk is the step a run resumes from.
+newest_checkpoint() {
+  local files=("$work"/killed/checkpoints/checkpoint-*.pt) step=0
+  [ -e "${files[0]}" ] && { step=${files[-1]##*checkpoint-}; step=$((10#${step%.pt})); }
+  echo $step
+}
+
+# Three distinct random steps in [5, total - 5), in order; each run is killed at its step, or at
+# the first step it writes if a killed run got past that step before it died (the kill lands a
+# few steps after the checkpoint it waits for, and a step takes milliseconds here).
 points=$("$python" -c "import random; random.seed($RANDOM); print(*sorted(random.sample(range(5, $total - 5), 3)))")
 resume=()
 for point in $points; do
+  point=$(( point > $(newest_checkpoint) ? point : $(newest_checkpoint) + 1 ))
   mpirun2 "$tleg" "${distill[@]}" --run.dir "$work/killed" "${resume[@]}" >"$work/run-$point.log" 2>&1 &
   launcher=$!
   checkpoint=$(printf "%s/killed/checkpoints/checkpoint-%010d.pt" "$work" "$point")
   until [ -f "$checkpoint" ] || ! kill -0 $launcher 2>/dev/null; do sleep 0.01; done
+  [ -f "$checkpoint" ] || { cat "$work/run-$point.log"; fail "the run ended before step $point"; }
   ranks=($(pgrep -f -- "^$tleg distill .*--run.dir $work/killed"))
   [ ${#ranks[@]} -eq 2 ] || { cat "$work/run-$point.log"; fail "expected 2 rank processes at step $point, found ${#ranks[@]}"; }
   victim=$((RANDOM % 2))
