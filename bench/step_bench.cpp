@@ -192,11 +192,10 @@ void bench_attention(benchmark::State& state, const BenchConfig& config, at::Sca
     at::Tensor out;
     if (kind == AttentionKind::kSdpa) {
       out = at::scaled_dot_product_attention(q, k, v);
-    } else {
-      const at::Tensor scores = at::matmul(q * scale, k.transpose(-2, -1));
-      out = at::matmul(kind == AttentionKind::kProducts ? tleg::attention_softmax(scores)
-                                                        : at::softmax(scores, -1),
-                       v);
+    } else if (kind == AttentionKind::kProducts) {
+      out = tleg::attention(q, k, v);
+    } else {  // the model's products with the softmax always in the compute dtype
+      out = at::matmul(at::softmax(at::matmul(q * scale, k.transpose(-2, -1)), -1), v);
     }
     out.backward(upstream);
     for (const at::Tensor& t : {q, k, v}) t.mutable_grad().reset();

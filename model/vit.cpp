@@ -39,15 +39,8 @@ at::Tensor block_forward(const at::Tensor& input, const BlockWeights& w, std::in
                                           .reshape({batch, tokens, 3, heads, dim / heads})
                                           .permute({2, 0, 3, 1, 4})
                                           .unbind(0);
-  // Attention as batched products and a softmax, not SDPA's fused CPU kernel (flash
-  // attention): at these token counts (16 to 196) its blocked loops cost more than they save,
-  // above all in backward and in bfloat16 (fwd+bwd of the 64px Ti block: 34 ms against 137 ms
-  // in bf16, 64 against 91 ms in fp32, one thread). Scaling q (head_dim^-0.5) first also makes
-  // it contiguous for the product.
-  const double scale = 1.0 / std::sqrt(static_cast<double>(dim / heads));
-  const at::Tensor scores = at::matmul(qkv[0] * scale, qkv[1].transpose(-2, -1));
-  at::Tensor attended = at::matmul(attention_softmax(scores), qkv[2]);
-  attended = attended.transpose(1, 2).reshape({batch, tokens, dim});
+  at::Tensor attended =
+      attention(qkv[0], qkv[1], qkv[2]).transpose(1, 2).reshape({batch, tokens, dim});
   attended = at::linear(attended, w.proj_weight, w.proj_bias);
   at::Tensor x = input + drop_path(attended, drop_rate, training, generator);
 
@@ -97,6 +90,16 @@ at::Tensor attention_softmax(const at::Tensor& scores) {
   if (scores.scalar_type() != at::kBFloat16 || scores.size(-1) >= kFloatSoftmaxBelowTokens)
     return at::softmax(scores, -1);
   return at::softmax(scores, -1, at::kFloat).to(at::kBFloat16);
+}
+
+// Attention as batched products and a softmax, not SDPA's fused CPU kernel (flash attention):
+// at these token counts (16 to 196) its blocked loops cost more than they save, above all in
+// backward and in bfloat16 (fwd+bwd of the 64px Ti block: 34 ms against 137 ms in bf16, 64
+// against 91 ms in fp32, one thread). Scaling q (head_dim^-0.5) first also makes it contiguous
+// for the product.
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+  const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
+  return at::matmul(attention_softmax(at::matmul(q * scale, k.transpose(-2, -1))), v);
 }
 
 LinearParams::LinearParams(std::int64_t in, std::int64_t out) {

@@ -70,6 +70,9 @@ inline constexpr double kLayerNormEps = 1e-6;
 inline constexpr std::int64_t kFloatSoftmaxBelowTokens = 32;
 // The attention weights softmax(scores) over the last dimension, in the scores' dtype.
 at::Tensor attention_softmax(const at::Tensor& scores);
+// softmax(q k^T / sqrt(head_dim)) v for q, k, v of [B, heads, N, head_dim], as a block computes
+// it: batched products and attention_softmax.
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v);
 
 // What the ViT and the auxiliary net share: patch and position embedding, final norm, head, and
 // the forward pass. Subclasses say what the weights of block l are.
