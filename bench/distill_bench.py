@@ -81,6 +81,7 @@ class StoredViews(StoreViews):
         records, values, indices, lse = [], [], [], []
         for shard in range(shards):
             with h5py.File(f"{logits_dir}/shard-{shard:05d}.h5", "r") as f:
+                # view_record_bytes(slots) bytes a record; the first 13: box and flip
                 records.append(np.asarray(f["params"]).reshape(-1, 30 + 9 * slots)[:, :13])
                 values.append(np.asarray(f["values"]).view(np.float16).reshape(-1, topk or classes))
                 indices.append(np.asarray(f["indices"]).reshape(-1, topk) if topk else None)
@@ -120,10 +121,10 @@ def reconstruct_logits(values, indices, log_sum_exp, classes):
     mass the stored ones leave (data/FORMAT.md, Reading)."""
     if indices is None:
         return torch.from_numpy(values)
-    k = values.shape[1]
+    k = values.shape[1]  # < classes: a store of every class has no indices
     left = 1 - np.exp(values - log_sum_exp[:, None]).sum(1)
-    rest = np.where(left > 0, np.log(np.maximum(left, 1e-30) / max(classes - k, 1)) +
-                    log_sum_exp, -np.inf) if k < classes else np.zeros_like(log_sum_exp)
+    with np.errstate(divide="ignore"):  # no mass left: log 0 = -inf, probability 0
+        rest = np.log(np.maximum(left, 0) / (classes - k)) + log_sum_exp
     full = np.repeat(rest[:, None].astype(np.float32), classes, axis=1)
     np.put_along_axis(full, indices.astype(np.int64), values, axis=1)
     return torch.from_numpy(full)
