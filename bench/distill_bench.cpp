@@ -14,7 +14,7 @@
 // --teacher_logits=PATH (a teacher-logits store made with seed 0 and this recipe),
 // --steps=N timed steps (default 40), --warmup=N (default 5), --batch=N per rank (64),
 // --loader_threads=N (1), --dim=N (64), --heads=N (2), --patch=N (7), --depth=N (12): the
-// defaults are experiments/fashion-mnist/common.ini and aux.ini; --precision=fp32|bf16 (the
+// defaults are experiments/fashion-mnist/common.ini and aux.ini; --precision=fp32|bf16|auto (the
 // student's and the teacher's, as --run.precision). Counter flops_per_image: the student's
 // training FLOPs.
 #include <ATen/ATen.h>
@@ -87,7 +87,8 @@ struct PieceSeconds {
 void bench_distill(benchmark::State& state, const tleg::dist::World& world,
                    tleg::dist::Communicator& comm, const Options& options) {
   tleg::Loader loader(loader_options(options, comm));
-  const tleg::Precision precision = tleg::parse_precision(options.precision);
+  const tleg::Precision precision =
+      tleg::choose_precision(tleg::parse_precision(options.precision), c10::kCPU).precision;
   // The teacher computes in the student's precision, as a training run's live teacher does;
   // with a logits store there is none (the batch carries its targets).
   const std::unique_ptr<tleg::Teacher> teacher =

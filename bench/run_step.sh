@@ -85,6 +85,9 @@ for line in open(results + "/py.jsonl"):
     rates["cpu"][key].append(r["images_per_s"] * r["ms_per_step"] / r["cpu_ms_per_step"])
 nan = float("nan")
 peaks = {m: {k: statistics.median(v) for k, v in p.items()} for m, p in peaks.items()}
+context = json.load(open(sorted(glob.glob(results + "/peak.*.json"))[0]))["context"]
+print(f"processor: {context.get('bf16_evidence', '?')} (native bf16: "
+      f"{context.get('bf16_native', '?')}), {context.get('num_cpus', '?')} CPUs")
 for (dtype, threads), value in sorted(peaks["wall"].items()):
     print(f"matmul peak {dtype} threads={threads}: {value / 1e9:.0f} GFLOP/s, "
           f"{peaks['cpu'][dtype, threads] / 1e9:.0f} GFLOP per CPU-second")

@@ -275,6 +275,10 @@ int main(int argc, char** argv) {
   // handling cost 2-2.5x in step time here (shared/research/stack-notes.md §4). The training
   // launcher does the same, so this measures what `tleg` runs.
   if (options.top_pad > 0) mallopt(M_TOP_PAD, static_cast<int>(options.top_pad));
+  // Which kind of machine the peaks come from: bf16 is a speed-up only where it is native.
+  const tleg::Bf16Support bf16 = tleg::bf16_support(options.device);
+  benchmark::AddCustomContext("bf16_native", bf16.native ? "yes" : "no");
+  benchmark::AddCustomContext("bf16_evidence", bf16.evidence);
 
   for (const int threads : {1, 2}) {
     for (const auto& [name, dtype] : {std::pair{"fp32", at::kFloat}, {"bf16", at::kBFloat16}}) {

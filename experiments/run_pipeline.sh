@@ -48,7 +48,7 @@ if [ ! -f "$data" ]; then
   mkdir -p "$out/data"
   "$tleg" prepare fashion-mnist --out "$data"
 fi
-# PRECISION=fp32|bf16 overrides common.ini's run.precision for every training stage.
+# PRECISION=auto|fp32|bf16 overrides common.ini's run.precision (auto) for every training stage.
 common=(--config "$config/common.ini" --data.store "$data" ${PRECISION:+--run.precision "$PRECISION"})
 
 for seed in $seeds; do

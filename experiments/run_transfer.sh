@@ -5,7 +5,7 @@
 # learngene (tleg), from random values (scratch), from the source's pre-trained model of that
 # depth (prefin) and from layers of the source's deepest one (subset), each initialiser from the
 # source with a fresh head, all with one fine-tuning budget; then the report's transfer section.
-# usage: run_transfer.sh [smoke|default] [OUT]   (TLEG=path/to/tleg, RANKS=2, PRECISION=bf16,
+# usage: run_transfer.sh [smoke|default] [OUT]   (TLEG=path/to/tleg, RANKS=2, PRECISION=auto|fp32|bf16,
 #        DEPTHS=3,6 to run fewer depths than the profile's)
 #
 # The halves: source = the even classes (T-shirt/top, Pullover, Coat, Shirt, Bag), target = the

@@ -88,9 +88,10 @@ void add_training_options(po::options_description& o, const std::string& stage) 
       "run.checkpoint-every", value_i(0), "steps between checkpoints (0: at epoch ends)")(
       "run.keep", value_i(3), "checkpoints kept")("run.threads", value_i(1),
                                                   "compute threads per rank (CPU)")(
-      "run.precision", value_s("fp32"),
-      "compute precision: fp32, or bf16 (matrix products and activations in bfloat16 over "
-      "float32 master weights)")("run.stop-after-steps", value_i(0),
+      "run.precision", value_s("auto"),
+      "compute precision: auto (bf16 where the device computes it natively: a CPU with "
+      "AVX512_BF16 or AMX_BF16, a GPU of compute capability 8.0 or newer; fp32 elsewhere), fp32, "
+      "or bf16 (matrix products and activations in bfloat16 over float32 master weights)")("run.stop-after-steps", value_i(0),
                                  "stop (with a checkpoint) after this many steps of this process")(
       "dist.timeout", value_i(600),
       "seconds a collective may wait for the other ranks before the job ends naming it")(
@@ -398,8 +399,8 @@ std::vector<Command> train_commands() {
              "batch", po::value<std::int64_t>()->default_value(128), "images per batch and rank")(
              "threads", po::value<std::int64_t>()->default_value(1),
              "decode and compute threads per rank")(
-             "precision", po::value<std::string>()->default_value("fp32"),
-             "fp32 or bf16 (as the model was evaluated in training: run.precision)")(
+             "precision", po::value<std::string>()->default_value("auto"),
+             "auto, fp32 or bf16 (as the model was evaluated in training: run.precision)")(
              "out", po::value<std::string>()->default_value(""), "write the result as JSON here");
        },
        [](Options& o) {
@@ -430,8 +431,8 @@ std::vector<Command> train_commands() {
              "views per teacher forward pass")("threads",
                                                po::value<std::int64_t>()->default_value(2),
                                                "render and compute threads per rank")(
-             "run.precision", po::value<std::string>()->default_value("fp32"),
-             "a tleg model teacher's compute precision, fp32 or bf16 (the training stages' key: "
+             "run.precision", po::value<std::string>()->default_value("auto"),
+             "a tleg model teacher's compute precision, auto, fp32 or bf16 (the training stages' key: "
              "their INI files' precision applies, as it does to a live teacher)");
        },
        [](Options& o) {

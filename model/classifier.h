@@ -9,7 +9,7 @@
 #include <optional>
 #include <string>
 
-#include "model/vit_config.h"
+#include "model/precision.h"
 
 namespace tleg {
 

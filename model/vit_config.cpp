@@ -35,16 +35,6 @@ bool VitConfig::same_architecture(const VitConfig& other) const {
          heads == other.heads && mlp_ratio == other.mlp_ratio;
 }
 
-Precision parse_precision(const std::string& name) {
-  if (name == "fp32") return Precision::kFloat32;
-  if (name == "bf16") return Precision::kBFloat16;
-  fail("precision '", name, "' (--run.precision) is not one of: fp32, bf16");
-}
-
-std::string precision_name(Precision precision) {
-  return precision == Precision::kBFloat16 ? "bf16" : "fp32";
-}
-
 VitConfig vit_preset(const std::string& size) {
   VitConfig config;
   if (size == "Ti" || size == "ti" || size == "tiny") {

@@ -26,15 +26,6 @@ struct VitConfig {
   bool same_architecture(const VitConfig& other) const;  // all but depth and drop_path
 };
 
-// The dtype a forward and backward pass computes in (--run.precision). kFloat32: the
-// parameters' own dtype throughout (float32; float64 in tests). kBFloat16: mixed precision over
-// float32 master weights: matrix products, attention and activations in bfloat16 (on this
-// machine's AVX-512 BF16 units), LayerNorm statistics, pooling, head and loss in float32.
-enum class Precision { kFloat32, kBFloat16 };
-// "fp32" or "bf16"; throws tleg::Error naming the value and the choices otherwise.
-Precision parse_precision(const std::string& name);
-std::string precision_name(Precision precision);
-
 // DeiT presets: "Ti" (192/3), "S" (384/6), "B" (768/12) at 224/16, 1000 classes, depth 12.
 VitConfig vit_preset(const std::string& size);
 

@@ -75,7 +75,8 @@ struct RunLabel {
 bool run_stage(const StageSettings& s, const StageContext& context, Classifier& model,
                const RunLabel& label) {
   at::set_num_threads(static_cast<int>(s.threads));  // LibTorch would pick 1 here: be explicit
-  model.set_precision(s.precision);
+  const Precision precision = run_precision(s.precision, context);
+  model.set_precision(precision);
   const DatasetReader dataset(s.data.store);
   Loader train(loader_options(s, context, model.channels(), true));
   std::unique_ptr<Loader> val;
@@ -86,7 +87,7 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
   }
   std::unique_ptr<Teacher> teacher;
   if (!s.teacher.model.empty())
-    teacher = load_teacher(s.teacher.model, context.device, s.precision);
+    teacher = load_teacher(s.teacher.model, context.device, precision);
   if (context.root())
     std::cerr << s.stage << ": " << model.describe() << ", " << context.comm.size()
               << " rank(s) on " << context.device.str() << ", " << label.method << " ("
@@ -167,7 +168,7 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
                   {"teacher_logits", train.has_teacher_logits() ? s.teacher.logits : ""},
                   {"teacher_flops_per_image", std::to_string(teacher_flops)},
                   {"teacher_flops_source", teacher ? teacher->flops_source() : ""},
-                  {"precision", precision_name(s.precision)},
+                  {"precision", precision_name(precision)},
                   {"threads", std::to_string(s.threads)},
                   {"resumed_from", std::to_string(outcome.resumed_from)},
                   {"segments", std::to_string(outcome.segments)},
@@ -185,6 +186,15 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
 }
 
 }  // namespace
+
+Precision run_precision(PrecisionRequest request, const StageContext& context) {
+  const PrecisionChoice choice = choose_precision(request, context.device);
+  if (context.root()) {
+    std::cerr << choice.reason << "\n";
+    if (!choice.warning.empty()) std::cerr << "warning: " << choice.warning << "\n";
+  }
+  return choice.precision;
+}
 
 ViewRecipe view_recipe(const ViewSettings& s, std::int64_t channels) {
   if (s.recipe != "deit" && s.recipe != "basic")
@@ -337,7 +347,8 @@ EvaluateResult evaluate(const EvaluateSettings& e, const StageContext& context) 
          "; evaluate it on the store it was trained for");
   if (e.data.val_split.empty()) fail("evaluate needs a split (--split)");
   model->to(context.device);
-  model->set_precision(e.precision);
+  const Precision precision = run_precision(e.precision, context);
+  model->set_precision(precision);
   StageSettings s;
   s.data = e.data;
   s.view = e.view;
@@ -361,7 +372,7 @@ EvaluateResult evaluate(const EvaluateSettings& e, const StageContext& context) 
                                    {"architecture", model->describe()},
                                    {"data", e.data.store},
                                    {"split", e.data.val_split},
-                                   {"precision", precision_name(e.precision)},
+                                   {"precision", precision_name(precision)},
                                    {"ranks", context.comm.size()},
                                    {"top1", result.top1},
                                    {"top5", result.top5},

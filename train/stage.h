@@ -13,6 +13,7 @@
 #include "data/view.h"
 #include "expansion/initializer.h"
 #include "model/cnn_config.h"
+#include "model/precision.h"
 #include "model/vit_config.h"
 #include "train/run_record.h"
 #include "train/trainer.h"
@@ -73,7 +74,7 @@ struct StageSettings {
   std::string init_learngene;                 // distill: start from it ("": random values)
   std::string method;                         // label in run.json; empty: the stage's default
   std::int64_t threads = 1;                   // compute threads per rank (CPU)
-  Precision precision = Precision::kFloat32;  // the model's compute precision
+  PrecisionRequest precision = PrecisionRequest::kAuto;  // the model's compute precision
   std::int64_t timeout_seconds = 600;         // a collective's wait for the other ranks
   Provenance provenance;                      // for run.json and the model file
 
@@ -93,6 +94,10 @@ struct InitSettings {
 };
 
 ViewRecipe view_recipe(const ViewSettings& settings, std::int64_t channels);
+// The precision `request` resolves to on the job's device (model/precision.h), said in one line
+// by rank 0, with the warning when the choice is expected to be slow. Call it after setting the
+// thread count: a warning's measurement runs on those threads.
+Precision run_precision(PrecisionRequest request, const StageContext& context);
 VitConfig model_config(const StageSettings& settings, const DatasetInfo& data);
 CnnConfig cnn_config(const StageSettings& settings, const DatasetInfo& data);
 
@@ -126,7 +131,7 @@ struct EvaluateSettings {
   ViewSettings view;  // view.image: the model's own image size
   std::int64_t batch = 128;
   std::int64_t threads = 1;
-  Precision precision = Precision::kFloat32;
+  PrecisionRequest precision = PrecisionRequest::kAuto;
   std::string out;  // JSON result file ("": none)
 };
 

@@ -131,7 +131,8 @@ void write_teacher_logits(const LogitsSettings& s, const StageContext& context) 
   const SplitIndex& index = dataset.index(s.split);
   const ViewRecipe recipe = view_recipe(s.view, info.channels);
   const auto classes = static_cast<std::int64_t>(info.class_names.size());
-  const std::unique_ptr<Teacher> teacher = load_teacher(s.teacher, context.device, s.precision);
+  const Precision precision = run_precision(s.precision, context);
+  const std::unique_ptr<Teacher> teacher = load_teacher(s.teacher, context.device, precision);
   TeacherLogitsTags tags;
   tags.fingerprint = dataset.fingerprint();
   tags.split = s.split;
@@ -207,7 +208,7 @@ void write_teacher_logits(const LogitsSettings& s, const StageContext& context) 
     ledger.extra = {{"teacher_flops_per_image", std::to_string(teacher->forward_flops())},
                     {"teacher_flops_source", teacher->flops_source()},
                     {"views", std::to_string(s.views)},
-                    {"precision", precision_name(s.precision)},
+                    {"precision", precision_name(precision)},
                     {"split", s.split},
                     {"segments", std::to_string(elapsed->segments())},
                     {"segment_wall_seconds", std::to_string(seconds_since(started))}};

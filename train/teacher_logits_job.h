@@ -21,7 +21,7 @@ struct LogitsSettings {
   std::int64_t seed = 0;                      // the training run's run.seed (views depend on it)
   std::int64_t batch = 256;                   // views per teacher forward pass
   std::int64_t threads = 2;                   // render and compute threads per rank
-  Precision precision = Precision::kFloat32;  // a tleg model teacher's compute precision
+  PrecisionRequest precision = PrecisionRequest::kAuto;  // a tleg model teacher's precision
   ViewSettings view;
   Provenance provenance;  // for run.json
 };

@@ -20,6 +20,21 @@ for precision in fp32 bf16; do
       --run.precision $precision --run.dir "$dir" >"$dir.log" 2>&1 || { cat "$dir.log"; fail "$precision run $attempt"; }
   done
 done
+# auto (the default): bf16 exactly where the kernel lists a native bf16 flag, said in one line and
+# recorded in run.json; an explicit bf16 without native support runs, with a warning.
+if grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo; then native=bf16; else native=fp32; fi
+"$tleg" teacher "${common[@]}" --run.dir "$work/auto" >"$work/auto.log" 2>&1 ||
+  { cat "$work/auto.log"; fail "the run with the default precision"; }
+grep -q "^precision $native (auto: CPU with" "$work/auto.log" ||
+  { cat "$work/auto.log"; fail "auto did not say it chose $native"; }
+"$python" -c "import json,sys; p=json.load(open(sys.argv[1]))['extra']['precision']; sys.exit(p != sys.argv[2])" \
+  "$work/auto/run.json" "$native" || fail "run.json does not record the precision auto chose ($native)"
+if [ $native = fp32 ]; then
+  grep -q "^warning: bf16 on a CPU without AVX512_BF16 or AMX_BF16 is emulated by oneDNN: a 256x256 bf16 matrix product ran [0-9]*x slower" \
+    "$work/bf16-1.log" || { cat "$work/bf16-1.log"; fail "bf16 without native support gave no warning"; }
+elif grep -q "^warning: bf16" "$work/bf16-1.log"; then
+  cat "$work/bf16-1.log"; fail "a warning about bf16 on a processor that computes it natively"
+fi
 "$tleg" teacher "${common[@]}" --run.precision fp16 --run.dir "$work/bad" >"$work/bad.log" 2>&1 &&
   fail "an unknown precision must be refused"
 grep -q "fp16" "$work/bad.log" || { cat "$work/bad.log"; fail "the error does not name the value"; }
