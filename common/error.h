@@ -15,7 +15,7 @@ class Error : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// A run stopped on request (SIGTERM, SIGUSR1) at a step every rank of it agreed on, with a
+// A run stopped on request (SIGTERM, SIGUSR1, SIGINT) at a step every rank of it agreed on, with a
 // checkpoint of that step written: not a failure. All ranks throw it together, so none needs
 // ending by force (no MPI_Abort); dist::run_or_abort turns it into one message (from the rank
 // that reports) saying how the run goes on, and exit code 128 + the signal.

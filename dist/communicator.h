@@ -33,6 +33,14 @@ class PendingCollective {
   virtual bool ready() = 0;
 };
 
+// A host-side OR of one flag per rank in flight (Communicator::any_async). wait() returns it, and
+// ends the job on a timeout like any collective.
+class PendingFlag {
+ public:
+  virtual ~PendingFlag() = default;
+  virtual bool wait() = 0;
+};
+
 class Communicator {
  public:
   virtual ~Communicator() = default;
@@ -51,6 +59,9 @@ class Communicator {
   // Starts the reduction and returns at once; `tensor` must not be touched until wait().
   virtual std::unique_ptr<PendingCollective> all_reduce_async(const at::Tensor& tensor,
                                                               ReduceOp op) = 0;
+  // Starts a logical OR of `flag` over the ranks, on the host: no device work, so it may run
+  // every step without a device synchronisation (the stop agreement, dist/stop_request.h).
+  virtual std::unique_ptr<PendingFlag> any_async(bool flag) = 0;
   // In place: every rank ends with root's values.
   virtual void broadcast(at::Tensor& tensor, int root) = 0;
   // Returns [size(), *tensor.sizes()]: row r is rank r's tensor.

@@ -88,6 +88,36 @@ class MpiPendingReduce final : public PendingCollective {
   bool done_ = false;
 };
 
+class MpiPendingFlag final : public PendingFlag {
+ public:
+  MpiPendingFlag(const MpiCommunicator& owner, bool flag) : owner_(owner), local_(flag ? 1 : 0) {
+    owner_.check(MPI_Iallreduce(&local_, &any_, 1, MPI_INT, MPI_LOR, owner_.comm(), &request_),
+                 "MPI_Iallreduce of a flag");
+  }
+
+  // As MpiPendingReduce's: MPI writes into this object until the request completes.
+  ~MpiPendingFlag() override {
+    if (done_) return;
+    try {
+      wait();
+    } catch (const std::exception& error) {
+      abort_job(concat("rank ", world_rank(), ": error: ", error.what()));
+    }
+  }
+
+  bool wait() override {
+    if (!done_) owner_.wait_for(request_, "MPI_Iallreduce of a flag");
+    done_ = true;
+    return any_ != 0;
+  }
+
+ private:
+  const MpiCommunicator& owner_;
+  int local_, any_ = 0;
+  MPI_Request request_ = MPI_REQUEST_NULL;
+  bool done_ = false;
+};
+
 }  // namespace
 
 MpiCommunicator::MpiCommunicator(MPI_Comm comm, const CommunicatorOptions& options)
@@ -153,6 +183,10 @@ std::unique_ptr<PendingCollective> MpiCommunicator::all_reduce_async(const at::T
   check(MPI_Iallreduce(MPI_IN_PLACE, tensor.data_ptr(), count, type, MPI_SUM, comm_, &request),
         operation);
   return std::make_unique<MpiPendingReduce>(*this, request, tensor, op);
+}
+
+std::unique_ptr<PendingFlag> MpiCommunicator::any_async(bool flag) {
+  return std::make_unique<MpiPendingFlag>(*this, flag);
 }
 
 void MpiCommunicator::broadcast(at::Tensor& tensor, int root) {

@@ -23,12 +23,14 @@ class MpiCommunicator final : public Communicator {
 
   std::unique_ptr<PendingCollective> all_reduce_async(const at::Tensor& tensor,
                                                       ReduceOp op) override;
+  std::unique_ptr<PendingFlag> any_async(bool flag) override;
   void broadcast(at::Tensor& tensor, int root) override;
   at::Tensor all_gather(const at::Tensor& tensor) override;
   void barrier() override;
   void wait_for_all() override;
   std::unique_ptr<Communicator> split(int color, int key) override;
 
+  MPI_Comm comm() const { return comm_; }
   // Polls `request` until it completes; past the timeout, ends the job naming `operation`.
   void wait_for(MPI_Request& request, const char* operation) const;
   // The barrier of wait_for_all() on any MPI communicator (the NCCL backend's too).

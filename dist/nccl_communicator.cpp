@@ -67,6 +67,7 @@ class NcclCommunicator final : public Communicator {
   NcclCommunicator(MPI_Comm mpi, ncclComm_t comm, c10::DeviceIndex device,
                    const CommunicatorOptions& options)
       : mpi_(mpi),
+        host_(std::make_unique<MpiCommunicator>(duplicate(mpi), options)),
         comm_(comm),
         device_(device),
         stream_(c10::cuda::getStreamFromPool(/*isHighPriority=*/true, device)),
@@ -104,6 +105,9 @@ class NcclCommunicator final : public Communicator {
     keep_alive(tensor);
     return finish_enqueue(operation);
   }
+
+  // On the host, over MPI: a flag read every step must not wait for the GPU.
+  std::unique_ptr<PendingFlag> any_async(bool flag) override { return host_->any_async(flag); }
 
   void broadcast(at::Tensor& tensor, int root) override {
     const char* operation = "ncclBroadcast";
@@ -235,7 +239,15 @@ class NcclCommunicator final : public Communicator {
     return std::make_unique<NcclPending>(*this, done, operation);
   }
 
+  static MPI_Comm duplicate(MPI_Comm comm) {
+    MPI_Comm copy = MPI_COMM_NULL;
+    if (MPI_Comm_dup(comm, &copy) != MPI_SUCCESS)
+      fail("MPI_Comm_dup failed for an NCCL communicator's host-side collectives");
+    return copy;
+  }
+
   MPI_Comm mpi_;
+  std::unique_ptr<MpiCommunicator> host_;  // host-side collectives of the same ranks
   ncclComm_t comm_;
   c10::DeviceIndex device_;
   c10::cuda::CUDAStream stream_;

@@ -14,6 +14,7 @@
 #include "common/error.h"
 #include "data/dataset_store.h"
 #include "dist/communicator.h"
+#include "dist/stop_request.h"
 #include "dist/world.h"
 #include "experiments/sweep_plan.h"
 #include "model/vit_config.h"
@@ -229,14 +230,17 @@ int run_sweep(const SweepSettings& s, const StageContext& world) {
   world.comm.wait_for_all();
   if (world.root()) print_summary(s, method);
   at::Tensor outcome =
-      at::tensor({failures, std::int64_t{stop_signal != 0}, std::int64_t{stop_signal == SIGUSR1}},
+      at::tensor({failures, std::int64_t{stop_signal != 0}, std::int64_t{stop_signal == SIGUSR1},
+                  std::int64_t{stop_signal == SIGINT}},
                  at::kLong)
           .to(world.device);
   world.comm.all_reduce(outcome);
   outcome = outcome.cpu();
   if (outcome[1].item<std::int64_t>() > 0) {
-    const int signal = outcome[2].item<std::int64_t>() > 0 ? SIGUSR1 : SIGTERM;
-    throw Stopped(concat("sweep stopped by ", signal == SIGUSR1 ? "SIGUSR1" : "SIGTERM",
+    const int signal = outcome[2].item<std::int64_t>() > 0   ? SIGUSR1
+                       : outcome[3].item<std::int64_t>() > 0 ? SIGINT
+                                                             : SIGTERM;
+    throw Stopped(concat("sweep stopped by ", dist::signal_name(signal),
                          ": each running depth is checkpointed in its run folder and is not "
                          "marked failed; the finished ones are kept"),
                   signal, world.root());

@@ -50,9 +50,12 @@ PrecisionRequest parse_precision(const std::string& name) {
 
 std::string precision_request_name(PrecisionRequest request) {
   switch (request) {
-    case PrecisionRequest::kAuto: return "auto";
-    case PrecisionRequest::kFloat32: return "fp32";
-    case PrecisionRequest::kBFloat16: return "bf16";
+    case PrecisionRequest::kAuto:
+      return "auto";
+    case PrecisionRequest::kFloat32:
+      return "fp32";
+    case PrecisionRequest::kBFloat16:
+      return "bf16";
   }
   return "auto";
 }
@@ -82,8 +85,8 @@ PrecisionChoice choose_precision(PrecisionRequest request, const c10::Device& de
   switch (request) {
     case PrecisionRequest::kAuto:
       choice.precision = support.native ? Precision::kBFloat16 : Precision::kFloat32;
-      choice.reason = concat("precision ", precision_name(choice.precision), " (auto: ",
-                             support.evidence, ")");
+      choice.reason =
+          concat("precision ", precision_name(choice.precision), " (auto: ", support.evidence, ")");
       return choice;
     case PrecisionRequest::kFloat32:
       choice.reason = concat("precision fp32 (as asked; ", support.evidence, ")");
@@ -97,11 +100,13 @@ PrecisionChoice choose_precision(PrecisionRequest request, const c10::Device& de
                                 " is emulated and slower than fp32; --run.precision auto picks "
                                 "fp32 here");
       } else {
-        const double slowdown = cpu_product_seconds(at::kBFloat16) /
-                                cpu_product_seconds(at::kFloat);
+        const double slowdown =
+            cpu_product_seconds(at::kBFloat16) / cpu_product_seconds(at::kFloat);
         choice.warning = concat(
-            "bf16 on a ", support.evidence, " is emulated by oneDNN: a 256x256 bf16 matrix "
-            "product ran ", static_cast<int>(std::lround(slowdown)),
+            "bf16 on a ", support.evidence,
+            " is emulated by oneDNN: a 256x256 bf16 matrix "
+            "product ran ",
+            static_cast<int>(std::lround(slowdown)),
             "x slower than fp32 here just now, and the run's steps will be slower by up to as "
             "much; --run.precision auto picks fp32 here");
       }

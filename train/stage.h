@@ -70,13 +70,13 @@ struct StageSettings {
   ViewSettings view;
   ModelSettings model;
   TrainSettings train;
-  TeacherSettings teacher;                    // distill only
-  std::string init_learngene;                 // distill: start from it ("": random values)
-  std::string method;                         // label in run.json; empty: the stage's default
-  std::int64_t threads = 1;                   // compute threads per rank (CPU)
+  TeacherSettings teacher;     // distill only
+  std::string init_learngene;  // distill: start from it ("": random values)
+  std::string method;          // label in run.json; empty: the stage's default
+  std::int64_t threads = 1;    // compute threads per rank (CPU)
   PrecisionRequest precision = PrecisionRequest::kAuto;  // the model's compute precision
-  std::int64_t timeout_seconds = 600;         // a collective's wait for the other ranks
-  Provenance provenance;                      // for run.json and the model file
+  std::int64_t timeout_seconds = 600;                    // a collective's wait for the other ranks
+  Provenance provenance;                                 // for run.json and the model file
 
   std::string method_or(const std::string& fallback) const {
     return method.empty() ? fallback : method;

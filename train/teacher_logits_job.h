@@ -16,11 +16,11 @@ struct LogitsSettings {
   std::string teacher;  // tleg model (.h5) or TorchScript file
   std::string out;      // output folder: index.h5 and one shard-NNNNN.h5 per dataset shard
   std::string split = "train";
-  std::int64_t views = 1;                     // stored views per image, K
-  std::int64_t topk = 10;                     // logits kept per view (0: all classes)
-  std::int64_t seed = 0;                      // the training run's run.seed (views depend on it)
-  std::int64_t batch = 256;                   // views per teacher forward pass
-  std::int64_t threads = 2;                   // render and compute threads per rank
+  std::int64_t views = 1;    // stored views per image, K
+  std::int64_t topk = 10;    // logits kept per view (0: all classes)
+  std::int64_t seed = 0;     // the training run's run.seed (views depend on it)
+  std::int64_t batch = 256;  // views per teacher forward pass
+  std::int64_t threads = 2;  // render and compute threads per rank
   PrecisionRequest precision = PrecisionRequest::kAuto;  // a tleg model teacher's precision
   ViewSettings view;
   Provenance provenance;  // for run.json

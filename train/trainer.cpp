@@ -9,9 +9,7 @@
 #include <torch/serialize/input-archive.h>
 #include <torch/serialize/output-archive.h>
 
-#include <atomic>
 #include <cmath>
-#include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -22,6 +20,7 @@
 #include "common/timing.h"
 #include "data/loader.h"
 #include "dist/communicator.h"
+#include "dist/stop_request.h"
 #include "model/vit.h"
 #include "train/autocast_scope.h"
 #include "train/losses.h"
@@ -31,33 +30,6 @@
 
 namespace tleg {
 namespace {
-
-// SIGTERM (Slurm's time limit, scancel, scontrol requeue) or SIGUSR1 asks a run to stop at the
-// next step with a checkpoint. A signal handler can only set a flag; each step shares it with
-// every rank through its loss all-reduce, so all ranks stop at the same step.
-std::atomic<int> stop_signal{0};
-extern "C" void request_stop(int signal) { stop_signal.store(signal); }
-
-class StopSignals {
- public:
-  StopSignals() {
-    struct sigaction action {};
-    action.sa_handler = request_stop;
-    sigemptyset(&action.sa_mask);
-    sigaction(SIGTERM, &action, &previous_term_);
-    sigaction(SIGUSR1, &action, &previous_usr1_);
-  }
-  ~StopSignals() {
-    sigaction(SIGTERM, &previous_term_, nullptr);
-    sigaction(SIGUSR1, &previous_usr1_, nullptr);
-  }
-  StopSignals(const StopSignals&) = delete;
-  StopSignals& operator=(const StopSignals&) = delete;
-
- private:
-  struct sigaction previous_term_ {
-  }, previous_usr1_{};
-};
 
 // A generator on `device` seeded with `key` (on a GPU, a Philox generator at offset 0): the same
 // keying on every device, so that drop path on a GPU is as exactly resumable as on the CPU.
@@ -236,29 +208,31 @@ StepResult Trainer::step(const Batch& batch, std::int64_t step) {
 
 Agreement Trainer::agree() {
   if (unagreed_steps_ == 0) fail("internal: Trainer::agree() without a step since the last one");
-  at::Tensor shared =
-      at::cat({loss_sum_, at::full({1}, static_cast<double>(stop_signal.load()),
-                                   at::TensorOptions(at::kDouble).device(device_))});
+  at::Tensor shared = loss_sum_;
   comm_.all_reduce(shared, dist::ReduceOp::Sum);
-  shared = shared.cpu();
   Agreement agreed{
-      .loss = shared[0].item<double>() / static_cast<double>(comm_.size() * unagreed_steps_),
-      .steps = unagreed_steps_,
-      .stop_requested = shared[1].item<double>() > 0};
+      .loss = shared.cpu().item<double>() / static_cast<double>(comm_.size() * unagreed_steps_),
+      .steps = unagreed_steps_};
   loss_sum_ = at::Tensor();
   unagreed_steps_ = 0;
   return agreed;
 }
 
-Accuracy evaluate_model(Classifier& model, Loader& val, std::uint64_t split_size,
-                        dist::Communicator& comm, c10::Device device) {
+namespace {
+
+// evaluate_model, stopped early (nothing returned, on every rank alike) when `stop` agrees.
+std::optional<Accuracy> evaluate_until_stopped(Classifier& model, Loader& val,
+                                               std::uint64_t split_size, dist::Communicator& comm,
+                                               c10::Device device, dist::StopRequest* stop) {
   at::NoGradGuard no_grad;
   model.eval();
   const std::int64_t k = std::min<std::int64_t>(5, model.classes());
   double correct1 = 0, correct5 = 0, counted = 0;
   val.start_epoch(0, 0);
   std::uint64_t position_in_rank = 0;
+  // Every rank has as many batches (the padding keeps them equal), so all poll alike.
   while (auto batch = val.next()) {
+    if (stop != nullptr && stop->agreed()) return std::nullopt;
     at::Tensor logits;
     {
       AutocastScope autocast(device);
@@ -285,7 +259,15 @@ Accuracy evaluate_model(Classifier& model, Loader& val, std::uint64_t split_size
   if (n != static_cast<double>(split_size))
     fail("evaluation counted ", n, " samples of a split of ", split_size,
          " (the evaluation loader must keep padding and its last batch)");
-  return {totals[0].item<double>() / n, totals[1].item<double>() / n, static_cast<std::int64_t>(n)};
+  return Accuracy{totals[0].item<double>() / n, totals[1].item<double>() / n,
+                  static_cast<std::int64_t>(n)};
+}
+
+}  // namespace
+
+Accuracy evaluate_model(Classifier& model, Loader& val, std::uint64_t split_size,
+                        dist::Communicator& comm, c10::Device device) {
+  return *evaluate_until_stopped(model, val, split_size, comm, device, nullptr);
 }
 
 void Trainer::synchronise_buffers() {
@@ -308,13 +290,15 @@ void Trainer::synchronise_buffers() {
   }
 }
 
-Accuracy Trainer::evaluate(Loader& val, std::uint64_t split_size) {
-  const Accuracy accuracy = evaluate_model(model_, val, split_size, comm_, device_);
+std::optional<Accuracy> Trainer::evaluate(Loader& val, std::uint64_t split_size,
+                                          dist::StopRequest* stop) {
+  const std::optional<Accuracy> accuracy =
+      evaluate_until_stopped(model_, val, split_size, comm_, device_, stop);
   model_.train();
   return accuracy;
 }
 
-void Trainer::save_checkpoint(std::int64_t step) const {
+void Trainer::save_checkpoint(std::int64_t step, bool evaluation_pending) const {
   if (!checkpoints_) fail("internal: a Trainer without a run folder cannot write checkpoints");
   if (comm_.rank() != 0) return;
   checkpoints_->save(step, [&](torch::serialize::OutputArchive& archive) {
@@ -326,6 +310,7 @@ void Trainer::save_checkpoint(std::int64_t step) const {
     archive.write("step", at::tensor({step}, at::kLong));
     archive.write("elapsed_seconds", at::tensor({elapsed_seconds()}, at::kDouble));
     archive.write("segments", at::tensor({segments_}, at::kLong));
+    archive.write("evaluation_pending", at::tensor({std::int64_t{evaluation_pending}}, at::kLong));
     archive.write("exactness", c10::IValue(exactness()));
     archive.write("best", at::tensor({best_.top1, best_.top5, static_cast<double>(best_.epoch)},
                                      at::kDouble));
@@ -389,6 +374,9 @@ void Trainer::read_checkpoint(torch::serialize::InputArchive& archive) {
   at::Tensor elapsed, segments;
   if (archive.try_read("elapsed_seconds", elapsed)) elapsed_before_ = elapsed.item<double>();
   if (archive.try_read("segments", segments)) segments_ = segments.item<std::int64_t>() + 1;
+  at::Tensor pending;  // absent in checkpoints of older versions, which never stopped mid-way
+  evaluation_pending_ =
+      archive.try_read("evaluation_pending", pending) && pending.item<std::int64_t>() != 0;
   at::Tensor best;
   if (archive.try_read("best", best))  // absent in checkpoints of older versions
     best_ = {best[0].item<double>(), best[1].item<double>(),
@@ -429,6 +417,31 @@ TrainOutcome train_model(Classifier& model, const TrainData& data, const TrainSe
   const std::int64_t total_steps = trainer.total_steps();
 
   TrainOutcome outcome;
+  dist::StopRequest stop(context.comm);
+  // The stop that every rank agreed on, after the checkpoint of `step` was written.
+  const auto stopped = [&](std::int64_t step) {
+    return Stopped(concat("stopped by ", dist::signal_name(stop.signal()), " after step ", step,
+                          " of ", total_steps,
+                          " (a time limit, scancel, requeue or Ctrl-C, or the launcher ending the "
+                          "job because another rank failed: that rank's error is printed above if "
+                          "so); the checkpoint of step ",
+                          step, " is in ", settings.run_dir, "/checkpoints"),
+                   stop.signal(), root);
+  };
+  bool evaluated = false;  // the final evaluation done
+  // The evaluation at the end of the epoch that `step` ends; false when a stop interrupted it.
+  const auto evaluate_epoch = [&](std::int64_t step, TrainingLog& log) {
+    const std::int64_t epoch = step / steps_per_epoch - 1;
+    const std::optional<Accuracy> accuracy = trainer.evaluate(*data.val, data.val_size, &stop);
+    if (!accuracy) return false;
+    outcome.top1 = accuracy->top1;
+    outcome.top5 = accuracy->top5;
+    trainer.record_evaluation(*accuracy, epoch);
+    log.evaluation(step, epoch, *accuracy);
+    evaluated = step >= total_steps;
+    return true;
+  };
+
   std::int64_t step = 0;
   if (settings.resume) {
     if (const auto resumed = trainer.resume()) {
@@ -437,9 +450,10 @@ TrainOutcome train_model(Classifier& model, const TrainData& data, const TrainSe
     }
   }
   TrainingLog log(settings, root, step);
-  const StopSignals stop_signals;
+  // A stop that came during an epoch-end evaluation: the evaluation is done again here.
+  if (trainer.evaluation_pending() && data.val != nullptr && !evaluate_epoch(step, log))
+    throw stopped(step);
   std::int64_t steps_this_run = 0;
-  bool evaluated = false;
   while (step < total_steps) {
     const std::int64_t epoch = step / steps_per_epoch, in_epoch = step % steps_per_epoch;
     if (in_epoch == 0 || steps_this_run == 0)
@@ -457,14 +471,15 @@ TrainOutcome train_model(Classifier& model, const TrainData& data, const TrainSe
     const bool epoch_end = step % steps_per_epoch == 0;
     const bool stop_now =
         settings.stop_after_steps > 0 && steps_this_run >= settings.stop_after_steps;
+    // Every step (a host-side flag, no wait); the last step's evaluation may still be stopped.
+    bool stopping = stop.agreed() && step < total_steps;
     const bool checkpoint_due =
         (settings.checkpoint_every > 0 && step % settings.checkpoint_every == 0) || epoch_end;
     const bool log_due = step % settings.log_interval == 0 || step == total_steps;
-    // The ranks agree on the loss and on a stop request at log lines and before checkpoints and
-    // evaluations only (each agreement waits for the device): a checkpoint never holds a
-    // non-finite model, and every rank stops at the same step.
+    // The ranks agree on the loss at log lines and before checkpoints and evaluations only (each
+    // agreement waits for the device): a checkpoint never holds a non-finite model.
     std::optional<Agreement> agreed;
-    if (log_due || checkpoint_due || stop_now) {
+    if (log_due || checkpoint_due || stop_now || stopping) {
       agreed = trainer.agree();
       if (!std::isfinite(agreed->loss))
         fail("the loss became ", agreed->loss, " at step ", step, " or in the ", agreed->steps - 1,
@@ -474,44 +489,25 @@ TrainOutcome train_model(Classifier& model, const TrainData& data, const TrainSe
              "--resume");
     }
     log.step(step, epoch, epoch_end, trainer, agreed, lr, data_wait, seconds_since(step_start));
+    bool evaluation_pending = false;
     if (epoch_end && data.val != nullptr) {
-      const Accuracy accuracy = trainer.evaluate(*data.val, data.val_size);
-      outcome.top1 = accuracy.top1;
-      outcome.top5 = accuracy.top5;
-      trainer.record_evaluation(accuracy, epoch);
-      log.evaluation(step, epoch, accuracy);
-      evaluated = step >= total_steps;
+      evaluation_pending = stopping || !evaluate_epoch(step, log);
+      stopping = stopping || evaluation_pending;
     }
     // After the evaluation, so that the checkpoint carries the best accuracy so far.
-    if (checkpoint_due || stop_now) trainer.save_checkpoint(step);
+    if (checkpoint_due || stop_now || stopping) trainer.save_checkpoint(step, evaluation_pending);
+    if (stopping) throw stopped(step);
     if (stop_now) {
       outcome.finished = step >= total_steps;
       break;
     }
-    if (agreed && agreed->stop_requested && step < total_steps) {
-      if (!checkpoint_due) trainer.save_checkpoint(step);
-      // A rank that got no signal itself stops for another rank's: launchers and Slurm signal
-      // every rank alike, so it is the same signal. Its sender may be Slurm (time limit, scancel,
-      // requeue) or the launcher ending the job after another rank's error: say both, not guess.
-      const int signal = stop_signal.load() != 0 ? stop_signal.load() : SIGTERM;
-      throw Stopped(concat("stopped by ", signal == SIGUSR1 ? "SIGUSR1" : "SIGTERM", " after step ",
-                           step, " of ", total_steps,
-                           " (a time limit, scancel or requeue, or the launcher ending the job "
-                           "because another rank failed: that rank's error is printed above if "
-                           "so); the checkpoint of step ",
-                           step, " is in ", settings.run_dir, "/checkpoints"),
-                    signal, root);
-    }
   }
   // Resumed from the checkpoint of the last step (killed during the final evaluation): the
   // evaluation of that checkpoint is the run's result.
-  if (!evaluated && step >= total_steps && data.val != nullptr && outcome.finished) {
-    const Accuracy accuracy = trainer.evaluate(*data.val, data.val_size);
-    outcome.top1 = accuracy.top1;
-    outcome.top5 = accuracy.top5;
-    trainer.record_evaluation(accuracy, total_steps / steps_per_epoch - 1);
-    log.evaluation(step, total_steps / steps_per_epoch - 1, accuracy);
-  }
+  if (!evaluated && step >= total_steps && data.val != nullptr && outcome.finished &&
+      !evaluate_epoch(step, log))
+    throw stopped(step);
+  stop.finish();
   outcome.best_top1 = trainer.best().top1;
   outcome.best_top5 = trainer.best().top5;
   outcome.best_epoch = trainer.best().epoch;

@@ -38,6 +38,7 @@ class Classifier;
 namespace dist {
 class Communicator;
 class World;
+class StopRequest;
 }  // namespace dist
 
 struct TrainSettings {
@@ -122,12 +123,11 @@ struct StepResult {
   double reduce_seconds = 0;   // waiting for the gradient all-reduce (GradientReducer::finish)
 };
 
-// What every rank agrees on at an agreement (Trainer::agree): the loss and whether to stop, so
-// that all ranks stop at the same step.
+// What every rank agrees on at an agreement (Trainer::agree): the loss of the steps since the
+// last one. (A stop request is agreed on every step: dist/stop_request.h.)
 struct Agreement {
-  double loss = 0;              // mean over ranks and over the steps since the last agreement
-  std::int64_t steps = 0;       // those steps
-  bool stop_requested = false;  // some rank was sent SIGTERM or SIGUSR1
+  double loss = 0;         // mean over ranks and over the steps since the last agreement
+  std::int64_t steps = 0;  // those steps
 };
 
 class Trainer {
@@ -150,15 +150,19 @@ class Trainer {
   // run continues exactly.
   // The loss stays on the device until agree().
   StepResult step(const Batch& batch, std::int64_t step);
-  // Collective: the ranks share the losses of the steps since the last agreement and whether a
-  // stop signal came (one device-to-host wait). Needs a step since the last agreement.
+  // Collective: the ranks share the losses of the steps since the last agreement (one
+  // device-to-host wait). Needs a step since the last agreement.
   Agreement agree();
   // Top-1 and top-5 over the whole split of `split_size` samples, each counted once across ranks:
   // `val` must be an evaluation loader (no shuffling, padding kept, short last batch kept).
-  Accuracy evaluate(Loader& val, std::uint64_t split_size);
+  // Nothing when `stop` (may be null) agrees before the last batch: every rank alike.
+  std::optional<Accuracy> evaluate(Loader& val, std::uint64_t split_size,
+                                   dist::StopRequest* stop = nullptr);
   // Rank 0 writes the model and optimiser state after `step` steps (every rank holds the same)
   // into RUN_DIR/checkpoints, with the run's elapsed time so far (elapsed_seconds()).
-  void save_checkpoint(std::int64_t step) const;
+  // `evaluation_pending`: a stop interrupted the evaluation of the epoch that `step` ends, which
+  // the resumed run does first.
+  void save_checkpoint(std::int64_t step, bool evaluation_pending = false) const;
   // Rank 0 picks the newest valid checkpoint of the run folder and every rank loads that one (the
   // folder must be on a filesystem all ranks share); returns its step, or nothing when there is
   // none. A checkpoint made with another world size, global batch, steps per epoch or recipe
@@ -167,6 +171,8 @@ class Trainer {
   // Keeps the best evaluation (epoch from 0); checkpoints carry it, so a resumed run keeps it.
   void record_evaluation(const Accuracy& accuracy, std::int64_t epoch);
   const BestAccuracy& best() const { return best_; }
+  // Whether the resumed checkpoint's epoch-end evaluation is still to be done.
+  bool evaluation_pending() const { return evaluation_pending_; }
   // What exact continuation depends on, as "name=value" words; recorded in every checkpoint.
   std::string exactness() const;
 
@@ -202,6 +208,7 @@ class Trainer {
   std::chrono::steady_clock::time_point started_ = std::chrono::steady_clock::now();
   double elapsed_before_ = 0;  // seconds counted by the segments before the resumed checkpoint
   std::int64_t segments_ = 1;
+  bool evaluation_pending_ = false;  // of the resumed checkpoint
   at::Tensor loss_sum_;  // on the device: the losses of the steps since the last agreement
   std::int64_t unagreed_steps_ = 0;
 };
@@ -213,8 +220,9 @@ Accuracy evaluate_model(Classifier& model, Loader& val, std::uint64_t split_size
                         dist::Communicator& comm, c10::Device device);
 
 // Runs a stage's whole schedule (or resumes it): steps, logging, checkpoints, an evaluation at
-// every epoch end, and stops on a non-finite loss, on SIGTERM/SIGUSR1 (with a checkpoint) or
-// after settings.stop_after_steps.
+// every epoch end, and stops on a non-finite loss, on SIGTERM/SIGUSR1/SIGINT (within two steps
+// or during an evaluation, with a checkpoint; throws Stopped) or after
+// settings.stop_after_steps.
 TrainOutcome train_model(Classifier& model, const TrainData& data, const TrainSettings& settings,
                          const StageContext& context);
 

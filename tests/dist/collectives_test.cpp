@@ -57,6 +57,19 @@ TEST(Collectives, AsyncAllReducesCompleteInAnyWaitOrder) {
   EXPECT_TRUE(at::allclose(second, at::full({10}, 2.0, at::kDouble)));
 }
 
+// The host-side OR of the stop agreement: true on every rank when any rank's flag is, with a
+// tensor all-reduce started and finished while it is in flight (as a training step does).
+TEST(Collectives, AnyFlagIsTheOrOverRanksWhileOtherCollectivesRun) {
+  auto comm = cpu_communicator();
+  for (int raiser = -1; raiser < comm->size(); ++raiser) {
+    auto pending = comm->any_async(comm->rank() == raiser);
+    at::Tensor values = at::ones({100}, at::kFloat);
+    comm->all_reduce(values, ReduceOp::Sum);
+    EXPECT_TRUE(at::equal(values, at::full({100}, comm->size(), at::kFloat)));
+    EXPECT_EQ(pending->wait(), raiser >= 0) << "flag raised by rank " << raiser;
+  }
+}
+
 TEST(Collectives, BroadcastFromEachRoot) {
   auto comm = cpu_communicator();
   for (int root = 0; root < comm->size(); ++root) {
