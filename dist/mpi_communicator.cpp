@@ -43,21 +43,25 @@ int checked_count(const at::Tensor& tensor, const char* operation, int rank) {
   return static_cast<int>(tensor.numel());
 }
 
+// For the destructor of a request still in flight: it owns its buffers, which MPI writes into
+// until it completes, so it is completed here, or the job ends naming why it could not be.
+template <typename Wait>
+void complete_or_abort(Wait&& wait) noexcept {
+  try {
+    wait();
+  } catch (const std::exception& error) {
+    abort_job(concat("rank ", world_rank(), ": error: ", error.what()));
+  }
+}
+
 class MpiPendingReduce final : public PendingCollective {
  public:
   MpiPendingReduce(const MpiCommunicator& owner, MPI_Request request, at::Tensor tensor,
                    ReduceOp op)
       : owner_(owner), request_(request), tensor_(std::move(tensor)), op_(op) {}
 
-  // A request still in flight owns its buffer: dropping it would let the memory be reused
-  // while MPI writes to it.
   ~MpiPendingReduce() override {
-    if (done_) return;
-    try {
-      wait();
-    } catch (const std::exception& error) {
-      abort_job(concat("rank ", world_rank(), ": error: ", error.what()));
-    }
+    if (!done_) complete_or_abort([this] { wait(); });
   }
 
   bool ready() override {
@@ -95,14 +99,8 @@ class MpiPendingFlag final : public PendingFlag {
                  "MPI_Iallreduce of a flag");
   }
 
-  // As MpiPendingReduce's: MPI writes into this object until the request completes.
   ~MpiPendingFlag() override {
-    if (done_) return;
-    try {
-      wait();
-    } catch (const std::exception& error) {
-      abort_job(concat("rank ", world_rank(), ": error: ", error.what()));
-    }
+    if (!done_) complete_or_abort([this] { wait(); });
   }
 
   bool wait() override {

@@ -348,7 +348,10 @@ std::string Trainer::exactness() const {
                 " cutmix=", m.cutmix_alpha, " mix_probability=", m.probability,
                 " mix_switch=", m.switch_probability, " smoothing=", m.label_smoothing,
                 " seed=", settings_.seed, " warmup_prefix=", settings_.warmup_prefix,
-                " kl_reduction=", static_cast<int>(settings_.kl_reduction));
+                " kl_reduction=", static_cast<int>(settings_.kl_reduction),
+                // Last, so that records written before it still compare word by word: auto picks
+                // another precision on another processor, and a resume must not switch it.
+                " precision=", precision_name(model_.precision()));
 }
 
 void Trainer::read_checkpoint(torch::serialize::InputArchive& archive) {

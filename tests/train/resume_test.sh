@@ -76,6 +76,14 @@ print(f"after SIGTERM and resume: max |uninterrupted - resumed| = {worst}")
 sys.exit(0 if worst == 0.0 else 1)
 PY
 
+# A resume in another precision than the run's (auto's choice on this processor) is refused,
+# naming both.
+if grep -qw -e avx512_bf16 -e amx_bf16 /proc/cpuinfo; then made=bf16 other=fp32; else made=fp32 other=bf16; fi
+mpirun2 "$tleg" teacher "${common[@]}" "${schedule[@]}" --run.dir "$work/term" --resume \
+  --run.precision $other >"$work/precision.log" 2>&1 && fail "a resume in another precision must be refused"
+grep -q "precision=$made (now $other)" "$work/precision.log" ||
+  { cat "$work/precision.log"; fail "the refusal does not name the precisions"; }
+
 # NaN: an absurd learning rate; every rank must stop, naming the step; checkpoints stay.
 mpirun2 "$tleg" teacher "${common[@]}" --optim.lr 1e30 --optim.warmup-epochs 0 --run.checkpoint-every 1 \
   --run.dir "$work/nan" >"$work/nan.log" 2>&1 && fail "a NaN loss must fail the run"
