@@ -179,7 +179,7 @@ int main(int argc, char** argv) {
   return tleg::dist::run_or_abort(world, [&] {
     tleg::bench::initialize_benchmark(world.rank(), &argc, argv);
     const Options options = parse_options(argc, argv);
-    // As the launcher does (shared/research/stack-notes.md §4).
+    // As the launcher does (launcher/main.cpp: glibc would trim and re-fault the heap every step).
     mallopt(M_TOP_PAD, 1 << 30);
     at::set_num_threads(1);  // common.ini: run.threads = 1
     auto comm = tleg::dist::make_communicator(world, c10::kCPU);

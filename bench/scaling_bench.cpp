@@ -124,7 +124,7 @@ int main(int argc, char** argv) {
   tleg::bench::initialize_benchmark(world.rank(), &argc, argv);
   const Options options = parse_options(argc, argv);
   // As the launcher does: without a top pad glibc trims and re-faults the heap every step
-  // (shared/research/stack-notes.md §4).
+  // (launcher/main.cpp).
   mallopt(M_TOP_PAD, 1 << 30);
   // One compute thread per rank: the comparison is 2 ranks x 1 thread against 1 x 1.
   at::set_num_threads(1);

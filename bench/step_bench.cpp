@@ -57,7 +57,7 @@ struct BenchConfig {
   std::int64_t batch;
 };
 
-// The two configurations of issue "Speed": DeiT-Ti blocks on 64x64 RGB images with 100
+// The two benchmark configurations: DeiT-Ti blocks on 64x64 RGB images with 100
 // classes, and the Fashion-MNIST demo's student (experiments/fashion-mnist/common.ini: 28x28
 // grey images, patch 7, dim 64, 2 heads, batch 64 per rank).
 BenchConfig config_64px() {
@@ -272,7 +272,7 @@ int main(int argc, char** argv) {
   const Runtime runtime{world, *comm};
   // Without a top pad glibc trims the heap top after every step (autograd frees the step's
   // activations, tens of MB, at once) and page-faults it back in the next step; the fault
-  // handling cost 2-2.5x in step time here (shared/research/stack-notes.md §4). The training
+  // handling cost 2-2.5x in step time on 2-core machines. The training
   // launcher does the same, so this measures what `tleg` runs.
   if (options.top_pad > 0) mallopt(M_TOP_PAD, static_cast<int>(options.top_pad));
   // Which kind of machine the peaks come from: bf16 is a speed-up only where it is native.

@@ -13,7 +13,7 @@ namespace tleg::report {
 // every depth both have.
 inline constexpr double kComparablePoints = 1.0;
 // A ratio claim of the paper (2x, 19x, 5x, 2.9x) holds when the measured ratio reaches this
-// share of the paper's figure (the 1.8x for the paper's 2x).
+// share of the paper's figure (1.8x for the paper's 2x).
 inline constexpr double kRatioShare = 0.9;
 
 // One verdict per claim: (a) TLEG at B vs scratch-long (accuracy; training cost without and with

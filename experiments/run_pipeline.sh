@@ -16,7 +16,7 @@ config=$here/fashion-mnist
 # Budgets, by a rule fixed before any result was seen (README, "What the demo does"):
 # - the paper's proportions: auxiliary net 150 epochs, descendants 35, scratch 100. With B the
 #   descendants' fine-tuning budget: stage 1 = 150/35 B ~ 4.3 B; scratch-long = 100/35 B, rounded
-#   up to 3 B (the issue's ">= 3B"); scratch at B beside it (the gain at equal budget); Pre-Fin =
+#   up to 3 B (">= 3B"); scratch at B beside it (the gain at equal budget); Pre-Fin =
 #   the scratch-long run of each depth (the pre-training recipe is the fine-tuning recipe, so it
 #   is the same run, reused, not trained twice), then fine-tuned for B.
 # - B as large as lets the default profile fit in 25 minutes on 2 idle cores, estimated from the

@@ -25,7 +25,7 @@ void print_overview(const std::vector<tleg::Command>& commands) {
 
 int main(int argc, char** argv) {
   // glibc returns freed memory to the system after every training step and then page-faults it
-  // back; keeping 1 GiB of top pad made CPU steps 2-2.5x faster here (shared/research).
+  // back; keeping 1 GiB of top pad made CPU steps 2-2.5x faster on 2-core machines.
   mallopt(M_TOP_PAD, 1 << 30);
 
   const std::vector<tleg::Command> commands = tleg::all_commands();

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # A throwaway Slurm cluster on loopback, everything under one folder, for the Slurm tests: one
 # node, or several virtual nodes (node1..nodeN, one slurmd each, all on this machine; Debian's
-# slurmd takes its node name from -N). After shared/research/local-slurm.sh's recipe.
+# slurmd takes its node name from -N).
 #   local_cluster.sh start DIR [--nodes N] [--job-submit FILE.lua]
 #       install slurm-wlm if missing, start slurmctld and N slurmd, wait until every node is idle;
 #       writes DIR/etc/env.sh (SLURM_CONF) for the client commands. --job-submit installs a

@@ -11,7 +11,7 @@
 #     distill's run.json says rank 0 ran on node1 and rank 1 on node2, and no two ranks shared
 #     a core.
 # Open MPI over TCP between virtual nodes of one host once failed to connect on loopback (about
-# one run in 80, shared/research); the pipeline is retried once on that failure, and says so.
+# one run in 80); the pipeline is retried once on that failure, and says so.
 # usage: slurm_two_nodes_test.sh TLEG SOURCE_DIR      (root: it starts slurmctld and slurmd)
 set -euo pipefail
 tleg=$1 source=$2
@@ -32,7 +32,7 @@ started=$(date +%s)
 # shellcheck source=/dev/null
 source "$cluster/etc/env.sh"
 # Open MPI between the virtual nodes: TCP on loopback only. Shared memory (vader) is left out:
-# the virtual nodes are one host, and vader segments of two "nodes" collide (shared/research).
+# the virtual nodes are one host, and vader segments of two "nodes" collide.
 export OMPI_MCA_btl=self,tcp OMPI_MCA_pml=ob1 OMPI_MCA_btl_base_warn_component_unused=0
 export OMPI_MCA_btl_tcp_if_include=lo OMPI_MCA_oob_tcp_if_include=lo
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
