@@ -91,8 +91,9 @@ void add_training_options(po::options_description& o, const std::string& stage) 
       "run.precision", value_s("auto"),
       "compute precision: auto (bf16 where the device computes it natively: a CPU with "
       "AVX512_BF16 or AMX_BF16, a GPU of compute capability 8.0 or newer; fp32 elsewhere), fp32, "
-      "or bf16 (matrix products and activations in bfloat16 over float32 master weights)")("run.stop-after-steps", value_i(0),
-                                 "stop (with a checkpoint) after this many steps of this process")(
+      "or bf16 (matrix products and activations in bfloat16 over float32 master weights)")(
+      "run.stop-after-steps", value_i(0),
+      "stop (with a checkpoint) after this many steps of this process")(
       "dist.timeout", value_i(600),
       "seconds a collective may wait for the other ranks before the job ends naming it")(
       "resume", po::bool_switch(), "continue from the newest valid checkpoint in run.dir");
@@ -432,8 +433,8 @@ std::vector<Command> train_commands() {
                                                po::value<std::int64_t>()->default_value(2),
                                                "render and compute threads per rank")(
              "run.precision", po::value<std::string>()->default_value("auto"),
-             "a tleg model teacher's compute precision, auto, fp32 or bf16 (the training stages' key: "
-             "their INI files' precision applies, as it does to a live teacher)");
+             "a tleg model teacher's compute precision, auto, fp32 or bf16 (the training "
+             "stages' key: their INI files' precision applies, as it does to a live teacher)");
        },
        [](Options& o) {
          return [s = logits_settings(o)] {
