@@ -25,11 +25,11 @@ build: configure
 test: build
 	@cd $(BUILD) && ctest --output-on-failure -j$(JOBS)
 
-# PROFILE=transfer: the learngene's transfer to another task (experiments/run_transfer.sh).
+# PROFILE: a profile of experiments/profiles/ (smoke, default, full, transfer, ...); PRECISION=fp32
+# or bf16 overrides the profile's (auto: chosen by the hardware).
 demo: build
-	@if [ "$(PROFILE)" = transfer ]; then \
-	  TLEG=$(BUILD)/launcher/tleg experiments/run_transfer.sh default $(OUT); \
-	else TLEG=$(BUILD)/launcher/tleg experiments/run_pipeline.sh $(PROFILE) $(OUT); fi
+	@experiments/run.sh --tleg $(BUILD)/launcher/tleg --out $(OUT) \
+	  $(if $(PRECISION),--precision $(PRECISION)) $(PROFILE)
 
 bench: build
 	@bench/run_all.sh $(BUILD)

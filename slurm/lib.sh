@@ -1,6 +1,6 @@
-# Shared by the sbatch scripts of slurm/: launches tleg over the ranks of the job and requeues
-# the job when its time limit is near (it resumes from checkpoints). Sourced by each script
-# after the settings file that submit.sh wrote; the caller has `set -euo pipefail`.
+# Sourced by slurm/stage.sbatch after the settings file that submit.sh wrote: launches tleg over
+# the ranks of the job and requeues the job when its time limit is near (it resumes from
+# checkpoints). The caller has `set -euo pipefail`.
 # shellcheck shell=bash
 : "${OUT:?the settings file of submit.sh must be sourced first}"
 
@@ -9,54 +9,6 @@ log() { echo "[$(date +%T)] ${SLURM_JOB_NAME:-tleg}: $*" >&2; }
 # tleg names this command when a job of the experiment is cancelled or times out: resubmitting
 # resumes every stage where it stopped (finished work is skipped).
 export TLEG_RESUME_COMMAND=${RESUME_COMMAND:-}
-
-# Training stages: the shared configs, the store, the seed and (when set) the checkpoint interval.
-# Every stage passes --resume: on a first start there is no checkpoint and it starts from step 0;
-# after a requeue it continues from the newest valid checkpoint.
-common_args=(--data.store "$DATA_STORE" --run.seed "$SEED" --resume)
-for config in $CONFIGS; do common_args+=(--config "$config"); done
-[ -z "$CHECKPOINT_EVERY" ] || common_args+=(--run.checkpoint-every "$CHECKPOINT_EVERY")
-
-# Extra options per stage, as written in the experiment config (lists of words).
-# shellcheck disable=SC2034  # used by teacher.sbatch and distill.sbatch
-read -ra teacher_extra <<<"$TEACHER_ARGS"
-# shellcheck disable=SC2034
-read -ra distill_extra <<<"$DISTILL_ARGS"
-read -ra finetune_extra <<<"$FINETUNE_ARGS"
-
-# add_configs ARRAY "FILE..." : appends --config FILE for each file of the list.
-add_configs() { local -n into=$1; local f; for f in $2; do into+=(--config "$f"); done; }
-
-# add_budget ARRAY EPOCHS STEPS : a stage's epochs and cap on steps per epoch; empty keeps the
-# INI files' values (tleg refuses an option given twice, so each is given once, here).
-add_budget() {
-  # shellcheck disable=SC2178  # a name reference to the caller's array
-  local -n into=$1
-  [ -z "$2" ] || into+=(--optim.epochs "$2")
-  [ -z "$3" ] || into+=(--optim.steps-per-epoch "$3")
-}
-
-# The tleg options of each training stage, as its job runs them and as submit.sh checks them
-# (tleg --check) before it submits anything.
-teacher_file() { echo "${TEACHER:-$OUT/teacher/model.h5}"; }
-teacher_args() {
-  # shellcheck disable=SC2178  # a name reference to the caller's array
-  local -n into=$1
-  into=("${common_args[@]}")
-  add_configs "$1" "$TEACHER_CONFIGS"
-  into+=("${teacher_extra[@]}")
-  add_budget "$1" "$TEACHER_EPOCHS" "$TEACHER_STEPS"
-  into+=(--run.dir "$OUT/teacher")
-}
-distill_args() {
-  # shellcheck disable=SC2178
-  local -n into=$1
-  into=("${common_args[@]}")
-  add_configs "$1" "$AUX_CONFIGS"
-  into+=("${distill_extra[@]}")
-  add_budget "$1" "$DISTILL_EPOCHS" "$DISTILL_STEPS"
-  into+=(--distill.teacher "$(teacher_file)" --run.dir "$OUT/aux")
-}
 
 # How mpirun binds ranks to cores. Open MPI binds each node's ranks to that node's first cores,
 # which is right only when the job is confined to its own CPUs (cgroups): on a shared node
@@ -120,49 +72,4 @@ on_time_limit() {
   fi
   log "time limit near: requeueing job $SLURM_JOB_ID (restart $((restarts + 1)) of at most $MAX_REQUEUES); it resumes from the newest checkpoint"
   scontrol requeue "$SLURM_JOB_ID"
-}
-
-# Whether a run folder holds a finished run (tleg writes run.json last).
-finished() { [ -f "$1/run.json" ]; }
-
-# add_stage2 ARRAY METHOD : the descendants' configs and extra options, and the learngene for
-# every method (baselines train the learngene's architecture, as in `tleg sweep`), the
-# pre-trained model for subset.
-add_stage2() {
-  # shellcheck disable=SC2178  # a name reference to the caller's array
-  local -n into=$1
-  add_configs "$1" "$DES_CONFIGS"
-  into+=("${finetune_extra[@]}" --learngene "$OUT/aux/learngene.h5")
-  if [ "$2" = subset ]; then into+=(--pretrained "$PRETRAINED"); fi
-}
-
-# The options of `tleg sweep` for one method over DEPTHS (default: the experiment's; a job-array
-# task passes its one depth).
-sweep_args() {
-  # shellcheck disable=SC2178
-  local -n into=$1
-  into=("${common_args[@]}")
-  add_stage2 "$1" "$2"
-  add_budget "$1" "$FINETUNE_EPOCHS" "$FINETUNE_STEPS"
-  if [ "$2" = prefin ] && [ -n "$PRETRAIN_EPOCHS" ]; then into+=(--pretrain-epochs "$PRETRAIN_EPOCHS"); fi
-  into+=(--init "$2" --depths "${3:-$DEPTHS}" --run.dir "$OUT/sweep")
-}
-
-# `tleg sweep` of one method over every rank of the allocation (or of an array task): it splits
-# the ranks into groups by each depth's cost, keeps the run folders (OUT/sweep/<method>/depth-<d>,
-# prefin's pre-training in OUT/sweep/prefin-pretrain/depth-<d>) and skips depths whose run.json
-# exists. DEPTHS (default: the experiment's) is a range or list; a job-array task passes its one.
-sweep_method() {
-  local method=$1 depths=${2:-$DEPTHS} args=()
-  sweep_args args "$method" "$depths"
-  log "sweep --init $method over depths $depths on ${SLURM_NTASKS:-?} rank(s)"
-  launch sweep "${args[@]}"
-}
-
-# The depths of DEPTHS one by one: 3-5,8 gives 3 4 5 8.
-depth_list() {
-  local part
-  for part in ${1//,/ }; do
-    if [[ "$part" == *-* ]]; then seq "${part%-*}" "${part#*-}"; else echo "$part"; fi
-  done
 }

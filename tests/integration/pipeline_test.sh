@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The README's main command, smallest profile, end to end: prepare, teacher, logits, distill, the
-# four sweeps and the report. Checks that the report holds every method at every depth, its plots
+# four sweeps, the linearity and the report. Checks that the report holds every method at every depth, its plots
 # and every verdict, and that the expansion and the inheritance work (the descendants before
 # fine-tuning).
 # usage: pipeline_test.sh TLEG SOURCE_DIR
@@ -11,7 +11,7 @@ work=$(mktemp -d)
 trap '[ -n "${KEEP:-}" ] && echo "kept: $work" || rm -rf "$work"' EXIT
 fail() { echo "FAIL: $*"; exit 1; }
 
-TLEG=$tleg "$source/experiments/run_pipeline.sh" smoke "$work/out" >"$work/log" 2>&1 ||
+"$source/experiments/run.sh" --tleg "$tleg" --out "$work/out" smoke >"$work/log" 2>&1 ||
   { tail -50 "$work/log"; fail "the smoke pipeline failed"; }
 report=$work/out/report
 [ -f "$report/report.md" ] || fail "no report.md"
@@ -80,5 +80,5 @@ done
 [ "$(grep -c "^- (" "$report/verdicts.md")" -eq ${#claims[@]} ] || fail "verdicts.md holds other than ${#claims[@]} verdicts"
 tail -n 2 "$report/report.md" | grep -Eq "(holds here|does not hold here)$" || fail "report.md does not end with the verdicts"
 grep -q "TLEG vs Pre-Fin: parameters stored" "$report/totals.md" || fail "no Pre-Fin ratio"
-grep -q "pipeline 'smoke' finished" "$work/log" || fail "no closing line"
+grep -q "^smoke finished in" "$work/log" || fail "no closing line"
 echo "$((checks + 4)) passed, 0 failed"

@@ -12,7 +12,7 @@ fail() { echo "FAIL: $*"; exit 1; }
 checks=0
 pass() { checks=$((checks + 1)); }
 
-TLEG=$tleg "$source/experiments/run_transfer.sh" smoke "$work/out" >"$work/log" 2>&1 ||
+"$source/experiments/run.sh" --tleg "$tleg" --out "$work/out" transfer-smoke >"$work/log" 2>&1 ||
   { tail -50 "$work/log"; fail "the smoke transfer failed"; }
 report=$work/out/report
 for method in tleg scratch prefin subset; do
@@ -51,6 +51,6 @@ if "$tleg" finetune --data.store "$work/out/data/target.h5" --data.val-split "" 
 fi
 grep -q "pass --new-head" "$work/refused.log" || { cat "$work/refused.log"; fail "the refusal does not name --new-head"; }
 pass
-grep -q "transfer 'smoke' finished" "$work/log" || fail "no closing line"
+grep -q "^transfer-smoke finished in" "$work/log" || fail "no closing line"
 pass
 echo "$checks passed, 0 failed"

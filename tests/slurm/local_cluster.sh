@@ -4,8 +4,9 @@
 # slurmd takes its node name from -N).
 #   local_cluster.sh start DIR [--nodes N] [--job-submit FILE.lua]
 #       install slurm-wlm if missing, start slurmctld and N slurmd, wait until every node is idle;
-#       writes DIR/etc/env.sh (SLURM_CONF) for the client commands. --job-submit installs a
-#       site's submission policy (JobSubmitPlugins=lua, DIR/etc/job_submit.lua).
+#       writes DIR/etc/env.sh (SLURM_CONF) for the client commands. Two partitions hold the
+#       nodes: debug (the default) and limited. --job-submit installs a site's submission
+#       policy (JobSubmitPlugins=lua, DIR/etc/job_submit.lua).
 #   local_cluster.sh stop DIR
 #       cancel every job, stop the daemons by their pid files
 # Root only (slurmd runs jobs as their user). auth/none: no munged, nothing shared with other
@@ -160,7 +161,11 @@ for i in $(seq "$nodes"); do
     "CoresPerSocket=$(get CoresPerSocket) ThreadsPerCore=$(get ThreadsPerCore)" \
     "RealMemory=$(($(get RealMemory) * 8 / 10 / nodes)) State=UNKNOWN"
 done >>"$conf"
-echo "PartitionName=debug Nodes=node[1-$nodes] Default=YES MaxTime=INFINITE State=UP" >>"$conf"
+{
+  echo "PartitionName=debug Nodes=node[1-$nodes] Default=YES MaxTime=INFINITE State=UP"
+  # the same nodes under another name, for a site policy that holds on one partition only
+  echo "PartitionName=limited Nodes=node[1-$nodes] MaxTime=INFINITE State=UP"
+} >>"$conf"
 echo "export SLURM_CONF=$conf" >"$dir/etc/env.sh"
 
 # 4. daemons (they daemonise; stdio to files so that no pipe of the caller is held open)
@@ -171,7 +176,7 @@ for i in $(seq "$nodes"); do
   slurmd -f "$conf" -N "node$i" </dev/null >>"$dir/log/slurmd-node$i.out" 2>&1 ||
     die "slurmd node$i failed: $(tail -5 "$dir/log/slurmd-node$i.log")"
 done
-all_idle() { [ "$(sinfo -h -N -o '%N %t' 2>/dev/null | grep -c ' idle$')" = "$nodes" ]; }
+all_idle() { [ "$(sinfo -h -N -p debug -o '%N %t' 2>/dev/null | grep -c ' idle$')" = "$nodes" ]; }
 for _ in $(seq 300); do all_idle && break; sleep 0.2; done
 all_idle || die "nodes not idle: $(sinfo -N; tail -5 "$dir"/log/slurmd-node*.log)"
 echo "local_cluster: up on 127.0.0.1:$port, $nodes node(s) of $(get CPUs) CPUs; source $dir/etc/env.sh" >&2

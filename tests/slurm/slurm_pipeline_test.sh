@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# The Fashion-MNIST pipeline (smoke budgets) through slurm/submit.sh on a real one-node Slurm on
-# loopback: prepare -> teacher -> distill -> one job array per method (one depth per task) ->
-# report, chained by dependencies, ranks started by srun --mpi=pmix. Checks that every job
-# completed and the report holds every method at every depth in the layout of `tleg sweep`, and
-# that a requeue near the time limit says it resumes by itself; then that a failing stage
-# (distill pointed at a file that is no teacher) cancels its dependants while the report says
-# which stages left nothing; then that a cancelled distill names the command that resumes it,
-# and that this command does.
+# The smoke profile's plan through slurm/submit.sh on a real one-node Slurm on loopback: prepare
+# -> teacher -> the teacher's logits -> distill from them -> one job array per method (one depth
+# per task; Pre-Fin's task d after scratch-long's task d) -> linearity -> report, chained by
+# dependencies, ranks started by srun --mpi=pmix. Checks that both executors' dry runs print the
+# same plan, that each stage waits only for what it needs, that every job completed and the
+# report holds every method at every depth and every verdict, and that a requeue near the time
+# limit says it resumes by itself; then that a failing stage (logits of a file that is no
+# teacher) cancels its dependants while the report says which stages left nothing; then that a
+# cancelled distill names the command that resumes it, and that this command does.
 # usage: slurm_pipeline_test.sh TLEG SOURCE_DIR      (root: it starts slurmctld and slurmd)
 set -euo pipefail
 tleg=$1 source=$2
@@ -48,41 +49,55 @@ job_field() { scontrol show job "$1" | tr ' ' '\n' | sed -n "s/^$2=//p" | head -
 show_logs() { tail -n 30 "$1"/slurm/logs/*.out 2>/dev/null || true; }
 
 # ---------------------------------------------------------------- 1. the pipeline
-experiment=$work/experiment.env
-sed "s|^OUT=.*|OUT=$work/pipeline|" "$source/slurm/examples/fashion-mnist-smoke.env" >"$experiment"
-cd "$source"  # the example's config paths are relative to the repository root
-
-# --dry-run submits nothing
-"$source/slurm/submit.sh" --dry-run --tleg "$tleg" "$experiment" >"$work/dry-run.txt"
+cd "$source"
+# Both executors print the same plan in their dry runs, and submit nothing / run nothing.
+"$source/slurm/submit.sh" --dry-run --tleg "$tleg" --out "$work/pipeline" smoke >"$work/dry-run.txt"
+"$source/experiments/run.sh" --dry-run --tleg "$tleg" --out "$work/pipeline" smoke >"$work/dry-run-local.txt"
 [ -z "$(squeue -h -o %i)" ] || fail "--dry-run submitted jobs"
+[ ! -e "$work/pipeline" ] || fail "a dry run made the experiment folder"
+plan_of() { sed -n '/^plan of /,/^$/p' "$1"; }
+[ -n "$(plan_of "$work/dry-run.txt")" ] || { cat "$work/dry-run.txt"; fail "submit.sh --dry-run printed no plan"; }
+diff <(plan_of "$work/dry-run.txt") <(plan_of "$work/dry-run-local.txt") ||
+  fail "the two executors' dry runs print different plans"
+mapfile -t stages < <(plan_of "$work/dry-run.txt" | sed -n 's/^\([a-z0-9-]*\): tleg .*/\1/p')
+[ "${stages[*]}" = "prepare teacher logits distill sweep-tleg sweep-scratch sweep-scratch-long sweep-prefin linearity report" ] ||
+  fail "the smoke plan's stages: ${stages[*]}"
+[ "$(sed -n 's/^sbatch .*--job-name=tleg-\([a-z0-9-]*\) .*/\1/p' "$work/dry-run.txt" | paste -sd ' ')" = "${stages[*]}" ] ||
+  fail "submit.sh --dry-run's sbatch commands are not the plan's stages in its order"
 grep -q -- "--kill-on-invalid-dep=yes" "$work/dry-run.txt" || fail "dry run: no --kill-on-invalid-dep"
-checks=2
+checks=5
 
 # checkpoints every 10 steps, so that the teacher can be requeued with one to resume from
 "$source/slurm/submit.sh" --tleg "$tleg" --partition debug --sweep-mode array --checkpoint-every 10 \
-  "$experiment" | tee "$work/submit.txt"
+  --out "$work/pipeline" smoke | tee "$work/submit.txt"
 jobs=$work/pipeline/slurm/jobs.tsv
 [ -s "$jobs" ] || fail "submit.sh wrote no jobs.tsv"
 id_of() { awk -v s="$1" '$1 == s {print $2}' "$jobs"; }
-for stage in prepare teacher distill sweep-tleg sweep-scratch sweep-prefin report; do
-  [ -n "$(id_of "$stage")" ] || fail "no $stage job"
+dependency_of() { awk -v s="$1" '$1 == s {print $3}' "$jobs"; }
+[ "$(cut -f1 "$jobs" | paste -sd ' ')" = "${stages[*]}" ] || { cat "$jobs"; fail "jobs.tsv is not one job per stage of the plan"; }
+# The graph as submitted: each stage waits for what it needs only; the baselines need no
+# learngene, so they do not wait for stage 1; Pre-Fin's depth d waits for scratch-long's depth d.
+for edge in "logits afterok:$(id_of teacher)" "distill afterok:$(id_of logits)" \
+  "sweep-tleg afterok:$(id_of distill)" "sweep-scratch afterok:$(id_of prepare)" \
+  "sweep-scratch-long afterok:$(id_of prepare)" "sweep-prefin aftercorr:$(id_of sweep-scratch-long)" \
+  "linearity afterok:$(id_of sweep-scratch-long):$(id_of sweep-prefin):$(id_of sweep-tleg)" \
+  "report afterany:$(id_of sweep-tleg):$(id_of sweep-scratch):$(id_of sweep-scratch-long):$(id_of sweep-prefin):$(id_of linearity)"; do
+  read -r stage dependency <<<"$edge"
+  [ "$(dependency_of "$stage")" = "$dependency" ] || fail "$stage waits for $(dependency_of "$stage"), not $dependency"
+  checks=$((checks + 1))
 done
-# the graph as submitted (read right after submission: these jobs wait for the teacher to train)
-[[ "$(job_field "$(id_of distill)" Dependency)" == "afterok:$(id_of teacher)"* ]] ||
-  fail "distill does not depend on teacher: $(job_field "$(id_of distill)" Dependency)"
-[ "$(job_field "$(id_of sweep-tleg)" ArrayTaskId)" = "3,6" ] ||
-  fail "sweep-tleg is not an array over depths 3,6: $(job_field "$(id_of sweep-tleg)" ArrayTaskId)"
-dependency=$(job_field "$(id_of report)" Dependency)
-for stage in sweep-tleg sweep-scratch sweep-prefin; do
-  [[ "$dependency" == afterany:*"$(id_of "$stage")"* ]] || fail "report does not wait for $stage: $dependency"
-done
+# as Slurm holds it (read right after submission: distill waits for the teacher's logits)
+[[ "$(job_field "$(id_of distill)" Dependency)" == "afterok:$(id_of logits)"* ]] ||
+  fail "Slurm does not hold distill after logits: $(job_field "$(id_of distill)" Dependency)"
+[ "$(job_field "$(id_of sweep-tleg)" ArrayTaskId)" = "3,12" ] ||
+  fail "sweep-tleg is not an array over depths 3,12: $(job_field "$(id_of sweep-tleg)" ArrayTaskId)"
 echo "graph: $(squeue -h -o '%i %j %T %E' | tr '\n' ';')"
-checks=$((checks + 5))
+checks=$((checks + 3))
 
 # Requeue: USR1 is what Slurm sends near the time limit (--signal=B:USR1@...); the job must
 # requeue itself and its next start resume from the teacher's checkpoint. (Slurm holds a
 # requeued job for about two minutes before it starts again.)
-checkpoints=$work/pipeline/teacher/checkpoints
+checkpoints=$work/pipeline/seed-0/teacher/checkpoints
 deadline=$(($(date +%s) + 600))
 until compgen -G "$checkpoints/checkpoint-*" >/dev/null; do
   [ "$(date +%s)" -lt "$deadline" ] || { show_logs "$work/pipeline"; fail "the teacher wrote no checkpoint"; }
@@ -92,8 +107,8 @@ scancel --signal=USR1 --batch "$(id_of teacher)"
 
 wait_queue_empty 900
 [ "$(job_field "$(id_of teacher)" Restarts)" = 1 ] || fail "the teacher was not requeued once"
-grep -Eq '"resumed_from": *"?[1-9]' "$work/pipeline/teacher/run.json" ||
-  { cat "$work/pipeline/teacher/run.json"; fail "the requeued teacher did not resume from its checkpoint"; }
+grep -Eq '"resumed_from": *"?[1-9]' "$work/pipeline/seed-0/teacher/run.json" ||
+  { cat "$work/pipeline/seed-0/teacher/run.json"; fail "the requeued teacher did not resume from its checkpoint"; }
 # the stop reads as a requeue: one line saying it resumes by itself, no error, no MPI_ABORT
 teacher_log=$(ls "$work"/pipeline/slurm/logs/tleg-teacher-*.out)
 grep -q "stopped by SIGTERM after step .*Slurm requeued job $(id_of teacher): it resumes from this checkpoint when it starts again; nothing to do" \
@@ -104,72 +119,80 @@ echo "requeued teacher says: $(grep "^tleg teacher: stopped by" "$teacher_log")"
   { cat "$teacher_log"; fail "the requeue reads as an error"; }
 checks=$((checks + 4))
 # every job and array task completed (jobcomp lists each one when it ends)
-for stage in prepare teacher distill report; do
+for stage in prepare teacher logits distill linearity report; do
   state=$(job_field "$(id_of "$stage")" JobState)
   [ "$state" = COMPLETED ] || { show_logs "$work/pipeline"; fail "$stage ended $state"; }
 done
-for method in tleg scratch prefin; do
+for method in tleg scratch scratch-long prefin; do
   n=$(grep -c " Name=tleg-sweep-$method JobState=COMPLETED " "$cluster/log/jobcomp.txt" || true)
   [ "$n" = 2 ] || { show_logs "$work/pipeline"; fail "sweep-$method: $n of 2 array tasks completed"; }
 done
-checks=$((checks + 7))
+checks=$((checks + 10))
 
-# the run folders of tleg sweep, and the report with every method at every depth
-runs=$work/pipeline/sweep
-for depth in 3 6; do
-  for method in tleg scratch prefin prefin-pretrain; do
+# the run folders of the plan, and the report with every method at every depth and every verdict
+runs=$work/pipeline/seed-0/sweep
+report=$work/pipeline/report
+for depth in 3 12; do
+  for method in tleg scratch scratch-long prefin; do
     [ -f "$runs/$method/depth-$depth/run.json" ] || fail "no $runs/$method/depth-$depth/run.json"
-    grep -Eq "^$method,$depth," "$work/pipeline/report/runs.csv" ||
-      { cat "$work/pipeline/report/runs.csv"; fail "report: no $method at depth $depth"; }
+    grep -Eq "^$method,$depth," "$report/runs.csv" ||
+      { cat "$report/runs.csv"; fail "report: no $method at depth $depth"; }
     checks=$((checks + 2))
   done
 done
-[ -s "$work/pipeline/report/report.md" ] || fail "no report.md"
-grep -q "TLEG vs Pre-Fin: parameters stored" "$work/pipeline/report/totals.md" || fail "no Pre-Fin ratio"
-# the array tasks ran one rank each, distill both ranks of its allocation (srun --mpi=pmix)
-grep -q '"ranks": *2' "$work/pipeline/aux/run.json" || fail "distill did not run on 2 ranks"
-checks=$((checks + 3))
+grep -q '"pretrained_method": "scratch-long"' "$runs/prefin/depth-12/run.json" ||
+  fail "Pre-Fin was not fine-tuned from scratch-long's model"
+[ "$(grep -Ec "(holds here|does not hold here)$" "$report/verdicts.md")" = 8 ] ||
+  { cat "$report/verdicts.md"; fail "not every verdict of the report is decided"; }
+[ -s "$report/linearity/linearity.md" ] || fail "no linearity report"
+# stage 1 from the stored logits, both written and read over 2 ranks (srun --mpi=pmix)
+grep -q '"teacher_mode": "stored-logits"' "$work/pipeline/seed-0/aux/run.json" || fail "distill did not read stored logits"
+grep -q '"ranks": *2' "$work/pipeline/seed-0/logits/run.json" || fail "logits did not run on 2 ranks"
+grep -q '"ranks": *2' "$work/pipeline/seed-0/aux/run.json" || fail "distill did not run on 2 ranks"
+checks=$((checks + 6))
 echo "pipeline through Slurm: $(($(date +%s) - started)) s"
 
 # ---------------------------------------------------------------- 2. a failing stage
-# distill pointed at a teacher file that is no model (submit.sh sees only that it exists): it
-# fails, and --kill-on-invalid-dep=yes must cancel the sweeps (this cluster does not set
-# kill_invalid_depend); the report (afterany) runs and says which stages left nothing.
-sed -e "s|^OUT=.*|OUT=$work/failing|" "$experiment" >"$work/failing.env"
+# The teacher's logits asked of a file that is no model (submit.sh sees only that it exists):
+# logits fails, and --kill-on-invalid-dep=yes must cancel distill and the TLEG sweep (this
+# cluster does not set kill_invalid_depend); the report (afterany) runs and says which stages
+# left nothing.
 echo "not a model" >"$work/junk-teacher.pt"
-{ echo "DATA_STORE=$work/pipeline/data/fashion-mnist.h5"; echo "TEACHER=$work/junk-teacher.pt"; } >>"$work/failing.env"
-"$source/slurm/submit.sh" --tleg "$tleg" "$work/failing.env" | tee "$work/submit-failing.txt"
+"$source/slurm/submit.sh" --tleg "$tleg" --out "$work/failing" --methods tleg \
+  --data-store "$work/pipeline/data/fashion-mnist.h5" --teacher "$work/junk-teacher.pt" smoke |
+  tee "$work/submit-failing.txt"
 jobs=$work/failing/slurm/jobs.tsv
 [ -z "$(id_of teacher)" ] || fail "a teacher stage although TEACHER is given"
 wait_queue_empty 300
-state=$(job_field "$(id_of distill)" JobState)
-[ "$state" = FAILED ] || fail "distill with a missing teacher ended $state, not FAILED"
-for method in tleg scratch prefin; do
-  id=$(id_of "sweep-$method")
+state=$(job_field "$(id_of logits)" JobState)
+[ "$state" = FAILED ] || fail "logits of a file that is no teacher ended $state, not FAILED"
+for stage in distill sweep-tleg; do
+  id=$(id_of "$stage")
   state=$(job_field "$id" JobState) reason=$(job_field "$id" Reason)
   [ "$state/$reason" = CANCELLED/DependencyNeverSatisfied ] ||
-    fail "sweep-$method after a failed distill: $state ($reason), not CANCELLED (DependencyNeverSatisfied)"
+    fail "$stage after a failed logits stage: $state ($reason), not CANCELLED (DependencyNeverSatisfied)"
   checks=$((checks + 1))
 done
 state=$(job_field "$(id_of report)" JobState)
-[ "$state" = COMPLETED ] || fail "the report after a failed distill ended $state, not COMPLETED"
+[ "$state" = COMPLETED ] || fail "the report after a failed logits stage ended $state, not COMPLETED"
 report_log=$(ls "$work"/failing/slurm/logs/tleg-report-*.out)
-for stage in "distill ($work/failing/aux)" "tleg at depth 3 6" "nothing to report"; do
-  grep -qF "$stage" "$report_log" || { cat "$report_log"; fail "the report does not say: $stage"; }
+for said in "no finished run: logits ($work/failing/seed-0/logits)" \
+  "no finished run: distill ($work/failing/seed-0/aux)" \
+  "no finished run: sweep-tleg at depth 3 12 ($work/failing/seed-0/sweep/tleg)" "nothing to report"; do
+  grep -qF "$said" "$report_log" || { cat "$report_log"; fail "the report does not say: $said"; }
 done
-echo "report after the failed distill says:"; grep -E "no finished run|nothing to report" "$report_log"
+echo "report after the failed logits stage says:"; grep -E "no finished run|nothing to report" "$report_log"
 checks=$((checks + 6))
 
 # ---------------------------------------------------------------- 3. a cancelled stage
 # scancel of a running distill: it stops at a step with a checkpoint and names the command that
 # resumes the experiment; running that command resumes distill from its checkpoint.
-sed -e "s|^OUT=.*|OUT=$work/cancelled|" -e "s|^DISTILL_STEPS=.*|DISTILL_STEPS=400|" "$experiment" \
-  >"$work/cancelled.env"
-{ echo "DATA_STORE=$work/pipeline/data/fashion-mnist.h5"; echo "TEACHER=$work/pipeline/teacher/model.h5"; } >>"$work/cancelled.env"
-"$source/slurm/submit.sh" --tleg "$tleg" --checkpoint-every 10 "$work/cancelled.env" | tee "$work/submit-cancelled.txt"
+"$source/slurm/submit.sh" --tleg "$tleg" --checkpoint-every 10 --out "$work/cancelled" --methods tleg \
+  --distill-steps 400 --data-store "$work/pipeline/data/fashion-mnist.h5" \
+  --teacher "$work/pipeline/seed-0/teacher/model.h5" smoke | tee "$work/submit-cancelled.txt"
 jobs=$work/cancelled/slurm/jobs.tsv
 deadline=$(($(date +%s) + 300))
-until compgen -G "$work/cancelled/aux/checkpoints/checkpoint-*" >/dev/null; do
+until compgen -G "$work/cancelled/seed-0/aux/checkpoints/checkpoint-*" >/dev/null; do
   [ "$(date +%s)" -lt "$deadline" ] || { show_logs "$work/cancelled"; fail "distill wrote no checkpoint"; }
   sleep 0.5
 done
@@ -179,7 +202,7 @@ distill_log=$(ls "$work"/cancelled/slurm/logs/tleg-distill-*.out)
 resume=$(sed -n "s/.*Job $(id_of distill) was cancelled or reached its time limit; resume with: //p" "$distill_log")
 [ -n "$resume" ] || { cat "$distill_log"; fail "the cancelled distill did not say how to resume"; }
 echo "cancelled distill says: $(grep "^tleg distill: stopped by" "$distill_log")"
-[[ "$resume" == *"submit.sh"*"--checkpoint-every 10"*"cancelled.env" ]] ||
+[[ "$resume" == *"submit.sh"*"--checkpoint-every 10"*"smoke" ]] ||
   fail "the resume command is not the submission's: $resume"
 ! grep -q "MPI_ABORT" "$distill_log" || { cat "$distill_log"; fail "the cancel reads as a crash"; }
 grep -qF "no finished run: distill" "$work"/cancelled/slurm/logs/tleg-report-*.out ||
