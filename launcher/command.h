@@ -6,6 +6,8 @@
 #include <boost/program_options.hpp>
 
 #include <functional>
+#include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,5 +44,12 @@ po::options_description command_options(const Command& command,
                                         po::positional_options_description& positional);
 // Parses argv (argv[0] is the command's name) and runs the command; prints its help with --help.
 int run_command(const Command& command, int argc, char** argv);
+
+// The options of the training commands (teacher, distill, finetune, sweep) that cannot change
+// what a run computes. Every other option is recorded in the run's checkpoints
+// (recorded_options) and a resume under another value is refused naming it.
+const std::set<std::string>& result_neutral_options();
+// What a training command records of its options: every declared one but the neutral ones.
+std::map<std::string, std::string> recorded_options(const Options& options);
 
 }  // namespace tleg

@@ -6,6 +6,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <map>
 #include <optional>
 #include <set>
 #include <string>
@@ -51,6 +52,10 @@ class Options {
 
   // The options given (not defaulted) as "--key=value ...", for run.json's provenance.
   std::string command_line() const;
+  // Every declared option but `excluded` as name = value text, defaults included; an option
+  // without a default that was not given reads "" (a switch: "true" when given). Reading them
+  // here does not count as reading them into settings (unread() is unchanged).
+  std::map<std::string, std::string> all_values_except(const std::set<std::string>& excluded) const;
   // The declared options not read so far.
   std::vector<std::string> unread() const;
 

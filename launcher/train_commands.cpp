@@ -134,6 +134,29 @@ void add_training_options(po::options_description& o, const std::string& stage) 
   }
 }
 
+}  // namespace
+
+const std::set<std::string>& result_neutral_options() {
+  static const std::set<std::string> names = {
+      "help", "check",
+      "config",  // the values its INI files set are recorded, not their paths
+      "run.dir", "resume", "run.log-interval", "run.checkpoint-every", "run.keep",
+      "run.stop-after-steps", "dist.timeout",
+      "run.method",     // a label in run.json
+      "data.store",     // recorded as its fingerprint (data.fingerprint), wherever it lies
+      "data.threads",   // views come from counter-based random numbers, whichever thread draws
+      "run.precision",  // recorded as the precision it resolved to (precision)
+      "depths",         // tleg sweep: which depths this process runs; each run records its model
+  };
+  return names;
+}
+
+std::map<std::string, std::string> recorded_options(const Options& options) {
+  return options.all_values_except(result_neutral_options());
+}
+
+namespace {
+
 std::vector<float> channel_values(const std::string& text) {
   std::vector<float> values;
   std::istringstream in(text);
@@ -253,6 +276,7 @@ StageSettings stage_settings(Options& o, const std::string& stage) {
   s.precision = parse_precision(o.get<std::string>("run.precision"));
   s.timeout_seconds = o.get<std::int64_t>("dist.timeout");
   s.provenance = provenance(o);
+  s.train.recorded_settings = recorded_options(o);
   return s;
 }
 

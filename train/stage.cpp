@@ -101,8 +101,10 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
       std::cerr << label.method << " before fine-tuning: top-1 " << initial->top1 * 100
                 << "%, top-5 " << initial->top5 * 100 << "%\n";
   }
+  TrainSettings training = s.train;
+  training.recorded_settings["data.fingerprint"] = dataset.fingerprint();
   const TrainOutcome outcome =
-      train_model(model, {train, val.get(), val_size, teacher.get()}, s.train, context);
+      train_model(model, {train, val.get(), val_size, teacher.get()}, training, context);
   if (!outcome.finished) {
     if (context.root())
       std::cerr << "stopped after " << s.train.stop_after_steps << " steps; resume with --resume\n";

@@ -311,7 +311,7 @@ void Trainer::save_checkpoint(std::int64_t step, bool evaluation_pending) const 
     archive.write("elapsed_seconds", at::tensor({elapsed_seconds()}, at::kDouble));
     archive.write("segments", at::tensor({segments_}, at::kLong));
     archive.write("evaluation_pending", at::tensor({std::int64_t{evaluation_pending}}, at::kLong));
-    archive.write("exactness", c10::IValue(exactness()));
+    archive.write("settings", c10::IValue(record_text(settings_record())));
     archive.write("best", at::tensor({best_.top1, best_.top5, static_cast<double>(best_.epoch)},
                                      at::kDouble));
   });
@@ -336,39 +336,65 @@ std::optional<std::int64_t> Trainer::resume() {
   return agreed;
 }
 
-std::string Trainer::exactness() const {
+SettingsRecord Trainer::settings_record() const {
   const MixupOptions& m = settings_.mixup;
-  return concat("world_size=", comm_.size(), " global_batch=", global_batch_,
-                " steps_per_epoch=", schedule_.steps_per_epoch, " epochs=", settings_.epochs,
-                " lr=", settings_.lr, " min_lr=", settings_.min_lr,
-                " warmup_lr=", settings_.warmup_lr, " warmup_epochs=", settings_.warmup_epochs,
-                " lr_per_step=", settings_.lr_per_step, " weight_decay=", settings_.weight_decay,
-                " clip_grad=", settings_.clip_grad, " distill=", settings_.distill,
-                " tau=", settings_.tau, " alpha=", settings_.alpha, " mixup=", m.mixup_alpha,
-                " cutmix=", m.cutmix_alpha, " mix_probability=", m.probability,
-                " mix_switch=", m.switch_probability, " smoothing=", m.label_smoothing,
-                " seed=", settings_.seed, " warmup_prefix=", settings_.warmup_prefix,
-                " kl_reduction=", static_cast<int>(settings_.kl_reduction),
-                // Last, so that records written before it still compare word by word: auto picks
-                // another precision on another processor, and a resume must not switch it.
-                " precision=", precision_name(model_.precision()));
+  SettingsRecord record = settings_.recorded_settings;
+  // The resolved values, whoever set them (the launcher's options or a library caller); the
+  // names of the record of earlier versions, which compare with these.
+  const std::map<std::string, std::string> resolved = {
+      {"world_size", concat(comm_.size())},
+      {"global_batch", concat(global_batch_)},
+      {"steps_per_epoch", concat(schedule_.steps_per_epoch)},
+      {"epochs", concat(settings_.epochs)},
+      {"lr", concat(settings_.lr)},
+      {"min_lr", concat(settings_.min_lr)},
+      {"warmup_lr", concat(settings_.warmup_lr)},
+      {"warmup_epochs", concat(settings_.warmup_epochs)},
+      {"lr_per_step", concat(settings_.lr_per_step)},
+      {"weight_decay", concat(settings_.weight_decay)},
+      {"clip_grad", concat(settings_.clip_grad)},
+      {"distill", concat(settings_.distill)},
+      {"tau", concat(settings_.tau)},
+      {"alpha", concat(settings_.alpha)},
+      {"mixup", concat(m.mixup_alpha)},
+      {"cutmix", concat(m.cutmix_alpha)},
+      {"mix_probability", concat(m.probability)},
+      {"mix_switch", concat(m.switch_probability)},
+      {"smoothing", concat(m.label_smoothing)},
+      {"seed", concat(settings_.seed)},
+      {"warmup_prefix", concat(settings_.warmup_prefix)},
+      {"kl_reduction", concat(static_cast<int>(settings_.kl_reduction))},
+      // auto picks another precision on another processor: a resume must not switch it
+      {"precision", precision_name(model_.precision())},
+      {"model", model_.describe()}};
+  record.insert(resolved.begin(), resolved.end());
+  return record;
 }
 
 void Trainer::read_checkpoint(torch::serialize::InputArchive& archive) {
+  // The resumed run continues exactly only under the settings the checkpoint was made with.
   c10::IValue recorded;
-  if (archive.try_read("exactness", recorded)) {
-    // The resumed run continues exactly only under what the checkpoint was made with.
-    std::istringstream made(recorded.toStringRef()), now(exactness());
-    std::string a, b, differences;
-    while (made >> a && now >> b)
-      if (a != b)
-        differences +=
-            concat(differences.empty() ? "" : ", ", a, " (now ", b.substr(b.find('=') + 1), ")");
-    if (!differences.empty())
-      fail(checkpoints_->directory(), ": the checkpoint was made with ", differences,
-           "; a resume continues exactly only with the same ranks, batch and recipe: rerun with "
-           "those, or start a new run folder");
-  }
+  SettingsRecord made;
+  if (archive.try_read("settings", recorded))
+    made = parse_record(recorded.toStringRef());
+  else if (archive.try_read("exactness", recorded))  // an earlier version's: fewer keys
+    made = parse_record(recorded.toStringRef(), ' ');
+  const RecordComparison comparison = compare_records(made, settings_record());
+  const auto joined = [](const std::vector<std::string>& items, const char* separator) {
+    std::string text;
+    for (const auto& item : items) text += (text.empty() ? "" : separator) + item;
+    return text;
+  };
+  if (!comparison.differences.empty())
+    fail(checkpoints_->directory(), ": the checkpoint was made with other settings: ",
+         joined(comparison.differences, "; "),
+         ". A resume continues exactly only under the settings it was made with: rerun with "
+         "those, or start a new run folder");
+  if (!comparison.unrecorded.empty() && comm_.rank() == 0)
+    std::cerr << "warning: " << checkpoints_->directory()
+              << ": the checkpoint records only part of the settings (it was written by an "
+                 "earlier tleg), so these were not compared: "
+              << joined(comparison.unrecorded, ", ") << "\n";
   torch::serialize::InputArchive model_archive, optimizer_archive;
   archive.read("model", model_archive);
   archive.read("optimizer", optimizer_archive);

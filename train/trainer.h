@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -21,6 +22,7 @@
 #include "train/checkpoint.h"
 #include "train/losses.h"
 #include "train/schedule.h"
+#include "train/settings_record.h"
 
 namespace torch::optim {
 class AdamW;
@@ -71,6 +73,10 @@ struct TrainSettings {
   // Stops (with a checkpoint written) after this many steps of this process: used by tests
   // and by schedulers that give a job a time slice. 0: run to the end.
   std::int64_t stop_after_steps = 0;
+  // What else decides the computation, as key = value: the launcher's resolved options (all but
+  // those that cannot change a result), the store's fingerprint. Every checkpoint records them
+  // with the Trainer's own (settings_record()), and a resume under other values is refused.
+  SettingsRecord recorded_settings;
 };
 
 // Where training runs: its communicator (the world, or a sweep group), this rank's device, and
@@ -165,16 +171,18 @@ class Trainer {
   void save_checkpoint(std::int64_t step, bool evaluation_pending = false) const;
   // Rank 0 picks the newest valid checkpoint of the run folder and every rank loads that one (the
   // folder must be on a filesystem all ranks share); returns its step, or nothing when there is
-  // none. A checkpoint made with another world size, global batch, steps per epoch or recipe
-  // (exactness()) is refused with a message naming what differs.
+  // none. A checkpoint made under other settings (settings_record()) is refused with a message
+  // naming each key that differs, with its old and new value.
   std::optional<std::int64_t> resume();
   // Keeps the best evaluation (epoch from 0); checkpoints carry it, so a resumed run keeps it.
   void record_evaluation(const Accuracy& accuracy, std::int64_t epoch);
   const BestAccuracy& best() const { return best_; }
   // Whether the resumed checkpoint's epoch-end evaluation is still to be done.
   bool evaluation_pending() const { return evaluation_pending_; }
-  // What exact continuation depends on, as "name=value" words; recorded in every checkpoint.
-  std::string exactness() const;
+  // What exact continuation depends on, as key = value: the settings' recorded_settings and the
+  // Trainer's own resolved values (ranks, global batch, steps per epoch, the schedule and loss,
+  // the precision, the model); recorded in every checkpoint.
+  SettingsRecord settings_record() const;
 
   std::int64_t total_steps() const { return schedule_.epochs * schedule_.steps_per_epoch; }
   std::int64_t steps_per_epoch() const { return schedule_.steps_per_epoch; }

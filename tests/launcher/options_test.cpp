@@ -1,7 +1,10 @@
 // Every option a command declares is read into its typed settings, and nothing is read that it
 // does not declare: each command's parse runs on its smallest command line (its work is not run).
+// Every option of a training command is recorded for resume unless it is declared neutral.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -69,6 +72,78 @@ TEST(CommandOptions, EveryDeclaredOptionIsReadIntoTheSettings) {
     for (const auto& name : unread) names += " " + name;
     EXPECT_TRUE(unread.empty()) << "declared but never read:" << names;
   }
+}
+
+// The options a training command records in its checkpoints, from `args`.
+std::map<std::string, std::string> recorded(const Command& command,
+                                            const std::vector<std::string>& args) {
+  po::positional_options_description positional;
+  const po::options_description declared = command_options(command, positional);
+  std::vector<const char*> argv{command.name.c_str()};
+  for (const auto& arg : args) argv.push_back(arg.c_str());
+  po::variables_map values;
+  po::store(po::command_line_parser(static_cast<int>(argv.size()), argv.data())
+                .options(declared)
+                .positional(positional)
+                .run(),
+            values);
+  po::notify(values);
+  return recorded_options(Options(values, declared));
+}
+
+// `args` with option `name` given another value than in `record` (a switch: given).
+std::vector<std::string> with_other_value(std::vector<std::string> args, const std::string& name,
+                                          const po::option_description& option,
+                                          const std::map<std::string, std::string>& record) {
+  const auto given = std::find(args.begin(), args.end(), "--" + name);
+  if (given != args.end()) {  // a required option of the smallest line: another value
+    *std::next(given) += "-other";
+    return args;
+  }
+  args.push_back("--" + name);
+  if (option.semantic()->max_tokens() == 0) return args;  // a switch
+  const std::string now = record.count(name) ? record.at(name) : "";
+  std::string other = now + "1";  // a string, a list, or a number with one digit more
+  if (now == "true") other = "false";
+  if (now == "false") other = "true";
+  args.push_back(other);
+  return args;
+}
+
+// Changing any option of a training command changes what its checkpoints record, in that key
+// alone, unless the option is declared neutral (then the record is unchanged): so a resume
+// under any other value of a recorded option is refused (the Trainer compares the records).
+TEST(CommandOptions, EveryTrainingOptionButTheNeutralOnesIsRecordedForResume) {
+  const auto& neutral = result_neutral_options();
+  std::int64_t checked = 0;
+  for (const Command& command : all_commands()) {
+    if (command.name != "teacher" && command.name != "distill" && command.name != "finetune" &&
+        command.name != "sweep")
+      continue;
+    SCOPED_TRACE("tleg " + command.name);
+    const std::vector<std::string>& smallest = smallest_command_lines().at(command.name);
+    const auto before = recorded(command, smallest);
+    po::positional_options_description positional;
+    const po::options_description declared = command_options(command, positional);
+    for (const auto& option : declared.options()) {
+      const std::string& name = option->long_name();
+      if (name == "help" || name == "check" || name == "config") continue;
+      SCOPED_TRACE("--" + name);
+      std::map<std::string, std::string> after;
+      ASSERT_NO_THROW(after = recorded(command, with_other_value(smallest, name, *option, before)));
+      if (neutral.contains(name)) {
+        EXPECT_EQ(after, before) << "a neutral option changed the record";
+        EXPECT_FALSE(before.contains(name)) << "a neutral option is recorded";
+        continue;
+      }
+      ASSERT_TRUE(before.contains(name) && after.contains(name)) << "not recorded";
+      EXPECT_NE(after.at(name), before.at(name));
+      after[name] = before.at(name);
+      EXPECT_EQ(after, before) << "another key changed with it";
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 150);  // about 50 recorded options in each of four commands
 }
 
 TEST(CommandOptions, ReadingAnUndeclaredOptionFailsWithItsName) {
