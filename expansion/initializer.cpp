@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "expansion/learngene.h"
+#include "expansion/methods.h"
 #include "expansion/model_io.h"
 
 namespace tleg {
@@ -136,16 +137,14 @@ std::int64_t subset_layer(const std::string& layers, std::int64_t i, std::int64_
 }
 
 std::unique_ptr<Initializer> make_initializer(const InitSpec& spec) {
-  const bool needs_source =
-      spec.method == "tleg" || spec.method == "subset" || spec.method == "prefin";
-  if (needs_source && spec.source.empty())
+  check_initializer(spec.method);
+  const Method& method = *find_method(spec.method);
+  if ((method.needs_learngene || method.needs_pretrained) && spec.source.empty())
     fail("--init ", spec.method, " needs a source file (",
-         spec.method == "tleg" ? "--learngene" : "--pretrained", ")");
-  if (spec.method == "scratch") return std::make_unique<ScratchInitializer>(spec.seed);
-  if (spec.method == "tleg") return std::make_unique<LearngeneInitializer>(spec);
-  if (spec.method == "subset" || spec.method == "prefin")
-    return std::make_unique<PretrainedInitializer>(spec);
-  fail("unknown --init '", spec.method, "': use tleg, scratch, subset or prefin");
+         method.needs_learngene ? "--learngene" : "--pretrained", ")");
+  if (method.needs_learngene) return std::make_unique<LearngeneInitializer>(spec);
+  if (method.needs_pretrained) return std::make_unique<PretrainedInitializer>(spec);
+  return std::make_unique<ScratchInitializer>(spec.seed);
 }
 
 }  // namespace tleg

@@ -1,6 +1,7 @@
-// How a descendant ViT gets its initial weights, chosen by name: "tleg" (linear expansion of a
-// learngene), "scratch" (random), "subset" (d layers of one pre-trained deeper model) and
-// "prefin" (a pre-trained model of the same depth, fine-tuned further).
+// How a descendant ViT gets its initial weights, chosen by the initialiser's name (the methods
+// table, methods.h): "tleg" (linear expansion of a learngene), "scratch" (random), "subset" (d
+// layers of one pre-trained deeper model) and "prefin" (a pre-trained model of the same depth,
+// fine-tuned further).
 #pragma once
 
 #include <cstdint>

@@ -330,7 +330,7 @@ plan_pipeline() {
           fi ;;
         subset) plan_sweep "sweep-subset$suffix" prepare "$DATA_STORE" "$seed" "$dir/sweep" subset \
                   "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- --init subset --pretrained "$PRETRAINED" ;;
-        *) plan_problems+=("unknown method '$method' in METHODS (tleg scratch scratch-long prefin subset)") ;;
+        *) plan_problems+=("METHODS: the pipeline has no stage for method '$method' (it runs tleg scratch scratch-long prefin subset)") ;;
       esac
       sweeps+=("sweep-$method$suffix")
     done
@@ -374,7 +374,7 @@ plan_transfer() {
       subset) plan_sweep sweep-subset "prepare-target sweep-pretrain" "$target_store" "$seed" "$OUT/target" \
                 subset "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- \
                 --init subset --pretrained "$pretrain/depth-$deepest/model.h5" --new-head ;;
-      *) plan_problems+=("unknown method '$method' in METHODS (transfer: tleg scratch prefin subset)") ;;
+      *) plan_problems+=("METHODS: the transfer has no stage for method '$method' (it runs tleg scratch prefin subset)") ;;
     esac
     sweeps+=("sweep-$method")
   done
@@ -555,6 +555,12 @@ plan_check() {
     [ "$1" = tleg-optional ] || plan_problem "TLEG: no tleg binary at $(plan_as_written TLEG "$TLEG") (build it: make build; or set TLEG)"
     return
   fi
+  # the method names as tleg knows them (its methods table)
+  local known method
+  known=$("$TLEG" methods | awk 'NR > 1 {print $1}' | paste -sd ' ')
+  for method in $METHODS; do
+    [[ " $known " == *" $method "* ]] || plan_problem "METHODS: tleg has no method '$method' (tleg methods lists: $known)"
+  done
   [ ${#plan_problems[@]} -eq 0 ] || return 0
   for name in "${plan_stages[@]}"; do
     plan_words "$name" words

@@ -10,6 +10,7 @@
 
 #include "common/error.h"
 #include "common/format.h"
+#include "expansion/methods.h"
 
 namespace tleg::report {
 
@@ -36,13 +37,10 @@ namespace {
 
 namespace fs = std::filesystem;
 
-// Colours fixed per method so that every plot reads the same way.
+// Colours fixed per method (the methods table) so that every plot reads the same way.
 std::string colour_of(const std::string& method) {
-  if (method == "tleg") return "#d62728";
-  if (method == "scratch") return "#1f77b4";
-  if (method == "scratch-long") return "#17becf";
-  if (method == "prefin") return "#2ca02c";
-  return "#9467bd";
+  const Method* known = find_method(method);
+  return known ? known->colour : "#9467bd";
 }
 
 // A unit prefix that keeps axis numbers short: 3.2 PFLOP rather than 3.2e15.

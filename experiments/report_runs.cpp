@@ -8,6 +8,7 @@
 
 #include "common/error.h"
 #include "common/format.h"
+#include "expansion/methods.h"
 
 namespace tleg::report {
 namespace {
@@ -21,9 +22,10 @@ std::string quoted(std::int64_t value) { return std::to_string(value); }
 void check_consistent(const std::vector<LoadedRun>& runs) {
   const LoadedRun& first = runs.front();
   for (const auto& run : runs) {
-    if (std::find(kMethods.begin(), kMethods.end(), run.ledger.method) == kMethods.end())
+    if (const auto known = run_methods();
+        std::find(known.begin(), known.end(), run.ledger.method) == known.end())
       fail(run.file, ": unknown method ", quoted(run.ledger.method), " (the report knows ",
-           join(kMethods, ", "), ")");
+           join(known, ", "), ")");
     const auto check = [&](const std::string& what, const auto& mine, const auto& theirs) {
       if (mine != theirs)
         fail("runs of different ", what, " mixed: ", first.file, " has ", quoted(theirs), ", ",
@@ -47,13 +49,22 @@ std::pair<double, double> mean_and_std(const std::vector<double>& values) {
 
 }  // namespace
 
+std::vector<std::string> family_methods() {
+  std::vector<std::string> names;
+  for (const Method& method : methods()) names.push_back(method.name);
+  return names;
+}
+
+std::vector<std::string> run_methods() {
+  std::vector<std::string> names = {"teacher", "teacher-logits", "aux", "pretrained",
+                                    "prefin-pretrain"};
+  for (const auto& name : family_methods()) names.push_back(name);
+  return names;
+}
+
 std::string display_name(const std::string& method) {
-  if (method == "tleg") return "TLEG";
-  if (method == "scratch") return "Scratch";
-  if (method == "scratch-long") return "Scratch (long)";
-  if (method == "prefin") return "Pre-Fin";
-  if (method == "subset") return "Pre-trained subset";
-  return method;
+  const Method* known = find_method(method);
+  return known ? known->label : method;
 }
 
 std::string join(const std::vector<std::string>& items, const std::string& separator) {
@@ -106,10 +117,11 @@ std::vector<LoadedRun> load_runs(const std::vector<std::string>& arguments) {
 
 std::vector<RunGroup> group_runs(const std::vector<LoadedRun>& runs) {
   std::map<std::pair<std::size_t, std::int64_t>, RunGroup> by_key;  // (method order, depth)
+  const std::vector<std::string> order = run_methods();
   for (const auto& run : runs) {
-    const auto order = static_cast<std::size_t>(
-        std::find(kMethods.begin(), kMethods.end(), run.ledger.method) - kMethods.begin());
-    RunGroup& group = by_key[{order, run.ledger.depth}];
+    const auto position = static_cast<std::size_t>(
+        std::find(order.begin(), order.end(), run.ledger.method) - order.begin());
+    RunGroup& group = by_key[{position, run.ledger.depth}];
     if (!group.runs.empty()) {
       const RunLedger& other = group.runs.front()->ledger;
       if (other.parameters_trained != run.ledger.parameters_trained ||
@@ -277,7 +289,7 @@ ReportData load_report_data(const std::vector<std::string>& arguments) {
   data.runs = load_runs(arguments);
   check_consistent(data.runs);
   data.groups = group_runs(data.runs);
-  for (const auto& method : kFamilyMethods)
+  for (const auto& method : family_methods())
     if (!groups_of(data.groups, method).empty())
       data.families.push_back(make_family(method, data.groups));
   data.teacher = stage_cost(data.groups, "teacher");

@@ -14,15 +14,14 @@
 
 namespace tleg::report {
 
-// Every method a run.json may carry, in the order the tables list them. The first four produce
-// what a family starts from; the last four are the families of models being compared.
-// "scratch" is scratch trained for the descendants' budget B (what the learngene buys at equal
-// budget), "scratch-long" scratch trained for its own, longer budget (the paper's comparison).
-inline const std::vector<std::string> kMethods = {
-    "teacher", "teacher-logits", "aux",          "pretrained", "prefin-pretrain",
-    "tleg",    "scratch",        "scratch-long", "prefin",     "subset"};
-inline const std::vector<std::string> kFamilyMethods = {"tleg", "scratch", "scratch-long", "prefin",
-                                                        "subset"};
+// The families of models being compared: the methods table's (expansion/methods.h), in its
+// order. "scratch" is scratch trained for the descendants' budget B (what the learngene buys at
+// equal budget), "scratch-long" scratch trained for its own, longer budget (the paper's
+// comparison).
+std::vector<std::string> family_methods();
+// Every method a run.json may carry, in the order the tables list them: the run kinds that
+// produce what a family starts from, then the families.
+std::vector<std::string> run_methods();
 
 std::string display_name(const std::string& method);
 std::string join(const std::vector<std::string>& items, const std::string& separator);
@@ -108,7 +107,7 @@ struct Family {
 struct ReportData {
   std::vector<LoadedRun> runs;
   std::vector<RunGroup> groups;
-  std::vector<Family> families;  // kFamilyMethods order, those with runs
+  std::vector<Family> families;  // family_methods() order, those with runs
   std::optional<StageCost> teacher;
   std::vector<ReportRatio> ratios;
 

@@ -10,8 +10,6 @@
 namespace tleg::report {
 namespace {
 
-const std::vector<std::string> kOthers = {"scratch", "prefin", "subset"};
-
 std::string points(double fraction) { return format_number("%+.2f", 100 * fraction); }
 std::string percent(double fraction) { return format_number("%.2f", 100 * fraction); }
 
@@ -19,7 +17,8 @@ std::string percent(double fraction) { return format_number("%.2f", 100 * fracti
 std::map<std::int64_t, std::map<std::string, double>> top1_by_depth(const ReportData& data) {
   std::map<std::int64_t, std::map<std::string, double>> table;
   for (const auto& g : data.groups)
-    if (std::find(kFamilyMethods.begin(), kFamilyMethods.end(), g.method) != kFamilyMethods.end())
+    if (const auto families = family_methods();
+        std::find(families.begin(), families.end(), g.method) != families.end())
       table[g.depth][g.method] = g.top1_mean;
   return table;
 }
@@ -38,8 +37,9 @@ std::vector<Margin> margins(const ReportData& data) {
     if (tleg == row.end()) continue;
     Margin margin{depth, 0, ""};
     double best = -1;
-    for (const auto& other : kOthers)
-      if (const auto found = row.find(other); found != row.end() && found->second > best)
+    for (const auto& other : family_methods())  // every other family that ran at this depth
+      if (const auto found = row.find(other);
+          other != "tleg" && found != row.end() && found->second > best)
         best = found->second, margin.best_other = other;
     if (margin.best_other.empty()) continue;
     margin.value = tleg->second - best;
@@ -122,7 +122,7 @@ std::string transfer_md(const ReportData& data) {
          "| depth |";
   const auto table = top1_by_depth(data);
   std::vector<std::string> methods;
-  for (const auto& method : kFamilyMethods)
+  for (const auto& method : family_methods())
     for (const auto& [depth, row] : table)
       if (row.count(method)) {
         methods.push_back(method);

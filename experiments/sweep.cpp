@@ -16,6 +16,7 @@
 #include "dist/communicator.h"
 #include "dist/stop_request.h"
 #include "dist/world.h"
+#include "expansion/methods.h"
 #include "experiments/sweep_plan.h"
 #include "model/vit_config.h"
 #include "train/run_record.h"
@@ -152,8 +153,8 @@ std::pair<std::int64_t, std::int64_t> agree(dist::Communicator& agreement,
 
 int run_sweep(const SweepSettings& s, const StageContext& world) {
   const DatasetReader dataset(s.stage.data.store);
-  if (s.init.method == "tleg" && s.init.learngene.empty())
-    fail("--init tleg needs --learngene (the file tleg distill wrote)");
+  if (find_method(s.init.method)->needs_learngene && s.init.learngene.empty())
+    fail("--init ", s.init.method, " needs --learngene (the file tleg distill wrote)");
   // Before any training: every depth's pre-trained run must be there (every rank sees the same).
   std::vector<std::string> unfinished;
   if (!s.pretrained_runs.empty())

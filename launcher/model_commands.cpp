@@ -1,9 +1,12 @@
-// Commands that work on weights files: inspect, expand, export.
+// Commands that work on weights files (inspect, expand, export) and the methods table that
+// initialises models from them (methods).
+#include <cstdio>
 #include <iostream>
 
 #include "common/error.h"
 #include "common/format.h"
 #include "expansion/learngene.h"
+#include "expansion/methods.h"
 #include "expansion/model_io.h"
 #include "launcher/command.h"
 
@@ -64,10 +67,25 @@ int export_command(const std::string& path, const std::string& out) {
   return 0;
 }
 
+// The methods table, one line each: what scripts check method names against.
+int methods_command() {
+  std::printf("%-14s %-20s %-9s %s\n", "method", "label", "init", "needs");
+  for (const Method& method : methods())
+    std::printf("%-14s %-20s %-9s %s\n", method.name.c_str(), method.label.c_str(),
+                method.init.c_str(),
+                method.needs_learngene    ? "a learngene"
+                : method.needs_pretrained ? "a pre-trained model"
+                                          : "-");
+  return 0;
+}
+
 }  // namespace
 
 std::vector<Command> model_commands() {
   return {
+      {"methods", "list the stage-2 methods: name, label in reports, initialiser, what it needs",
+       "", [](po::options_description&, po::positional_options_description&) {},
+       [](Options&) { return [] { return methods_command(); }; }},
       {"inspect", "print a learngene's or model's (ViT, CNN) architecture, parameter count and FLOPs", "FILE",
        [](po::options_description& o, po::positional_options_description& p) {
          o.add_options()("file", po::value<std::string>()->required(),

@@ -11,6 +11,7 @@
 #include "common/format.h"
 #include "dist/communicator.h"
 #include "dist/world.h"
+#include "expansion/methods.h"
 #include "experiments/sweep.h"
 #include "experiments/sweep_plan.h"
 #include "model/cnn_config.h"
@@ -20,6 +21,16 @@
 
 namespace tleg {
 namespace {
+
+// --init's help: the initialisers of the methods table.
+const std::string& initializer_help() {
+  static const std::string help = [] {
+    std::string names;
+    for (const auto& name : initializer_names()) names += (names.empty() ? "" : ", ") + name;
+    return "how the model starts: " + names + "";
+  }();
+  return help;
+}
 
 // The options that decide how a training view is drawn and rendered: training and tleg logits
 // share them, so that stored views are the views training renders.
@@ -122,7 +133,7 @@ void add_training_options(po::options_description& o, const std::string& stage) 
         "model.cnn-convs", value_i(CnnConfig{}.convs), "cnn: convolutions per stage");
   }
   if (stage == "finetune") {
-    o.add_options()("init", value_s("scratch"), "tleg, scratch, subset or prefin")(
+    o.add_options()("init", value_s("scratch"), initializer_help().c_str())(
         "depth", value_i(0), "depth of the model (0: model.depth)")("learngene", value_s(""),
                                                                     "learngene file (--init tleg)")(
         "pretrained", value_s(""), "pre-trained model file (--init subset or prefin)")(
@@ -281,6 +292,7 @@ StageSettings stage_settings(Options& o, const std::string& stage) {
 }
 
 InitSettings init_settings(Options& o) {
+  check_initializer(o.get<std::string>("init"));
   return {.method = o.get<std::string>("init"),
           .depth = o.get<std::int64_t>("depth"),
           .learngene = o.get<std::string>("learngene"),

@@ -17,6 +17,7 @@
 #include "dist/communicator.h"
 #include "dist/world.h"
 #include "expansion/learngene.h"
+#include "expansion/methods.h"
 #include "expansion/model_io.h"
 #include "model/cnn.h"
 #include "model/vit.h"
@@ -292,8 +293,9 @@ VitConfig descendant_config(const StageSettings& s, const InitSettings& init,
 }
 
 InitSpec init_spec(const InitSettings& init, const std::string& method, std::uint64_t seed) {
+  check_initializer(method);
   return {.method = method,
-          .source = method == "tleg" ? init.learngene : init.pretrained,
+          .source = find_method(method)->needs_learngene ? init.learngene : init.pretrained,
           .subset_layers = init.subset_layers,
           .seed = seed,
           .new_head = init.new_head};
@@ -310,7 +312,7 @@ bool finetune(const StageSettings& s, const VitConfig& config, const InitSpec& i
   RunLabel label{.method = method,
                  .init = initializer->describe(),
                  .stored_parameters = initializer->stored_parameters(),
-                 .evaluate_initial = init.method == "tleg",
+                 .evaluate_initial = find_method(init.method)->needs_learngene,
                  .extra = extra};
   // A transfer: the source was trained on another store (the report's transfer section).
   const SourceDataset source = initializer->source_dataset();

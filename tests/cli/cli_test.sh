@@ -37,6 +37,19 @@ check check-valid 0 "tleg distill: options valid" -- "$tleg" distill --check --d
 check check-typo 2 "unrecognised option '--optim.epohcs'|unrecognized option '--optim.epohcs'" -- \
   "$tleg" distill --check --data.store x.h5 --run.dir r --optim.epohcs 3
 check check-missing-required 2 "run.dir" -- "$tleg" teacher --check --data.store x.h5
+# Options match exactly (no prefix guessing), on the command line and in INI files alike: a near
+# miss is refused naming the option meant; every unknown one is listed, INI keys with file:line.
+check exact-not-prefix 2 "unrecognised option '--optim.ep' \(did you mean --optim.epochs\?\)" -- \
+  "$tleg" finetune --check --data.store x.h5 --run.dir r --optim.ep 1
+check near-miss-all-listed 2 "unrecognised option '--optim.epoch' \(did you mean --optim.epochs\?\); unrecognised option '--aug.scale-mni' \(did you mean --aug.scale-min\?\)" -- \
+  "$tleg" finetune --check --data.store x.h5 --run.dir r --optim.epoch 1 --aug.scale-mni 0.5
+check other-commands-option 2 "unrecognised option '--distill.tau' \(an option of tleg distill, not of tleg finetune\)" -- \
+  "$tleg" finetune --check --data.store x.h5 --run.dir r --distill.tau 2
+ini=$(mktemp --suffix .ini)
+printf '[optim]\nepochs = 3\n# a comment\nepoch = 2\n\n[aug]\nscale-mni = 0.5\n' >"$ini"
+check ini-near-miss 2 "$ini:4: unrecognised key 'optim.epoch' \(did you mean optim.epochs\?\); $ini:7: unrecognised key 'aug.scale-mni' \(did you mean aug.scale-min\?\)" -- \
+  "$tleg" finetune --check --data.store x.h5 --run.dir r --config "$ini"
+rm -f "$ini"
 one_line unknown-option-one-line -- "$tleg" inspect --bogus x
 one_line missing-file-one-line -- "$tleg" inspect /nonexistent/lg.h5
 check prepare-help 0 "--max-bad-fraction arg \(=0.01\)" -- "$tleg" prepare --help

@@ -28,6 +28,7 @@ const std::map<std::string, std::vector<std::string>>& smallest_command_lines() 
       {"logits", {"--data", "store.h5", "--teacher", "teacher.pt", "--out", "logits"}},
       {"evaluate", {"--data", "store.h5", "--model", "model.h5"}},
       {"inspect", {"model.h5"}},
+      {"methods", {}},
       {"expand", {"--learngene", "learngene.h5", "--depth", "3", "--out", "model.h5"}},
       {"export", {"--model", "model.h5", "--out", "model.pt"}},
       {"report", {"runs", "--out", "report"}},

@@ -66,7 +66,7 @@ logits=(logits --config "$config" --data "$work/fm.h5" --teacher "$work/parts/mo
 cp "$work/logits/run.json" "$work/logits-first.json"
 printf '[data]\ntrain-splt = train\n' >"$work/typo.ini"
 "$tleg" "${logits[@]}" --config "$work/typo.ini" >"$work/typo.log" 2>&1 && fail "a misspelt config key must be refused"
-grep -q "typo.ini: unrecognised option 'data.train-splt'" "$work/typo.log" || { cat "$work/typo.log"; fail "the refusal does not name the file and key"; }
+grep -q "typo.ini:2: unrecognised key 'data.train-splt' (did you mean data.train-split, an option of tleg teacher?)" "$work/typo.log" || { cat "$work/typo.log"; fail "the refusal does not name the file and key"; }
 # An interrupted job: its index and one shard were never written; the re-run writes them and
 # counts the first segment's time too.
 rm "$work/logits/index.h5" "$(ls "$work"/logits/shard-*.h5 | tail -1)"
