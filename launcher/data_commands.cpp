@@ -2,6 +2,7 @@
 #include <iostream>
 
 #include "common/error.h"
+#include "common/format.h"
 #include "data/importers.h"
 #include "launcher/command.h"
 
@@ -10,7 +11,7 @@ namespace {
 
 struct PrepareSettings {
   std::string kind, source, out;
-  std::int64_t shard = 4096;
+  std::int64_t shard = ImageImportOptions{}.images_per_shard;
   ImageImportOptions import;  // imagenet and folder
 };
 
@@ -62,6 +63,7 @@ std::vector<Command> data_commands() {
       {"prepare", "import a dataset into an HDF5 dataset store",
        "KIND (fashion-mnist | imagenet | folder)",
        [](po::options_description& o, po::positional_options_description& p) {
+         const ImageImportOptions d;
          o.add_options()("kind", po::value<std::string>()->required(),
                          "dataset kind: fashion-mnist (IDX files, stored raw); imagenet "
                          "(train/<wnid>/*.JPEG, val/<wnid>/ or flat val/ with "
@@ -73,19 +75,21 @@ std::vector<Command> data_commands() {
              "source folder (fashion-mnist default: /usr/share/datasets/fashion-mnist)")(
              "out", po::value<std::string>()->required(),
              "output dataset store (.h5); bad inputs are listed in OUT.report.tsv")(
-             "shard-size", po::value<std::int64_t>()->default_value(4096),
+             "shard-size", po::value<std::int64_t>()->default_value(d.images_per_shard),
              "images per shard (a shard is read with one large read)")(
-             "shorter-side", po::value<int>()->default_value(256),
+             "shorter-side", po::value<int>()->default_value(d.shorter_side),
              "imagenet/folder: shrink images so the shorter side is at most this (0 keeps "
              "the size)")(
-             "quality", po::value<int>()->default_value(90),
+             "quality", po::value<int>()->default_value(d.quality),
              "imagenet/folder: JPEG quality of the stored images (all are re-encoded)")(
-             "threads", po::value<int>()->default_value(0),
+             "threads", po::value<int>()->default_value(d.threads),
              "imagenet/folder: decode/resize/encode threads (0: one per core)")(
-             "max-bad-fraction", po::value<double>()->default_value(0.01, "0.01"),
+             "max-bad-fraction",
+             po::value<double>()->default_value(d.max_bad_fraction, shortest(d.max_bad_fraction)),
              "imagenet/folder: fail when more than this fraction of the inputs is bad "
              "(unreadable, truncated, empty, not JPEG, unlabelled, empty class folder)")(
-             "val-fraction", po::value<double>()->default_value(0, "0"),
+             "val-fraction",
+             po::value<double>()->default_value(d.val_fraction, shortest(d.val_fraction)),
              "folder without train/ and val/: hold out this fraction of each class as "
              "split val (chosen by a hash of the file name)")(
              "val-labels", po::value<std::string>(),
@@ -94,7 +98,7 @@ std::vector<Command> data_commands() {
              "synset-mapping", po::value<std::string>(),
              "imagenet: LOC_synset_mapping.txt (default: looked up like --val-labels; "
              "without it the classes are the sorted train/ folder names)")(
-             "classes", po::value<std::string>()->default_value(""),
+             "classes", po::value<std::string>()->default_value(d.classes),
              "keep only these classes, relabelled 0..k-1 in the order given: class numbers "
              "of the whole dataset, comma-separated, with ranges (0,2,4,6,8 or 5-9); the "
              "selection is recorded in the store and its fingerprint (a class split for "

@@ -27,117 +27,134 @@ const std::string& initializer_help() {
   static const std::string help = [] {
     std::string names;
     for (const auto& name : initializer_names()) names += (names.empty() ? "" : ", ") + name;
-    return "how the model starts: " + names + "";
+    return "how the model starts: " + names;
   }();
   return help;
+}
+
+// Each option's default is the value its settings struct starts with (the struct of the part
+// that owns it: the view, the schedule, the optimiser, the model; a stage's own defaults from
+// stage_defaults), written here only as the text --help shows.
+auto value_s(const std::string& v) { return po::value<std::string>()->default_value(v); }
+auto value_i(std::int64_t v) { return po::value<std::int64_t>()->default_value(v); }
+auto value_d(double v) { return po::value<double>()->default_value(v, shortest(v)); }
+auto value_b(bool v) { return po::value<bool>()->default_value(v); }
+
+std::string channels_text(const std::vector<float>& values) {
+  std::string text;
+  for (const float v : values) text += (text.empty() ? "" : ",") + shortest(v);
+  return text;
 }
 
 // The options that decide how a training view is drawn and rendered: training and tleg logits
 // share them, so that stored views are the views training renders.
 void add_view_options(po::options_description& o) {
-  auto value_s = [](const char* v) { return po::value<std::string>()->default_value(v); };
-  auto value_d = [](double v) { return po::value<double>()->default_value(v, shortest(v)); };
-  o.add_options()("data.mean", value_s("0.485,0.456,0.406"), "normalisation mean per channel")(
-      "data.std", value_s("0.229,0.224,0.225"), "normalisation std per channel")(
-      "aug.recipe", value_s("deit"),
+  const ViewSettings d;
+  o.add_options()("data.mean", value_s(channels_text(d.mean)), "normalisation mean per channel")(
+      "data.std", value_s(channels_text(d.std)), "normalisation std per channel")(
+      "aug.recipe", value_s(d.recipe),
       "deit (RandomResizedCrop, flip, RandAugment, erasing) or basic (crop and flip)")(
-      "aug.scale-min", value_d(0.08), "RandomResizedCrop minimum area fraction")(
-      "aug.rand-augment", value_s("rand-m9-mstd0.5-inc1"),
+      "aug.scale-min", value_d(d.scale_min), "RandomResizedCrop minimum area fraction")(
+      "aug.rand-augment", value_s(d.rand_augment),
       "timm's RandAugment config string (deit recipe; DeiT's default)")(
-      "aug.dct-scaling", po::value<bool>()->default_value(false),
+      "aug.dct-scaling", value_b(d.dct_scaling),
       "decode JPEGs at 1/2, 1/4 or 1/8 scale where the crop allows (faster on full-size "
       "images; the released pipeline decodes in full)")(
-      "aug.eval-crop-fraction", value_d(0.875),
+      "aug.eval-crop-fraction", value_d(d.eval_crop_fraction),
       "evaluation: Resize(output / fraction) then CenterCrop(output) (DeiT's eval_crop_ratio)")(
-      "aug.erase", value_d(0.25), "random-erasing probability (deit recipe)")(
-      "aug.repeats", po::value<std::int64_t>()->default_value(1),
-      "repeated augmentation (3 in the DeiT recipe)")(
-      "model.image", po::value<std::int64_t>()->default_value(224), "input image size");
+      "aug.erase", value_d(d.erase), "random-erasing probability (deit recipe)")(
+      "aug.repeats", value_i(d.repeats), "repeated augmentation (3 in the DeiT recipe)")(
+      "model.image", value_i(d.image), "input image size");
 }
 
 void add_training_options(po::options_description& o, const std::string& stage) {
   add_view_options(o);
-  auto value_s = [](const char* v) { return po::value<std::string>()->default_value(v); };
-  auto value_i = [](std::int64_t v) { return po::value<std::int64_t>()->default_value(v); };
-  auto value_d = [](double v) { return po::value<double>()->default_value(v, shortest(v)); };
+  const StageSettings d = stage_defaults(stage);
+  const TrainSettings& t = d.train;
   const bool distill = stage == "distill";
   o.add_options()("data.store", po::value<std::string>()->required(),
-                  "dataset store (.h5, from tleg prepare)")("data.train-split", value_s("train"),
-                                                            "split to train on")(
-      "data.val-split", value_s("val"), "split to evaluate on ('' to skip evaluation)")(
-      "data.threads", value_i(2), "decode/augment threads per rank")("aug.mixup", value_d(0.8),
-                                                                     "Mixup alpha (0: off)")(
-      "aug.cutmix", value_d(1.0), "CutMix alpha (0: off)")("aug.mix-prob", value_d(1.0),
-                                                           "probability of mixing a batch")(
-      "aug.smoothing", value_d(0.1), "label smoothing")("model.size", value_s("Ti"),
-                                                        "Ti, S or B: sets dim and heads")(
-      "model.dim", value_i(0), "embedding dim (0: from model.size)")(
-      "model.heads", value_i(0), "attention heads (0: from model.size)")(
-      "model.depth", value_i(12), distill ? "auxiliary depth L" : "depth (finetune: --depth wins)")(
-      "model.patch", value_i(16), "patch size")("model.drop-path", value_d(distill ? 0.0 : 0.1),
-                                                "drop-path rate of the last block")(
-      "optim.epochs", value_i(distill ? 150 : 35), "epochs")(
-      "optim.steps-per-epoch", value_i(0), "cap on steps per epoch (0: whole epochs)")(
-      "optim.batch", value_i(128), "batch per rank")(
-      "optim.lr", value_d(5e-4), "learning rate per 512 images (scaled by the global batch)")(
-      "optim.min-lr", value_d(1e-5), "cosine floor")("optim.warmup-lr", value_d(1e-6),
-                                                     "warm-up start")(
-      "optim.warmup-epochs", value_i(distill ? 5 : 0), "warm-up epochs")(
-      "optim.warmup-prefix", po::value<bool>()->default_value(false),
+                  "dataset store (.h5, from tleg prepare)")(
+      "data.train-split", value_s(d.data.train_split), "split to train on")(
+      "data.val-split", value_s(d.data.val_split), "split to evaluate on ('' to skip evaluation)")(
+      "data.threads", value_i(d.data.threads), "decode/augment threads per rank")(
+      "aug.mixup", value_d(t.mixup.mixup_alpha), "Mixup alpha (0: off)")(
+      "aug.cutmix", value_d(t.mixup.cutmix_alpha), "CutMix alpha (0: off)")(
+      "aug.mix-prob", value_d(t.mixup.probability), "probability of mixing a batch")(
+      "aug.smoothing", value_d(t.mixup.label_smoothing), "label smoothing")(
+      "model.size", value_s(d.model.size), "Ti, S or B: sets dim and heads")(
+      "model.dim", value_i(d.model.dim), "embedding dim (0: from model.size)")(
+      "model.heads", value_i(d.model.heads), "attention heads (0: from model.size)")(
+      "model.depth", value_i(d.model.depth),
+      distill ? "auxiliary depth L" : "depth (finetune: --depth wins)")(
+      "model.patch", value_i(d.model.patch), "patch size")(
+      "model.drop-path", value_d(d.model.drop_path), "drop-path rate of the last block")(
+      "optim.epochs", value_i(t.epochs), "epochs")(
+      "optim.steps-per-epoch", value_i(t.max_steps_per_epoch),
+      "cap on steps per epoch (0: whole epochs)")(
+      "optim.batch", value_i(t.batch), "batch per rank")(
+      "optim.lr", value_d(t.lr), "learning rate per 512 images (scaled by the global batch)")(
+      "optim.min-lr", value_d(t.min_lr), "cosine floor")(
+      "optim.warmup-lr", value_d(t.warmup_lr), "warm-up start")(
+      "optim.warmup-epochs", value_i(t.warmup_epochs), "warm-up epochs")(
+      "optim.warmup-prefix", value_b(t.warmup_prefix),
       "start the cosine after the warm-up (default: timm's CosineLRScheduler as DeiT uses it, "
       "warm-up inside the cosine; epoch e trains at lr(e-1) as DeiT steps it after each epoch)")(
-      "optim.lr-per-step", po::value<bool>()->default_value(false),
+      "optim.lr-per-step", value_b(t.lr_per_step),
       "update the rate every step (default: every epoch, as the recipes)")(
-      "optim.weight-decay", value_d(0.05), "AdamW weight decay (none on biases, norms, pos_embed)")(
-      "optim.clip-grad", value_d(0.0), "max gradient norm (0: no clipping)")(
+      "optim.weight-decay", value_d(t.weight_decay),
+      "AdamW weight decay (none on biases, norms, pos_embed)")(
+      "optim.clip-grad", value_d(t.clip_grad), "max gradient norm (0: no clipping)")(
       "run.dir", po::value<std::string>()->required(),
-      "run folder: checkpoints, metrics.jsonl, run.json, outputs")("run.seed", value_i(0),
-                                                                   "seed of every random choice")(
-      "run.method", value_s(""),
+      "run folder: checkpoints, metrics.jsonl, run.json, outputs")(
+      "run.seed", value_i(static_cast<std::int64_t>(t.seed)), "seed of every random choice")(
+      "run.method", value_s(d.method),
       "method label written to run.json (default from the stage and --init)")(
-      "run.log-interval", value_i(50), "steps between log lines")(
-      "run.checkpoint-every", value_i(0), "steps between checkpoints (0: at epoch ends)")(
-      "run.keep", value_i(3), "checkpoints kept")("run.threads", value_i(1),
-                                                  "compute threads per rank (CPU)")(
-      "run.precision", value_s("auto"),
+      "run.log-interval", value_i(t.log_interval), "steps between log lines")(
+      "run.checkpoint-every", value_i(t.checkpoint_every),
+      "steps between checkpoints (0: at epoch ends)")(
+      "run.keep", value_i(t.keep_checkpoints), "checkpoints kept")(
+      "run.threads", value_i(d.threads), "compute threads per rank (CPU)")(
+      "run.precision", value_s(precision_request_name(d.precision)),
       "compute precision: auto (bf16 where the device computes it natively: a CPU with "
       "AVX512_BF16 or AMX_BF16, a GPU of compute capability 8.0 or newer; fp32 elsewhere), fp32, "
       "or bf16 (matrix products and activations in bfloat16 over float32 master weights)")(
-      "run.stop-after-steps", value_i(0),
+      "run.stop-after-steps", value_i(t.stop_after_steps),
       "stop (with a checkpoint) after this many steps of this process")(
-      "dist.timeout", value_i(600),
+      "dist.timeout", value_i(d.timeout_seconds),
       "seconds a collective may wait for the other ranks before the job ends naming it")(
       "resume", po::bool_switch(), "continue from the newest valid checkpoint in run.dir");
   if (distill) {
-    o.add_options()("distill.teacher", value_s(""),
+    o.add_options()("distill.teacher", value_s(d.teacher.model),
                     "teacher run live on every batch: tleg model (.h5) or TorchScript file")(
-        "distill.logits", value_s(""),
+        "distill.logits", value_s(d.teacher.logits),
         "stored teacher logits (folder from tleg logits) instead of a live teacher")(
-        "distill.views", value_i(0), "view count the stored logits must hold (0: any)")(
-        "distill.tau", value_d(1.0), "distillation temperature")(
-        "distill.alpha", value_d(1.0), "weight of the distillation term (1: no label term)")(
-        "distill.kl-reduction", value_s("mean"),
+        "distill.views", value_i(d.teacher.views),
+        "view count the stored logits must hold (0: any)")(
+        "distill.tau", value_d(t.tau), "distillation temperature")(
+        "distill.alpha", value_d(t.alpha), "weight of the distillation term (1: no label term)")(
+        "distill.kl-reduction", value_s(kl_reduction_name(t.kl_reduction)),
         "mean: the KL summed and divided by batch x classes (DeiT's losses.py); batchmean: by "
         "the batch only (the KL per image, classes times larger)")(
-        "init-learngene", value_s(""),
+        "init-learngene", value_s(d.init_learngene),
         "start the auxiliary net from this learngene (e.g. tleg linearity --write-learngene) "
         "instead of random values; its architecture must be the run's");
   }
   if (stage == "teacher") {
-    o.add_options()("model.arch", value_s("vit"),
+    o.add_options()("model.arch", value_s(d.model.arch),
                     "vit, or cnn: a convolutional teacher for small images (convnet teachers "
                     "distil best); the model.size/dim/heads/depth/patch/drop-path options are a "
-                    "ViT's")("model.cnn-widths", value_s(widths_text(CnnConfig{}.widths).c_str()),
+                    "ViT's")("model.cnn-widths", value_s(widths_text(d.model.cnn_widths)),
                              "cnn: output channels of each stage (3x3 conv-BN-ReLU blocks, a 2x2 "
                              "max-pool between stages)")(
-        "model.cnn-convs", value_i(CnnConfig{}.convs), "cnn: convolutions per stage");
+        "model.cnn-convs", value_i(d.model.cnn_convs), "cnn: convolutions per stage");
   }
   if (stage == "finetune") {
-    o.add_options()("init", value_s("scratch"), initializer_help().c_str())(
-        "depth", value_i(0), "depth of the model (0: model.depth)")("learngene", value_s(""),
-                                                                    "learngene file (--init tleg)")(
-        "pretrained", value_s(""), "pre-trained model file (--init subset or prefin)")(
-        "subset-layers", value_s("first"), "subset: first or spread")(
+    const InitSettings init;
+    o.add_options()("init", value_s(init.method), initializer_help().c_str())(
+        "depth", value_i(init.depth), "depth of the model (0: model.depth)")(
+        "learngene", value_s(init.learngene), "learngene file (--init tleg)")(
+        "pretrained", value_s(init.pretrained), "pre-trained model file (--init subset or prefin)")(
+        "subset-layers", value_s(init.subset_layers), "subset: first or spread")(
         "new-head",
         "transfer to another label space: the head is initialised as a scratch model's, "
         "everything else comes from the learngene or pre-trained model (needed when the "
@@ -219,10 +236,7 @@ TrainSettings train_settings(Options& o, const std::string& stage) {
     s.distill = true;
     s.tau = o.get<double>("distill.tau");
     s.alpha = o.get<double>("distill.alpha");
-    const std::string reduction = o.get<std::string>("distill.kl-reduction");
-    if (reduction != "mean" && reduction != "batchmean")
-      fail("distill.kl-reduction must be mean or batchmean, got '", reduction, "'");
-    s.kl_reduction = reduction == "mean" ? KlReduction::kMean : KlReduction::kBatchMean;
+    s.kl_reduction = parse_kl_reduction(o.get<std::string>("distill.kl-reduction"));
   }
   if (s.epochs < 1) fail("optim.epochs must be at least 1");
   if (s.log_interval < 1) fail("run.log-interval must be at least 1");
@@ -406,11 +420,12 @@ std::vector<Command> train_commands() {
       {"sweep", "expand and fine-tune many depths at once (or a baseline), ranks split by cost", "",
        [](po::options_description& o, po::positional_options_description&) {
          add_training_options(o, "finetune");
+         const SweepSettings d;
          o.add_options()("depths", po::value<std::string>()->required(),
                          "depths: a range and/or list, e.g. 3-12 or 3,6,9,12")(
-             "pretrain-epochs", po::value<std::int64_t>()->default_value(0),
+             "pretrain-epochs", value_i(d.pretrain_epochs),
              "prefin: epochs of each depth's own pre-training (0: optim.epochs)")(
-             "prefin-from", po::value<std::string>()->default_value(""),
+             "prefin-from", value_s(d.pretrained_runs),
              "prefin: take each depth's pre-trained model from DIR/depth-<d> (another sweep's "
              "runs, e.g. RUN_DIR/scratch-long trained with the same recipe) instead of "
              "pre-training it; the report counts those runs as Pre-Fin's pre-training");
@@ -425,20 +440,18 @@ std::vector<Command> train_commands() {
        "top-1/top-5 of a model file, or of a learngene's depth-d descendant, on a split", "",
        [](po::options_description& o, po::positional_options_description&) {
          add_view_options(o);
-         o.add_options()("model", po::value<std::string>()->default_value(""),
-                         "model file (.h5: a ViT or a CNN)")(
-             "learngene", po::value<std::string>()->default_value(""),
+         const EvaluateSettings d;
+         o.add_options()("model", value_s(d.model), "model file (.h5: a ViT or a CNN)")(
+             "learngene", value_s(d.learngene),
              "learngene file: evaluate its depth --depth descendant, expanded as tleg expand")(
-             "depth", po::value<std::int64_t>()->default_value(0),
-             "descendant depth (--learngene)")("data", po::value<std::string>()->required(),
-                                               "dataset store (.h5, from tleg prepare)")(
-             "split", po::value<std::string>()->default_value("val"), "split to evaluate")(
-             "batch", po::value<std::int64_t>()->default_value(128), "images per batch and rank")(
-             "threads", po::value<std::int64_t>()->default_value(1),
-             "decode and compute threads per rank")(
-             "precision", po::value<std::string>()->default_value("auto"),
+             "depth", value_i(d.depth), "descendant depth (--learngene)")(
+             "data", po::value<std::string>()->required(), "dataset store (.h5, from tleg prepare)")(
+             "split", value_s(d.data.val_split), "split to evaluate")(
+             "batch", value_i(d.batch), "images per batch and rank")(
+             "threads", value_i(d.threads), "decode and compute threads per rank")(
+             "precision", value_s(precision_request_name(d.precision)),
              "auto, fp32 or bf16 (as the model was evaluated in training: run.precision)")(
-             "out", po::value<std::string>()->default_value(""), "write the result as JSON here");
+             "out", value_s(d.out), "write the result as JSON here");
        },
        [](Options& o) {
          return [s = evaluate_settings(o)] {
@@ -451,24 +464,21 @@ std::vector<Command> train_commands() {
       {"logits", "run a teacher over stored augmentation views and keep its logits for distill", "",
        [](po::options_description& o, po::positional_options_description&) {
          add_view_options(o);
+         const LogitsSettings d;
          o.add_options()("data", po::value<std::string>()->required(),
                          "dataset store (.h5, from tleg prepare)")(
              "teacher", po::value<std::string>()->required(),
              "teacher: tleg model (.h5) or TorchScript file")(
              "out", po::value<std::string>()->required(),
              "output folder: index.h5 and one shard-NNNNN.h5 per dataset shard")(
-             "split", po::value<std::string>()->default_value("train"), "split to store views of")(
-             "views", po::value<std::int64_t>()->default_value(1),
+             "split", value_s(d.split), "split to store views of")(
+             "views", value_i(d.views),
              "stored views per image, K; training's epoch e, copy r uses view (e * aug.repeats + "
-             "r) mod K")("topk", po::value<std::int64_t>()->default_value(10),
-                         "logits kept per view (0: all classes)")(
-             "seed", po::value<std::int64_t>()->default_value(0),
-             "the training run's run.seed (views depend on it)")(
-             "batch", po::value<std::int64_t>()->default_value(256),
-             "views per teacher forward pass")("threads",
-                                               po::value<std::int64_t>()->default_value(2),
-                                               "render and compute threads per rank")(
-             "run.precision", po::value<std::string>()->default_value("auto"),
+             "r) mod K")("topk", value_i(d.topk), "logits kept per view (0: all classes)")(
+             "seed", value_i(d.seed), "the training run's run.seed (views depend on it)")(
+             "batch", value_i(d.batch), "views per teacher forward pass")(
+             "threads", value_i(d.threads), "render and compute threads per rank")(
+             "run.precision", value_s(precision_request_name(d.precision)),
              "a tleg model teacher's compute precision, auto, fp32 or bf16 (the training "
              "stages' key: their INI files' precision applies, as it does to a live teacher)");
        },

@@ -48,6 +48,18 @@ PrecisionRequest parse_precision(const std::string& name) {
   fail("precision '", name, "' (--run.precision) is not one of: auto, fp32, bf16");
 }
 
+std::string precision_request_name(PrecisionRequest request) {
+  switch (request) {
+    case PrecisionRequest::kAuto:
+      return "auto";
+    case PrecisionRequest::kFloat32:
+      return "fp32";
+    case PrecisionRequest::kBFloat16:
+      return "bf16";
+  }
+  fail("internal: unknown precision request");
+}
+
 Bf16Support bf16_support(const c10::Device& device) {
   if (device.is_cuda()) {
 #ifdef TLEG_HAVE_CUDA

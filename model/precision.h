@@ -23,6 +23,7 @@ std::string precision_name(Precision precision);  // "fp32" or "bf16"
 enum class PrecisionRequest { kAuto, kFloat32, kBFloat16 };
 // "auto", "fp32" or "bf16"; throws tleg::Error naming the value and the choices otherwise.
 PrecisionRequest parse_precision(const std::string& name);
+std::string precision_request_name(PrecisionRequest request);  // parse_precision's inverse
 
 // Whether a device computes bfloat16 matrix products natively, and the evidence in words.
 // CPU: cpuinfo's AVX512_BF16 or AMX_BF16 flag (what oneDNN's bf16 kernels need). CUDA: compute

@@ -2,6 +2,8 @@
 
 #include <ATen/ATen.h>
 
+#include "common/error.h"
+
 namespace tleg {
 namespace {
 
@@ -19,6 +21,16 @@ at::Tensor combine(const at::Tensor& kl_terms, const at::Tensor& student_logits,
 
 at::Tensor soft_target_cross_entropy(const at::Tensor& logits, const at::Tensor& targets) {
   return -(targets * at::log_softmax(logits, -1)).sum(-1).mean();
+}
+
+std::string kl_reduction_name(KlReduction reduction) {
+  return reduction == KlReduction::kMean ? "mean" : "batchmean";
+}
+
+KlReduction parse_kl_reduction(const std::string& name) {
+  if (name == "mean") return KlReduction::kMean;
+  if (name == "batchmean") return KlReduction::kBatchMean;
+  fail("distill.kl-reduction must be mean or batchmean, got '", name, "'");
 }
 
 at::Tensor distillation_loss(const at::Tensor& student_logits, const at::Tensor& teacher_logits,

@@ -4,6 +4,8 @@
 
 #include <ATen/core/Tensor.h>
 
+#include <string>
+
 namespace tleg {
 
 // mean over the batch of -sum_c target_c log softmax(logits)_c.
@@ -14,6 +16,10 @@ enum class KlReduction {
   kMean,       // over batch x classes: DeiT's losses.py (sum / outputs.numel()), the default
   kBatchMean,  // over the batch: the KL per image, C times larger (tleg's earlier choice)
 };
+
+// "mean" or "batchmean", and back; throws tleg::Error naming the value and the choices.
+std::string kl_reduction_name(KlReduction reduction);
+KlReduction parse_kl_reduction(const std::string& name);
 
 // DeiT's soft distillation: (1-alpha) * CE(student, targets) +
 // alpha * tau^2 * KL(softmax(teacher/tau) || softmax(student/tau)) reduced by `reduction`.

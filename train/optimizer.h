@@ -9,9 +9,11 @@
 
 namespace tleg {
 
+// lr and weight_decay come from the run's TrainSettings (train/trainer.h holds their defaults);
+// eps and the betas are AdamW's, which no recipe changes.
 struct AdamWSettings {
-  double lr = 5e-4;
-  double weight_decay = 0.05;
+  double lr = 0;
+  double weight_decay = 0;
   double eps = 1e-8;
   double beta1 = 0.9, beta2 = 0.999;
 };

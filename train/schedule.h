@@ -6,10 +6,11 @@
 
 namespace tleg {
 
+// The rates come from the run's TrainSettings (train/trainer.h holds their defaults).
 struct CosineSchedule {
-  double base_lr = 5e-4;
-  double min_lr = 1e-5;
-  double warmup_lr = 1e-6;
+  double base_lr = 0;
+  double min_lr = 0;
+  double warmup_lr = 0;
   std::int64_t warmup_epochs = 0;
   std::int64_t epochs = 1;
   std::int64_t steps_per_epoch = 1;

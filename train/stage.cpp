@@ -199,6 +199,17 @@ Precision run_precision(PrecisionRequest request, const StageContext& context) {
   return choice.precision;
 }
 
+StageSettings stage_defaults(const std::string& stage) {
+  StageSettings s;
+  s.stage = stage;
+  const bool distill = stage == "distill";
+  s.train.distill = distill;
+  s.train.epochs = distill ? 150 : 35;
+  s.train.warmup_epochs = distill ? 5 : 0;
+  s.model.drop_path = distill ? 0.0 : 0.1;
+  return s;
+}
+
 ViewRecipe view_recipe(const ViewSettings& s, std::int64_t channels) {
   if (s.recipe != "deit" && s.recipe != "basic")
     fail("aug.recipe must be deit or basic, got '", s.recipe, "'");

@@ -5,6 +5,7 @@
 
 #include <c10/core/Device.h>
 
+#include <array>
 #include <cstdint>
 #include <map>
 #include <string>
@@ -26,18 +27,25 @@ namespace dist {
 class Communicator;
 }
 
+inline std::vector<float> per_channel(const std::array<float, 3>& values) {
+  return {values.begin(), values.end()};
+}
+
 // How a training view is drawn and rendered: training and tleg logits share these, so that
-// stored views are the views training renders.
+// stored views are the views training renders. The defaults are the view recipe's own
+// (data/view.h, DeiT's).
 struct ViewSettings {
-  std::string recipe = "deit";                        // deit or basic
-  double scale_min = 0.08;                            // RandomResizedCrop minimum area fraction
-  double erase = 0.25;                                // random-erasing probability (deit)
-  std::string rand_augment = "rand-m9-mstd0.5-inc1";  // timm's RandAugment config (deit)
-  bool dct_scaling = false;           // JPEG decode at 1/2, 1/4, 1/8 where the crop allows
-  double eval_crop_fraction = 0.875;  // evaluation: Resize(image / fraction), CenterCrop(image)
-  std::vector<float> mean{0.485f, 0.456f, 0.406f}, std{0.229f, 0.224f, 0.225f};  // per channel
-  std::int64_t repeats = 1;  // repeated augmentation
-  std::int64_t image = 224;  // input image size
+  std::string recipe = "deit";  // deit or basic
+  double scale_min = ViewRecipe{}.scale_min;             // RandomResizedCrop minimum area fraction
+  double erase = ViewRecipe{}.erase_probability;         // random-erasing probability (deit)
+  std::string rand_augment = "rand-m9-mstd0.5-inc1";     // timm's RandAugment config string (deit)
+  bool dct_scaling = ViewRecipe{}.dct_scaling;  // JPEG decode at 1/2, 1/4, 1/8 where the crop allows
+  // evaluation: Resize(image / fraction), CenterCrop(image)
+  double eval_crop_fraction = ViewRecipe{}.eval_crop_fraction;
+  std::vector<float> mean = per_channel(ViewRecipe{}.mean);  // per channel
+  std::vector<float> std = per_channel(ViewRecipe{}.std);
+  std::int64_t repeats = 1;                          // repeated augmentation
+  std::int64_t image = ViewRecipe{}.output_height;  // input image size
 };
 
 struct DataSettings {
@@ -93,6 +101,11 @@ struct InitSettings {
   bool new_head = false;  // a transfer: a fresh head, everything else from the source
 };
 
+// A stage's settings before any option: the structs' defaults, and the released recipe's per
+// stage (docs/method.md): stage 1 (distill) 150 epochs with 5 of warm-up and no drop path; the
+// descendants, baselines and teachers 35 epochs, no warm-up, drop path 0.1. The launcher's
+// option defaults are these.
+StageSettings stage_defaults(const std::string& stage);
 ViewRecipe view_recipe(const ViewSettings& settings, std::int64_t channels);
 // The precision `request` resolves to on the job's device (model/precision.h), said in one line
 // by rank 0, with the warning when the choice is expected to be slow. Call it after setting the

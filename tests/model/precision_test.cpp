@@ -32,6 +32,9 @@ TEST(Precision, NamesParseAndUnknownOnesAreRefusedByName) {
   EXPECT_EQ(parse_precision("auto"), PrecisionRequest::kAuto);
   EXPECT_EQ(parse_precision("fp32"), PrecisionRequest::kFloat32);
   EXPECT_EQ(parse_precision("bf16"), PrecisionRequest::kBFloat16);
+  for (const auto request :
+       {PrecisionRequest::kAuto, PrecisionRequest::kFloat32, PrecisionRequest::kBFloat16})
+    EXPECT_EQ(parse_precision(precision_request_name(request)), request);
   EXPECT_EQ(precision_name(Precision::kBFloat16), "bf16");
   EXPECT_EQ(precision_name(Precision::kFloat32), "fp32");
   const std::string message = testing::error_of([] { parse_precision("fp16"); });
