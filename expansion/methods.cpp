@@ -6,13 +6,22 @@ namespace tleg {
 
 const std::vector<Method>& methods() {
   static const std::vector<Method> table = {
-      {.name = "tleg", .label = "TLEG", .colour = "#d62728", .init = "tleg",
+      {.name = "tleg",
+       .label = "TLEG",
+       .colour = "#d62728",
+       .init = "tleg",
        .needs_learngene = true},
       {.name = "scratch", .label = "Scratch", .colour = "#1f77b4", .init = "scratch"},
       {.name = "scratch-long", .label = "Scratch (long)", .colour = "#17becf", .init = "scratch"},
-      {.name = "prefin", .label = "Pre-Fin", .colour = "#2ca02c", .init = "prefin",
+      {.name = "prefin",
+       .label = "Pre-Fin",
+       .colour = "#2ca02c",
+       .init = "prefin",
        .needs_pretrained = true},
-      {.name = "subset", .label = "Pre-trained subset", .colour = "#9467bd", .init = "subset",
+      {.name = "subset",
+       .label = "Pre-trained subset",
+       .colour = "#9467bd",
+       .init = "subset",
        .needs_pretrained = true},
   };
   return table;

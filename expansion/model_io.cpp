@@ -58,8 +58,10 @@ std::shared_ptr<Classifier> load_classifier(const std::string& path) {
   const WeightsFile weights = load_weights(path);
   if (weights.kind == "cnn") return load_cnn(weights);
   if (weights.kind == "learngene")
-    fail(path, ": this is a learngene, not a trained model; expand it first (tleg expand "
-               "--learngene ", path, " --depth D --out model.h5)");
+    fail(path,
+         ": this is a learngene, not a trained model; expand it first (tleg expand "
+         "--learngene ",
+         path, " --depth D --out model.h5)");
   return load_vit(weights);
 }
 

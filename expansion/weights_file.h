@@ -1,6 +1,6 @@
-// The on-disk form of a learngene, of a trained ViT and of a trained CNN: one HDF5 file with the architecture,
-// provenance metadata, every tensor under its timm-style name, and a CRC-32 over the tensors.
-// The layout is documented in expansion/README.md.
+// The on-disk form of a learngene, of a trained ViT and of a trained CNN: one HDF5 file with the
+// architecture, provenance metadata, every tensor under its timm-style name, and a CRC-32 over the
+// tensors. The layout is documented in expansion/README.md.
 #pragma once
 
 #include <ATen/core/Tensor.h>

@@ -68,8 +68,7 @@ std::string closest_option(const std::string& name, const po::options_descriptio
   std::size_t best_distance = std::max<std::size_t>(2, name.size() / 4) + 1;
   for (const auto& option : declared.options()) {
     const std::string& candidate = option->long_name();
-    const std::size_t distance =
-        candidate.starts_with(name) ? 1 : edit_distance(name, candidate);
+    const std::size_t distance = candidate.starts_with(name) ? 1 : edit_distance(name, candidate);
     if (distance < best_distance) {
       best = candidate;
       best_distance = distance;
@@ -123,7 +122,8 @@ int run_command(const Command& command, int argc, char** argv) {
   // Options are matched exactly (Boost would take --optim.ep for --optim.epochs). A first pass
   // collects every option not declared (without the positional arguments, which the values of
   // unknown options would be taken for), to list them all, each with the one probably meant.
-  const auto style = po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
+  const auto style =
+      po::command_line_style::default_style & ~po::command_line_style::allow_guessing;
   std::string unknown;
   for (const auto& option : po::command_line_parser(argc, argv)
                                 .options(options)
@@ -135,9 +135,12 @@ int run_command(const Command& command, int argc, char** argv) {
       unknown += concat(unknown.empty() ? "" : "; ", "unrecognised option '--", option.string_key,
                         "'", unknown_because(option.string_key, command, options, "--"));
   if (!unknown.empty()) throw po::error(unknown);
-  po::store(
-      po::command_line_parser(argc, argv).options(options).positional(positional).style(style).run(),
-      values);
+  po::store(po::command_line_parser(argc, argv)
+                .options(options)
+                .positional(positional)
+                .style(style)
+                .run(),
+            values);
   if (values.count("help")) {
     std::cout << "usage: tleg " << command.name << " [options] " << command.usage << "\n"
               << command.summary << "\n\n"

@@ -18,8 +18,8 @@ int inspect(const std::string& path) {
   const VitConfig& c = weights.config;
   std::cout << "file:         " << weights.source << " (checksum ok)\n"
             << "kind:         " << weights.kind << "\n"
-            << "architecture: "
-            << (weights.kind == "cnn" ? weights.cnn.describe() : c.describe()) << "\n";
+            << "architecture: " << (weights.kind == "cnn" ? weights.cnn.describe() : c.describe())
+            << "\n";
   if (weights.kind == "cnn") {
     // The file also holds BatchNorm's running statistics, which are not parameters.
     std::cout << "parameters:   " << grouped(cnn_parameter_count(weights.cnn)) << "\n"
@@ -86,7 +86,8 @@ std::vector<Command> model_commands() {
       {"methods", "list the stage-2 methods: name, label in reports, initialiser, what it needs",
        "", [](po::options_description&, po::positional_options_description&) {},
        [](Options&) { return [] { return methods_command(); }; }},
-      {"inspect", "print a learngene's or model's (ViT, CNN) architecture, parameter count and FLOPs", "FILE",
+      {"inspect",
+       "print a learngene's or model's (ViT, CNN) architecture, parameter count and FLOPs", "FILE",
        [](po::options_description& o, po::positional_options_description& p) {
          o.add_options()("file", po::value<std::string>()->required(),
                          "learngene or model file (.h5)");

@@ -37,8 +37,7 @@ std::string value_text(const po::variable_value& value, const po::option_descrip
     char digits[32];
     const auto end = std::to_chars(digits, digits + sizeof digits, *d).ptr;
     text << std::string_view(digits, static_cast<std::size_t>(end - digits));
-  }
-  else if (const auto* b = boost::any_cast<bool>(&any))
+  } else if (const auto* b = boost::any_cast<bool>(&any))
     text << (*b ? "true" : "false");
   else if (const auto* v = boost::any_cast<std::vector<std::string>>(&any))
     for (const auto& item : *v) text << item << ";";

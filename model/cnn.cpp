@@ -25,7 +25,8 @@ void CnnConfig::validate() const {
   if (widths.empty()) fail("cnn config: widths must list at least one stage, e.g. 32,64,128");
   for (const auto width : widths) positive("every width", width);
   if (side(widths.size() - 1) < 1)
-    fail("cnn config: ", widths.size(), " stages pool a ", image_size, "-pixel image below 1 pixel; ",
+    fail("cnn config: ", widths.size(), " stages pool a ", image_size,
+         "-pixel image below 1 pixel; ",
          "give fewer widths (each stage but the last halves the side)");
 }
 
@@ -54,8 +55,8 @@ std::vector<std::int64_t> parse_widths(const std::string& text, const std::strin
       used = 0;
     }
     if (item.empty() || used != item.size() || value <= 0)
-      fail(what, " must be comma-separated positive channel counts such as 32,64,128, got '",
-           text, "'");
+      fail(what, " must be comma-separated positive channel counts such as 32,64,128, got '", text,
+           "'");
     widths.push_back(value);
     start = end + 1;
   }
@@ -97,12 +98,11 @@ Cnn::Cnn(const CnnConfig& config) : config_(config) {
     for (std::int64_t j = 0; j < config_.convs; ++j, in = width) {
       const std::string index = std::to_string(convs_.size());
       convs_.push_back(convs->register_module(
-          index,
-          torch::nn::Conv2d(torch::nn::Conv2dOptions(in, width, 3).padding(1).bias(false))));
+          index, torch::nn::Conv2d(torch::nn::Conv2dOptions(in, width, 3).padding(1).bias(false))));
       norms_.push_back(norms->register_module(
-          index, torch::nn::BatchNorm2d(torch::nn::BatchNormOptions(width)
-                                            .eps(kBatchNormEps)
-                                            .momentum(kBatchNormMomentum))));
+          index,
+          torch::nn::BatchNorm2d(
+              torch::nn::BatchNormOptions(width).eps(kBatchNormEps).momentum(kBatchNormMomentum))));
     }
   }
   head_ = register_module("head", torch::nn::Linear(in, config_.classes));

@@ -23,7 +23,8 @@ class Cnn : public Classifier {
 
   // bf16: the convolutions run in bfloat16 over float32 weights; BatchNorm keeps float32
   // statistics and parameters, pooling and the head run in float32, as in the ViT.
-  at::Tensor forward(const at::Tensor& images, std::optional<at::Generator> generator = {}) override;
+  at::Tensor forward(const at::Tensor& images,
+                     std::optional<at::Generator> generator = {}) override;
   std::int64_t classes() const override { return config_.classes; }
   std::int64_t channels() const override { return config_.channels; }
   std::int64_t image_size() const override { return config_.image_size; }

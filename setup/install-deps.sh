@@ -16,7 +16,7 @@ DEBIAN_PACKAGES=(
   libjpeg62-turbo-dev libturbojpeg0-dev libpng-dev zlib1g-dev libopencv-imgproc-dev
   nlohmann-json3-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
-  dataset-fashion-mnist gnuplot-nox procps
+  dataset-fashion-mnist gnuplot-nox procps clang-format
   slurm-wlm munge
 )
 # Python packages the tests and benchmarks use as references. torch and torchvision are

@@ -37,10 +37,9 @@ const std::map<std::string, std::vector<std::string>>& smallest_command_lines() 
   return lines;
 }
 
-// Parses `args` as `command`'s options, reads them into its settings and returns the declared
-// options left unread (--help, --check and --config are run_command's own).
-std::vector<std::string> unread_options(const Command& command,
-                                        const std::vector<std::string>& args) {
+// Parses `args` as `command`'s options and returns what `use` makes of them.
+template <typename Use>
+auto with_options(const Command& command, const std::vector<std::string>& args, Use use) {
   po::positional_options_description positional;
   const po::options_description declared = command_options(command, positional);
   std::vector<const char*> argv{command.name.c_str()};
@@ -53,11 +52,20 @@ std::vector<std::string> unread_options(const Command& command,
             values);
   po::notify(values);
   Options options(values, declared);
-  command.parse(options);  // the settings only: the returned work is not run
-  std::vector<std::string> unread;
-  for (const auto& name : options.unread())
-    if (name != "help" && name != "check" && name != "config") unread.push_back(name);
-  return unread;
+  return use(options);
+}
+
+// Reads `args` into `command`'s settings and returns the declared options left unread (--help,
+// --check and --config are run_command's own).
+std::vector<std::string> unread_options(const Command& command,
+                                        const std::vector<std::string>& args) {
+  return with_options(command, args, [&](Options& options) {
+    command.parse(options);  // the settings only: the returned work is not run
+    std::vector<std::string> unread;
+    for (const auto& name : options.unread())
+      if (name != "help" && name != "check" && name != "config") unread.push_back(name);
+    return unread;
+  });
 }
 
 TEST(CommandOptions, EveryDeclaredOptionIsReadIntoTheSettings) {
@@ -78,18 +86,7 @@ TEST(CommandOptions, EveryDeclaredOptionIsReadIntoTheSettings) {
 // The options a training command records in its checkpoints, from `args`.
 std::map<std::string, std::string> recorded(const Command& command,
                                             const std::vector<std::string>& args) {
-  po::positional_options_description positional;
-  const po::options_description declared = command_options(command, positional);
-  std::vector<const char*> argv{command.name.c_str()};
-  for (const auto& arg : args) argv.push_back(arg.c_str());
-  po::variables_map values;
-  po::store(po::command_line_parser(static_cast<int>(argv.size()), argv.data())
-                .options(declared)
-                .positional(positional)
-                .run(),
-            values);
-  po::notify(values);
-  return recorded_options(Options(values, declared));
+  return with_options(command, args, [](Options& options) { return recorded_options(options); });
 }
 
 // `args` with option `name` given another value than in `record` (a switch: given).

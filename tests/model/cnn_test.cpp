@@ -25,8 +25,7 @@ TEST(CnnConfig, CountsEqualTheTensorsAndTheFormula) {
   // 3x3 convolutions at 28, 14 and 7 pixels, 2 FLOPs per multiply-add, then the head.
   const std::int64_t expected = 2LL * 784 * 32 * 1 * 9 + 2LL * 784 * 32 * 32 * 9 +
                                 2LL * 196 * 64 * 32 * 9 + 2LL * 196 * 64 * 64 * 9 +
-                                2LL * 49 * 128 * 64 * 9 + 2LL * 49 * 128 * 128 * 9 +
-                                2LL * 128 * 10;
+                                2LL * 49 * 128 * 64 * 9 + 2LL * 49 * 128 * 128 * 9 + 2LL * 128 * 10;
   EXPECT_EQ(forward_flops(defaults), expected);
   const CnnConfig rgb{.image_size = 32, .channels = 3, .classes = 7, .widths = {8, 16}, .convs = 3};
   EXPECT_EQ(parameter_numel(Cnn(rgb)), cnn_parameter_count(rgb));

@@ -21,8 +21,8 @@ TEST(SettingsRecord, NamesEveryKeyThatDiffersWithBothValues) {
   now["aug.scale-min"] = "0.9";
   now["optim.lr"] = "0.001";
   const RecordComparison comparison = compare_records(made, now);
-  EXPECT_EQ(comparison.differences,
-            (std::vector<std::string>{"aug.scale-min=0.35 (now 0.9)", "optim.lr=0.002 (now 0.001)"}));
+  EXPECT_EQ(comparison.differences, (std::vector<std::string>{"aug.scale-min=0.35 (now 0.9)",
+                                                              "optim.lr=0.002 (now 0.001)"}));
   EXPECT_TRUE(comparison.unrecorded.empty());
   EXPECT_TRUE(compare_records(made, made).differences.empty());
 }
@@ -32,10 +32,10 @@ TEST(SettingsRecord, NamesEveryKeyThatDiffersWithBothValues) {
 TEST(SettingsRecord, AnEarlierVersionsRecordComparesWhereItHasTheKey) {
   const SettingsRecord made = parse_record(
       "world_size=2 global_batch=128 steps_per_epoch=150 epochs=2 lr=0.001 seed=5", ' ');
-  const SettingsRecord now = {{"world_size", "2"},       {"global_batch", "128"},
-                              {"steps_per_epoch", "150"}, {"epochs", "2"},
-                              {"lr", "0.001"},            {"seed", "5"},
-                              {"precision", "fp32"},      {"aug.scale-min", "0.35"}};
+  const SettingsRecord now = {
+      {"world_size", "2"},   {"global_batch", "128"},  {"steps_per_epoch", "150"},
+      {"epochs", "2"},       {"lr", "0.001"},          {"seed", "5"},
+      {"precision", "fp32"}, {"aug.scale-min", "0.35"}};
   RecordComparison comparison = compare_records(made, now);
   EXPECT_TRUE(comparison.differences.empty());
   EXPECT_EQ(comparison.unrecorded, (std::vector<std::string>{"aug.scale-min", "precision"}));
