@@ -43,6 +43,14 @@ class Options {
     return values_.count(name) > 0;
   }
 
+  // Whether a declared option was given a value, on the command line or in an INI file (not
+  // left at its default).
+  bool set_explicitly(const std::string& name) {
+    use(name);
+    const auto found = values_.find(name);
+    return found != values_.end() && !found->second.defaulted();
+  }
+
   // Whether a declared option was given on the command line itself: config files shared by
   // several commands may set options that one of them ignores, a command line may not.
   bool on_command_line(const std::string& name) {

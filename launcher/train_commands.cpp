@@ -88,13 +88,13 @@ void add_training_options(po::options_description& o, const std::string& stage) 
       distill ? "auxiliary depth L" : "depth (finetune: --depth wins)")(
       "model.patch", value_i(d.model.patch), "patch size")(
       "model.drop-path", value_d(d.model.drop_path), "drop-path rate of the last block")(
-      "optim.epochs", value_i(t.epochs), "epochs")(
-      "optim.steps-per-epoch", value_i(t.max_steps_per_epoch),
-      "cap on steps per epoch (0: whole epochs)")(
+      "optim.epochs", value_i(t.epochs), "epochs")("optim.steps-per-epoch",
+                                                   value_i(t.max_steps_per_epoch),
+                                                   "cap on steps per epoch (0: whole epochs)")(
       "optim.batch", value_i(t.batch), "batch per rank")(
       "optim.lr", value_d(t.lr), "learning rate per 512 images (scaled by the global batch)")(
-      "optim.min-lr", value_d(t.min_lr), "cosine floor")(
-      "optim.warmup-lr", value_d(t.warmup_lr), "warm-up start")(
+      "optim.min-lr", value_d(t.min_lr), "cosine floor")("optim.warmup-lr", value_d(t.warmup_lr),
+                                                         "warm-up start")(
       "optim.warmup-epochs", value_i(t.warmup_epochs), "warm-up epochs")(
       "optim.warmup-prefix", value_b(t.warmup_prefix),
       "start the cosine after the warm-up (default: timm's CosineLRScheduler as DeiT uses it, "
@@ -111,8 +111,8 @@ void add_training_options(po::options_description& o, const std::string& stage) 
       "method label written to run.json (default from the stage and --init)")(
       "run.log-interval", value_i(t.log_interval), "steps between log lines")(
       "run.checkpoint-every", value_i(t.checkpoint_every),
-      "steps between checkpoints (0: at epoch ends)")(
-      "run.keep", value_i(t.keep_checkpoints), "checkpoints kept")(
+      "steps between checkpoints (0: at epoch ends)")("run.keep", value_i(t.keep_checkpoints),
+                                                      "checkpoints kept")(
       "run.threads", value_i(d.threads), "compute threads per rank (CPU)")(
       "run.precision", value_s(precision_request_name(d.precision)),
       "compute precision: auto (bf16 where the device computes it natively: a CPU with "
@@ -129,8 +129,8 @@ void add_training_options(po::options_description& o, const std::string& stage) 
         "distill.logits", value_s(d.teacher.logits),
         "stored teacher logits (folder from tleg logits) instead of a live teacher")(
         "distill.views", value_i(d.teacher.views),
-        "view count the stored logits must hold (0: any)")(
-        "distill.tau", value_d(t.tau), "distillation temperature")(
+        "view count the stored logits must hold (0: any)")("distill.tau", value_d(t.tau),
+                                                           "distillation temperature")(
         "distill.alpha", value_d(t.alpha), "weight of the distillation term (1: no label term)")(
         "distill.kl-reduction", value_s(kl_reduction_name(t.kl_reduction)),
         "mean: the KL summed and divided by batch x classes (DeiT's losses.py); batchmean: by "
@@ -166,10 +166,16 @@ void add_training_options(po::options_description& o, const std::string& stage) 
 
 const std::set<std::string>& result_neutral_options() {
   static const std::set<std::string> names = {
-      "help", "check",
+      "help",
+      "check",
       "config",  // the values its INI files set are recorded, not their paths
-      "run.dir", "resume", "run.log-interval", "run.checkpoint-every", "run.keep",
-      "run.stop-after-steps", "dist.timeout",
+      "run.dir",
+      "resume",
+      "run.log-interval",
+      "run.checkpoint-every",
+      "run.keep",
+      "run.stop-after-steps",
+      "dist.timeout",
       "run.method",     // a label in run.json
       "data.store",     // recorded as its fingerprint (data.fingerprint), wherever it lies
       "data.threads",   // views come from counter-based random numbers, whichever thread draws
@@ -338,6 +344,8 @@ EvaluateSettings evaluate_settings(Options& o) {
   s.threads = o.get<std::int64_t>("threads");
   s.precision = parse_precision(o.get<std::string>("precision"));
   s.out = o.get<std::string>("out");
+  for (const char* name : {"data.mean", "data.std", "aug.eval-crop-fraction", "precision"})
+    if (o.set_explicitly(name)) s.given.insert(name);
   if (s.model.empty() == s.learngene.empty())
     fail("evaluate needs exactly one of --model FILE and --learngene FILE --depth D");
   if (!s.learngene.empty() && s.depth < 1)
@@ -445,9 +453,10 @@ std::vector<Command> train_commands() {
              "learngene", value_s(d.learngene),
              "learngene file: evaluate its depth --depth descendant, expanded as tleg expand")(
              "depth", value_i(d.depth), "descendant depth (--learngene)")(
-             "data", po::value<std::string>()->required(), "dataset store (.h5, from tleg prepare)")(
-             "split", value_s(d.data.val_split), "split to evaluate")(
-             "batch", value_i(d.batch), "images per batch and rank")(
+             "data", po::value<std::string>()->required(),
+             "dataset store (.h5, from tleg prepare)")(
+             "split", value_s(d.data.val_split), "split to evaluate")("batch", value_i(d.batch),
+                                                                      "images per batch and rank")(
              "threads", value_i(d.threads), "decode and compute threads per rank")(
              "precision", value_s(precision_request_name(d.precision)),
              "auto, fp32 or bf16 (as the model was evaluated in training: run.precision)")(
@@ -460,7 +469,9 @@ std::vector<Command> train_commands() {
              return 0;
            });
          };
-       }},
+       },
+       // The training stages' INI files may be given: their view keys apply, the rest is skipped.
+       /*skips_other_commands_keys=*/true},
       {"logits", "run a teacher over stored augmentation views and keep its logits for distill", "",
        [](po::options_description& o, po::positional_options_description&) {
          add_view_options(o);

@@ -121,9 +121,9 @@ RunLedger read_run_ledger(const std::string& path) {
   return r;
 }
 
-MetricsLog::MetricsLog(const std::string& path, bool enabled) : enabled_(enabled) {
+MetricsLog::MetricsLog(const std::string& path, bool enabled, bool append) : enabled_(enabled) {
   if (!enabled_) return;
-  out_.open(path, std::ios::app);
+  out_.open(path, append ? std::ios::app : std::ios::trunc);
   if (!out_) fail(path, ": cannot open the metrics log");
 }
 

@@ -68,10 +68,11 @@ struct Provenance {
 void write_run_ledger(const RunLedger& ledger, const std::string& path);
 RunLedger read_run_ledger(const std::string& path);  // errors name the file and the field
 
-// One JSON object per line, flushed per line so a killed run keeps what it logged.
+// One JSON object per line, flushed per line so a killed run keeps what it logged. `append`:
+// after the lines of the run it resumes; otherwise the file starts empty.
 class MetricsLog {
  public:
-  MetricsLog(const std::string& path, bool enabled);
+  MetricsLog(const std::string& path, bool enabled, bool append);
   void write(const std::map<std::string, double>& values, const std::string& phase);
 
  private:

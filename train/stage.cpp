@@ -10,8 +10,11 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <sstream>
+#include <utility>
 
 #include "common/error.h"
+#include "common/format.h"
 #include "data/dataset_store.h"
 #include "data/loader.h"
 #include "dist/communicator.h"
@@ -19,6 +22,7 @@
 #include "expansion/learngene.h"
 #include "expansion/methods.h"
 #include "expansion/model_io.h"
+#include "expansion/weights_file.h"
 #include "model/cnn.h"
 #include "model/vit.h"
 #include "train/run_record.h"
@@ -73,8 +77,71 @@ struct RunLabel {
 
 // Trains `model` (initialised) and writes its output and run.json. Returns whether it ran to the
 // end (not stopped by run.stop-after-steps).
+std::string channels_text(const std::vector<float>& values) {
+  std::string text;
+  for (const float v : values) text += (text.empty() ? "" : ",") + shortest(v);
+  return text;
+}
+
+std::vector<float> channels_of(const std::string& text) {
+  std::vector<float> values;
+  std::istringstream in(text);
+  for (std::string item; std::getline(in, item, ',');) values.push_back(std::stof(item));
+  return values;
+}
+
+// The evaluation view and precision `e` asks for, where not given, as the model's file records
+// its run evaluated it; says which it took.
+std::pair<ViewSettings, PrecisionRequest> evaluation_as_trained(
+    const EvaluateSettings& e, const std::map<std::string, std::string>& recorded, bool root) {
+  ViewSettings view = e.view;
+  PrecisionRequest precision = e.precision;
+  std::string taken;
+  const auto take = [&](const std::string& name, const auto& apply) {
+    const auto found = recorded.find("eval." + name);
+    if (e.given.contains(name) || found == recorded.end()) return;
+    apply(found->second);
+    taken += concat(taken.empty() ? "" : ", ", name, "=", found->second);
+  };
+  take("data.mean", [&](const std::string& v) { view.mean = channels_of(v); });
+  take("data.std", [&](const std::string& v) { view.std = channels_of(v); });
+  take("aug.eval-crop-fraction",
+       [&](const std::string& v) { view.eval_crop_fraction = std::stod(v); });
+  take("precision", [&](const std::string& v) { precision = parse_precision(v); });
+  if (root && !taken.empty())
+    std::cerr << "evaluate: as its run evaluated it (recorded in the file): " << taken
+              << " (an option given here overrides)\n";
+  return {view, precision};
+}
+
+// A run folder holds one run. A finished one (run.json) is not trained again: --resume says so
+// and does nothing (so a resubmitted experiment skips it), without --resume it is refused; one
+// with checkpoints is continued only with --resume, never overwritten.
+bool finished_already(const TrainSettings& s, bool root) {
+  const std::filesystem::path dir = s.run_dir;
+  if (std::filesystem::exists(dir / "run.json")) {
+    if (!s.resume)
+      fail(s.run_dir, " holds a finished run (run.json): give another --run.dir, or remove the ",
+           "folder to train it again");
+    if (root) std::cerr << s.run_dir << ": finished already (run.json); nothing to do\n";
+    return true;
+  }
+  const std::filesystem::path checkpoints = dir / "checkpoints";
+  bool has_checkpoint = false;  // a written one (checkpoint-N.pt; not a .partial being written)
+  if (std::filesystem::is_directory(checkpoints))
+    for (const auto& entry : std::filesystem::directory_iterator(checkpoints)) {
+      const std::string name = entry.path().filename().string();
+      has_checkpoint |= name.starts_with("checkpoint-") && name.ends_with(".pt");
+    }
+  if (!s.resume && has_checkpoint)
+    fail(s.run_dir, " holds checkpoints of an unfinished run: continue it with --resume, or give ",
+         "another --run.dir");
+  return false;
+}
+
 bool run_stage(const StageSettings& s, const StageContext& context, Classifier& model,
                const RunLabel& label) {
+  if (finished_already(s.train, context.root())) return true;
   at::set_num_threads(static_cast<int>(s.threads));  // LibTorch would pick 1 here: be explicit
   const Precision precision = run_precision(s.precision, context);
   model.set_precision(precision);
@@ -87,8 +154,7 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
     val_size = dataset.index(s.data.val_split).size();
   }
   std::unique_ptr<Teacher> teacher;
-  if (!s.teacher.model.empty())
-    teacher = load_teacher(s.teacher.model, context.device, precision);
+  if (!s.teacher.model.empty()) teacher = load_teacher(s.teacher.model, context.device, precision);
   if (context.root())
     std::cerr << s.stage << ": " << model.describe() << ", " << context.comm.size()
               << " rank(s) on " << context.device.str() << ", " << label.method << " ("
@@ -122,11 +188,17 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
   const std::string& dir = s.train.run_dir;
   const std::string command = s.provenance.command(s.stage);
   const std::string output = dir + (s.stage == "distill" ? "/learngene.h5" : "/model.h5");
-  save_weights(weights_of(model, {{"command", command},
-                                  {"dataset", dataset.info().name},
-                                  {"dataset_fingerprint", dataset.fingerprint()},
-                                  {"method", label.method}}),
-               output);
+  // How the run evaluated the model, so that tleg evaluate of the file gives the same number.
+  save_weights(
+      weights_of(model, {{"command", command},
+                         {"dataset", dataset.info().name},
+                         {"dataset_fingerprint", dataset.fingerprint()},
+                         {"method", label.method},
+                         {"eval.data.mean", channels_text(s.view.mean)},
+                         {"eval.data.std", channels_text(s.view.std)},
+                         {"eval.aug.eval-crop-fraction", shortest(s.view.eval_crop_fraction)},
+                         {"eval.precision", precision_name(precision)}}),
+      output);
   RunLedger ledger;
   ledger.method = label.method;
   ledger.init = label.init;
@@ -345,6 +417,8 @@ EvaluateResult evaluate(const EvaluateSettings& e, const StageContext& context) 
   at::set_num_threads(static_cast<int>(e.threads));
   std::shared_ptr<Classifier> model;
   EvaluateResult result;
+  const WeightsFile file = load_weights(e.model.empty() ? e.learngene : e.model);
+  const auto [view, requested] = evaluation_as_trained(e, file.metadata, context.root());
   if (!e.model.empty()) {
     model = load_classifier(e.model);
     result.model = e.model + " (" + model->describe() + ")";
@@ -362,11 +436,11 @@ EvaluateResult evaluate(const EvaluateSettings& e, const StageContext& context) 
          "; evaluate it on the store it was trained for");
   if (e.data.val_split.empty()) fail("evaluate needs a split (--split)");
   model->to(context.device);
-  const Precision precision = run_precision(e.precision, context);
+  const Precision precision = run_precision(requested, context);
   model->set_precision(precision);
   StageSettings s;
   s.data = e.data;
-  s.view = e.view;
+  s.view = view;
   s.view.image = model->image_size();
   s.train.batch = e.batch;
   Loader val(loader_options(s, context, model->channels(), false));

@@ -8,6 +8,7 @@
 #include <array>
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -35,16 +36,17 @@ inline std::vector<float> per_channel(const std::array<float, 3>& values) {
 // stored views are the views training renders. The defaults are the view recipe's own
 // (data/view.h, DeiT's).
 struct ViewSettings {
-  std::string recipe = "deit";  // deit or basic
-  double scale_min = ViewRecipe{}.scale_min;             // RandomResizedCrop minimum area fraction
-  double erase = ViewRecipe{}.erase_probability;         // random-erasing probability (deit)
-  std::string rand_augment = "rand-m9-mstd0.5-inc1";     // timm's RandAugment config string (deit)
-  bool dct_scaling = ViewRecipe{}.dct_scaling;  // JPEG decode at 1/2, 1/4, 1/8 where the crop allows
+  std::string recipe = "deit";                        // deit or basic
+  double scale_min = ViewRecipe{}.scale_min;          // RandomResizedCrop minimum area fraction
+  double erase = ViewRecipe{}.erase_probability;      // random-erasing probability (deit)
+  std::string rand_augment = "rand-m9-mstd0.5-inc1";  // timm's RandAugment config string (deit)
+  // JPEG decode at 1/2, 1/4, 1/8 where the crop allows
+  bool dct_scaling = ViewRecipe{}.dct_scaling;
   // evaluation: Resize(image / fraction), CenterCrop(image)
   double eval_crop_fraction = ViewRecipe{}.eval_crop_fraction;
   std::vector<float> mean = per_channel(ViewRecipe{}.mean);  // per channel
   std::vector<float> std = per_channel(ViewRecipe{}.std);
-  std::int64_t repeats = 1;                          // repeated augmentation
+  std::int64_t repeats = 1;                         // repeated augmentation
   std::int64_t image = ViewRecipe{}.output_height;  // input image size
 };
 
@@ -146,6 +148,10 @@ struct EvaluateSettings {
   std::int64_t threads = 1;
   PrecisionRequest precision = PrecisionRequest::kAuto;
   std::string out;  // JSON result file ("": none)
+  // The options of the evaluation view given a value (data.mean, data.std,
+  // aug.eval-crop-fraction, precision): the others are taken from the model file, which records
+  // how its run evaluated it, so that evaluate gives the number training gave.
+  std::set<std::string> given;
 };
 
 struct EvaluateResult {

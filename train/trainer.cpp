@@ -58,7 +58,8 @@ class TrainingLog {
   TrainingLog(const TrainSettings& settings, bool root, std::int64_t first_step)
       : settings_(settings),
         root_(root),
-        metrics_(settings.run_dir + "/metrics.jsonl", root),
+        // a run that starts at step 0 starts its log afresh
+        metrics_(settings.run_dir + "/metrics.jsonl", root, /*append=*/first_step > 0),
         progress_(root, first_step) {}
 
   // After step `step` (1-based) of `epoch`; `wait` and `seconds` are the step's data wait and
@@ -172,8 +173,7 @@ StepResult Trainer::step(const Batch& batch, std::int64_t step) {
     AutocastScope autocast(device_);
     const at::Tensor logits = model_.forward(images, generator).to(at::kFloat);
     const at::Tensor targets =
-        mix_targets(batch.labels, model_.classes(), mixup_.label_smoothing, decision)
-            .to(device_);
+        mix_targets(batch.labels, model_.classes(), mixup_.label_smoothing, decision).to(device_);
     if (!settings_.distill) {
       loss = soft_target_cross_entropy(logits, targets);
     } else if (batch.teacher_logits.defined()) {
@@ -386,8 +386,8 @@ void Trainer::read_checkpoint(torch::serialize::InputArchive& archive) {
     return text;
   };
   if (!comparison.differences.empty())
-    fail(checkpoints_->directory(), ": the checkpoint was made with other settings: ",
-         joined(comparison.differences, "; "),
+    fail(checkpoints_->directory(),
+         ": the checkpoint was made with other settings: ", joined(comparison.differences, "; "),
          ". A resume continues exactly only under the settings it was made with: rerun with "
          "those, or start a new run folder");
   if (!comparison.unrecorded.empty() && comm_.rank() == 0)
@@ -476,6 +476,9 @@ TrainOutcome train_model(Classifier& model, const TrainData& data, const TrainSe
     if (const auto resumed = trainer.resume()) {
       step = outcome.resumed_from = *resumed;
       if (root) std::cerr << "resuming at step " << step << " of " << total_steps << "\n";
+    } else if (root) {
+      std::cerr << "--resume: no checkpoint in " << settings.run_dir
+                << "/checkpoints yet; starting at step 0\n";
     }
   }
   TrainingLog log(settings, root, step);

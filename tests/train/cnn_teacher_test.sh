@@ -77,6 +77,31 @@ assert one["samples"] == two["samples"] == 10000 and one["ranks"] == 1 and two["
 sys.exit(0 if one["top1"] == two["top1"] == recorded and one["top5"] == two["top5"] else 1)
 PY
 ok "evaluate = the run's top-1 on 1 and 2 ranks"
+# Without the view options (the README's form), evaluate takes the normalisation, crop and
+# precision the run evaluated with from the model file, and gives the same number; an option
+# given overrides the file.
+"$tleg" evaluate --model "$work/straight/model.h5" --data "$work/fm.h5" --out "$work/eval0.json" \
+  >"$work/eval0.log" 2>&1 || { cat "$work/eval0.log"; fail "evaluate without the view options"; }
+grep -q "evaluate: as its run evaluated it (recorded in the file): data.mean=0.286, data.std=0.353, aug.eval-crop-fraction=1, precision=" \
+  "$work/eval0.log" || { cat "$work/eval0.log"; fail "evaluate does not say what it took from the file"; }
+"$tleg" evaluate --model "$work/straight/model.h5" --data "$work/fm.h5" --aug.eval-crop-fraction 0.875 \
+  --out "$work/eval-crop.json" >"$work/eval-crop.log" 2>&1 || { cat "$work/eval-crop.log"; fail "evaluate with a crop"; }
+"$python" - "$recorded" "$work/eval0.json" "$work/eval-crop.json" <<'PY' || fail "evaluate from the file's record"
+import sys, json
+recorded = float(sys.argv[1])
+plain, cropped = (json.load(open(p)) for p in sys.argv[2:])
+print(f"run.json top-1 {recorded}, evaluate without options {plain['top1']}, with crop 0.875 {cropped['top1']}")
+sys.exit(0 if plain["top1"] == recorded and cropped["top1"] != recorded else 1)
+PY
+ok "evaluate without the view options = the run's top-1 (taken from the model file)"
+# The training stages' INI files are accepted: their view keys apply, their training keys are
+# skipped.
+printf '[data]\ntrain-split = train\nmean = 0.2860\nstd = 0.3530\n[optim]\nepochs = 3\n[aug]\neval-crop-fraction = 1\n' >"$work/common.ini"
+"$tleg" evaluate --model "$work/straight/model.h5" --data "$work/fm.h5" --config "$work/common.ini" \
+  --out "$work/eval-ini.json" >"$work/eval-ini.log" 2>&1 || { cat "$work/eval-ini.log"; fail "evaluate --config"; }
+"$python" -c "import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))['top1'] == float(sys.argv[2]) else 1)" \
+  "$work/eval-ini.json" "$recorded" || fail "evaluate --config common.ini differs from the run"
+ok "evaluate --config with a training INI file = the run's top-1"
 
 # The CNN as the live teacher of stage 1 (a tiny auxiliary net, L = 3): its FLOPs in the ledger.
 mpirun2 "$tleg" distill "${common[@]}" --distill.teacher "$work/straight/model.h5" \
