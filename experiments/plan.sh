@@ -157,6 +157,21 @@ plan_read() {
   done
   plan_defaults
 }
+# plan_executor_read ARGS... : an executor's command line: -h/--help (the executor's `usage`),
+# --dry-run (sets plan_dry_run to 1), the profile and its --KEY VALUE options (plan_read).
+plan_executor_read() {
+  plan_dry_run=0
+  local arg args=()
+  for arg in "$@"; do
+    case "$arg" in
+      -h|--help) usage; exit 0 ;;
+      --dry-run) plan_dry_run=1 ;;
+      *) args+=("$arg") ;;
+    esac
+  done
+  [ ${#args[@]} -gt 0 ] || { usage >&2; exit 2; }
+  plan_read "${args[@]}"
+}
 plan_absolute() { case "$2" in ''|/*) echo "$2" ;; *) echo "$1/$2" ;; esac; }
 # The path of a key as the user wrote it, for messages.
 plan_as_written() {

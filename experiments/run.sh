@@ -28,17 +28,9 @@ $(plan_keys_help)
 EOF
 }
 
-dry_run=0 args=()
-for arg in "$@"; do
-  case "$arg" in
-    -h|--help) usage; exit 0 ;;
-    --dry-run) dry_run=1 ;;
-    *) args+=("$arg") ;;
-  esac
-done
-plan_read "${args[@]}"
+plan_executor_read "$@"
 plan_build
-plan_check tleg-required
+if [ "$plan_dry_run" = 1 ]; then plan_check tleg-optional; else plan_check tleg-required; fi
 plan_report_problems run
 
 ranks=$((NODES * TASKS_PER_NODE))
@@ -64,7 +56,7 @@ stage_command() { # stage_command NAME ARRAY
 
 plan_print
 echo
-if [ "$dry_run" = 1 ]; then
+if [ "$plan_dry_run" = 1 ]; then
   echo "commands on this machine ($ranks rank(s), $cpus CPU(s) each):"
   for name in "${plan_stages[@]}"; do
     stage_command "$name" command

@@ -44,18 +44,9 @@ die() { echo "submit.sh: $*" >&2; exit 2; }
 # rest, so it is what a cancelled or timed-out job tells its user to run.
 resume_command="cd $(printf '%q' "$PWD") &&$(printf ' %q' "$0" "$@")"
 
-dry_run=0 args=()
-for arg in "$@"; do
-  case "$arg" in
-    -h|--help) usage; exit 0 ;;
-    --dry-run) dry_run=1 ;;
-    *) args+=("$arg") ;;
-  esac
-done
-[ ${#args[@]} -gt 0 ] || { usage >&2; exit 2; }
-plan_read "${args[@]}"
+plan_executor_read "$@"
 plan_build
-if [ "$dry_run" = 1 ]; then plan_check tleg-optional; else plan_check tleg-required; fi
+if [ "$plan_dry_run" = 1 ]; then plan_check tleg-optional; else plan_check tleg-required; fi
 
 # Open MPI's transports, which sbatch hands the jobs with the rest of this environment: the
 # shared-memory ones (vader, sm) reach only ranks of the same node.
@@ -179,13 +170,13 @@ graph() { local name; for name in "${plan_stages[@]}"; do submit "$name"; done; 
 # Whether Slurm would take every request, now, before anything is submitted. A dry run on a
 # machine without Slurm still prints the graph, unchecked.
 if ! command -v sbatch >/dev/null; then
-  [ "$dry_run" = 1 ] || plan_problem "sbatch not found (is this a Slurm login node?)"
+  [ "$plan_dry_run" = 1 ] || plan_problem "sbatch not found (is this a Slurm login node?)"
 elif [ -n "${SLURM_CONF:-}" ] && [ ! -f "$SLURM_CONF" ]; then
   # (the Slurm commands would retry for a minute before saying so)
   plan_problem "SLURM_CONF=$SLURM_CONF: no such file (unset it, or point it at the cluster's slurm.conf)"
 elif ! slurm_answer=$(sinfo -h -o %P 2>&1); then
   slurm_answer=$(paste -sd ';' <<<"$slurm_answer" | sed 's/;/; /g')
-  if [ "$dry_run" = 1 ]; then
+  if [ "$plan_dry_run" = 1 ]; then
     echo "# Slurm does not answer, the requests are not checked: $slurm_answer"
   else
     plan_problem "Slurm does not answer (sinfo: $slurm_answer); is this a Slurm login node, is SLURM_CONF right?"
@@ -208,7 +199,7 @@ settings_text() {
 
 plan_print
 echo
-if [ "$dry_run" = 1 ]; then
+if [ "$plan_dry_run" = 1 ]; then
   echo "# settings ($OUT/slurm/settings-<time>.env):"
   settings_text | sed 's/^/#   /'
   mode=dry-run
@@ -224,7 +215,7 @@ graph
 
 printf '%-20s %-22s %s\n' stage job dependency
 for row in "${table[@]}"; do read -r name id dependency <<<"$row"; printf '%-20s %-22s %s\n' "$name" "$id" "$dependency"; done
-if [ "$dry_run" = 0 ]; then
+if [ "$plan_dry_run" = 0 ]; then
   rm -f "$OUT/slurm/sbatch.err"
   echo "settings: $settings"
   echo "logs: $logs; job ids: $jobs_file; report (when done): $OUT/report/report.md"
