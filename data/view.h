@@ -2,7 +2,8 @@
 // seed, epoch, sample and view through a counter-based generator) is kept apart from how it is
 // rendered, so a view can be stored (the teacher-logits store keeps the params) and regenerated
 // bit-exactly by any rank or thread. The recipe follows DeiT's timm pipeline: RandomResizedCrop,
-// horizontal flip, RandAugment, normalisation, random erasing. No torch in this header.
+// horizontal flip, RandAugment (data/rand_augment.h), normalisation, random erasing. No torch in
+// this header.
 #pragma once
 
 #include <array>
@@ -13,48 +14,11 @@
 
 #include "data/counter_rng.h"
 #include "data/jpeg_codec.h"
+#include "data/rand_augment.h"
 
 namespace tleg {
 
 enum class Interpolation { kBilinear, kBicubic };
-
-// timm's RandAugment op set (_RAND_TRANSFORMS / _RAND_INCREASING_TRANSFORMS).
-enum class AugmentOp : std::uint8_t {
-  kAutoContrast,
-  kEqualize,
-  kInvert,
-  kRotate,
-  kPosterize,
-  kSolarize,
-  kSolarizeAdd,
-  kColor,
-  kContrast,
-  kBrightness,
-  kSharpness,
-  kShearX,
-  kShearY,
-  kTranslateXRel,
-  kTranslateYRel,
-};
-inline constexpr int kAugmentOpCount = 15;
-std::string augment_op_name(AugmentOp op);
-
-// timm's RandAugment, configured by its string: 'rand-m9-mstd0.5-inc1' (DeiT) is the default.
-struct RandAugmentRecipe {
-  int ops = 2;                  // 'n2' (timm default num_layers)
-  double magnitude = 9;         // 'm9', on timm's 0..10 scale
-  double magnitude_std = 0.5;   // 'mstd0.5': magnitude ~ N(m, std) per op, clipped to [0, 10]
-  double op_probability = 0.5;  // timm's AugmentOp prob for RandAugment
-  // timm's '-inc1' variant (DeiT's default string 'rand-m9-mstd0.5-inc1'): magnitudes of
-  // Posterize, Solarize and the enhance ops grow with the level instead of shrinking.
-  bool increasing = true;
-  double translate_fraction = 0.45;  // timm's translate_pct
-
-  // Parses timm's config string: 'rand' then '-'-separated m<magnitude>, n<ops>,
-  // mstd<magnitude std>, inc<0|1>, p<op probability>; unknown parts are an error.
-  static RandAugmentRecipe parse(const std::string& config);
-  std::string describe() const;  // back to the string
-};
 
 struct ViewRecipe {
   int output_height = 224, output_width = 224;
@@ -91,12 +55,6 @@ struct ViewRecipe {
 struct CropBox {
   int x = 0, y = 0, width = 0, height = 0;  // in source pixels (full resolution)
   bool operator==(const CropBox&) const = default;
-};
-
-struct AppliedAugment {
-  AugmentOp op = AugmentOp::kAutoContrast;
-  double argument = 0;  // the op's level argument after timm's level function (signed)
-  bool operator==(const AppliedAugment&) const = default;
 };
 
 struct EraseBox {
@@ -150,13 +108,5 @@ Image render_view(const Image& source, const ViewParams& params, const ViewRecip
 // the view's random erasing.
 void normalize_view(const Image& view, const ViewParams& params, const ViewRecipe& recipe,
                     float* out);
-
-// The op's argument at `magnitude` (clipped to timm's 0..10) with timm's level function; negate
-// takes timm's random sign for the signed ops (ignored by the others).
-AppliedAugment augment_at(AugmentOp op, double magnitude, bool negate,
-                          const RandAugmentRecipe& recipe);
-
-// Applies one RandAugment op in place with timm's semantics (exposed for tests).
-void apply_augment(Image& image, const AppliedAugment& augment, const ViewRecipe& recipe);
 
 }  // namespace tleg

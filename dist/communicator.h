@@ -60,7 +60,7 @@ class Communicator {
   virtual std::unique_ptr<PendingCollective> all_reduce_async(const at::Tensor& tensor,
                                                               ReduceOp op) = 0;
   // Starts a logical OR of `flag` over the ranks, on the host: no device work, so it may run
-  // every step without a device synchronisation (the stop agreement, dist/stop_request.h).
+  // every step without a device synchronisation (the stop agreement, dist/stop.h).
   virtual std::unique_ptr<PendingFlag> any_async(bool flag) = 0;
   // In place: every rank ends with root's values.
   virtual void broadcast(at::Tensor& tensor, int root) = 0;

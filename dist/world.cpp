@@ -13,7 +13,7 @@
 #include <sstream>
 
 #include "common/error.h"
-#include "dist/stop_message.h"
+#include "dist/stop.h"
 
 #ifdef TLEG_HAVE_CUDA
 #include <c10/cuda/CUDAFunctions.h>

@@ -7,7 +7,7 @@
 #include "common/error.h"
 #include "expansion/learngene.h"
 #include "expansion/methods.h"
-#include "expansion/model_io.h"
+#include "weights/model_io.h"
 
 namespace tleg {
 namespace {

@@ -7,7 +7,7 @@
 #include <memory>
 #include <string>
 
-#include "expansion/weights_file.h"
+#include "weights/weights_file.h"
 #include "model/vit.h"
 
 namespace tleg {

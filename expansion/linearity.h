@@ -12,20 +12,9 @@
 #include <string>
 #include <vector>
 
-#include "expansion/weights_file.h"
+#include "weights/weights_file.h"
 
 namespace tleg {
-
-// The 12 block tensor names, in the order of docs/method.md §1 ("norm1.weight", ...).
-const std::vector<std::string>& block_tensor_names();
-
-// A trained plain ViT from a tleg model file (.h5, kind "vit") or a timm state dict (.pt from
-// torch.save(model.state_dict()) or tleg export, or .safetensors). For a state dict the
-// architecture is inferred from the tensor shapes; the head count cannot be, so it is `heads`
-// (0: unknown, config.heads stays 0 and writing a learngene from it is refused). Tensors keep
-// their names and dtypes; layouts other than timm's VisionTransformer blocks are refused with
-// the tensor that does not fit.
-WeightsFile load_trained_vit(const std::string& path, std::int64_t heads = 0);
 
 // One element's values across depth with its fitted line (for the picture of the paper).
 struct ElementTrace {

@@ -3,7 +3,7 @@
 
 #include "common/error.h"
 #include "common/format.h"
-#include "data/importers.h"
+#include "import/importers.h"
 #include "launcher/command.h"
 
 namespace tleg {

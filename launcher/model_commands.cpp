@@ -7,7 +7,7 @@
 #include "common/format.h"
 #include "expansion/learngene.h"
 #include "expansion/methods.h"
-#include "expansion/model_io.h"
+#include "weights/model_io.h"
 #include "launcher/command.h"
 
 namespace tleg {

@@ -5,8 +5,9 @@
 #include "common/error.h"
 #include "common/format.h"
 #include "expansion/linearity.h"
-#include "experiments/linearity_report.h"
-#include "experiments/report.h"
+#include "weights/state_dict.h"
+#include "report/linearity_report.h"
+#include "report/report.h"
 #include "launcher/command.h"
 
 namespace tleg {

@@ -1,7 +1,7 @@
 // The training commands: teacher (a model to distil from), distill (stage 1: the auxiliary net
 // and its learngene), finetune (stage 2: a descendant or a baseline), sweep (stage 2 over many
 // depths) and logits (a teacher's logits over stored views). Their options are declared here
-// and read into typed settings (train/stage.h, experiments/sweep.h, train/teacher_logits_job.h)
+// and read into typed settings (stages/stage.h, sweep/sweep.h, stages/teacher_logits_job.h)
 // in one function per kind; the work is one library call over the ranks of the job.
 #include <chrono>
 #include <functional>
@@ -12,12 +12,12 @@
 #include "dist/communicator.h"
 #include "dist/world.h"
 #include "expansion/methods.h"
-#include "experiments/sweep.h"
-#include "experiments/sweep_plan.h"
+#include "sweep/sweep.h"
+#include "sweep/sweep_plan.h"
 #include "model/cnn_config.h"
 #include "launcher/command.h"
-#include "train/stage.h"
-#include "train/teacher_logits_job.h"
+#include "stages/stage.h"
+#include "stages/teacher_logits_job.h"
 
 namespace tleg {
 namespace {

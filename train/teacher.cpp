@@ -5,7 +5,7 @@
 #include <filesystem>
 
 #include "common/error.h"
-#include "expansion/model_io.h"
+#include "weights/model_io.h"
 
 namespace tleg {
 namespace {

@@ -20,7 +20,7 @@
 #include "common/timing.h"
 #include "data/loader.h"
 #include "dist/communicator.h"
-#include "dist/stop_request.h"
+#include "dist/stop.h"
 #include "model/vit.h"
 #include "train/autocast_scope.h"
 #include "train/losses.h"
@@ -449,13 +449,14 @@ TrainOutcome train_model(Classifier& model, const TrainData& data, const TrainSe
   dist::StopRequest stop(context.comm);
   // The stop that every rank agreed on, after the checkpoint of `step` was written.
   const auto stopped = [&](std::int64_t step) {
-    return Stopped(concat("stopped by ", dist::signal_name(stop.signal()), " after step ", step,
-                          " of ", total_steps,
-                          " (a time limit, scancel, requeue or Ctrl-C, or the launcher ending the "
-                          "job because another rank failed: that rank's error is printed above if "
-                          "so); the checkpoint of step ",
-                          step, " is in ", settings.run_dir, "/checkpoints"),
-                   stop.signal(), root);
+    return dist::Stopped(
+        concat("stopped by ", dist::signal_name(stop.signal()), " after step ", step, " of ",
+               total_steps,
+               " (a time limit, scancel, requeue or Ctrl-C, or the launcher ending the "
+               "job because another rank failed: that rank's error is printed above if "
+               "so); the checkpoint of step ",
+               step, " is in ", settings.run_dir, "/checkpoints"),
+        stop.signal(), root);
   };
   bool evaluated = false;  // the final evaluation done
   // The evaluation at the end of the epoch that `step` ends; false when a stop interrupted it.

@@ -130,7 +130,7 @@ struct StepResult {
 };
 
 // What every rank agrees on at an agreement (Trainer::agree): the loss of the steps since the
-// last one. (A stop request is agreed on every step: dist/stop_request.h.)
+// last one. (A stop request is agreed on every step: dist/stop.h.)
 struct Agreement {
   double loss = 0;         // mean over ranks and over the steps since the last agreement
   std::int64_t steps = 0;  // those steps

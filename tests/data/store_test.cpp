@@ -10,8 +10,8 @@
 
 #include "common/hdf5_file.h"
 #include "data/dataset_store.h"
-#include "data/idx_file.h"
-#include "data/importers.h"
+#include "import/idx_file.h"
+#include "import/importers.h"
 #include "data/sampler.h"
 #include "error_message.h"
 #include "temp_dir.h"

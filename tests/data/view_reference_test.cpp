@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "data/view.h"
-#include "expansion/model_io.h"
+#include "weights/model_io.h"
 #include "python_reference.h"
 #include "temp_dir.h"
 #include "test_images.h"

@@ -13,7 +13,7 @@
 
 #include "expansion/initializer.h"
 #include "expansion/learngene.h"
-#include "expansion/model_io.h"
+#include "weights/model_io.h"
 #include "error_message.h"
 #include "temp_dir.h"
 

@@ -10,7 +10,8 @@
 #include "error_message.h"
 #include "expansion/learngene.h"
 #include "expansion/linearity.h"
-#include "expansion/model_io.h"
+#include "weights/state_dict.h"
+#include "weights/model_io.h"
 #include "python_reference.h"
 #include "temp_dir.h"
 

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "common/error.h"
-#include "expansion/model_io.h"
+#include "weights/model_io.h"
 #include "model/cnn.h"
 #include "temp_dir.h"
 

@@ -9,7 +9,7 @@
 #include <utility>
 #include <vector>
 
-#include "expansion/model_io.h"
+#include "weights/model_io.h"
 #include "model/vit.h"
 #include "python_reference.h"
 #include "temp_dir.h"

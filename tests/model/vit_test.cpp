@@ -6,7 +6,7 @@
 #include <gtest/gtest.h>
 
 #include "expansion/learngene.h"
-#include "expansion/model_io.h"
+#include "weights/model_io.h"
 #include "model/vit.h"
 
 namespace tleg {

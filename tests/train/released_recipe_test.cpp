@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "expansion/model_io.h"
+#include "weights/model_io.h"
 #include "python_reference.h"
 #include "temp_dir.h"
 #include "train/losses.h"
