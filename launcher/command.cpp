@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "launcher/option_ranges.h"
 
 namespace tleg {
 
@@ -182,6 +183,7 @@ int run_command(const Command& command, int argc, char** argv) {
     }
   }
   po::notify(values);
+  check_option_ranges(command.name, values);
   Options read(values, options, std::move(on_command_line));
   const auto work = command.parse(read);
   // Catches a typo in an option or a config file before a scheduler runs the command for real

@@ -1,16 +1,20 @@
 // Every option a command declares is read into its typed settings, and nothing is read that it
 // does not declare: each command's parse runs on its smallest command line (its work is not run).
 // Every option of a training command is recorded for resume unless it is declared neutral.
+// Every numeric option has a range, and a value outside it is refused before anything runs.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <iterator>
 #include <map>
 #include <string>
 #include <vector>
 
+#include "common/format.h"
 #include "error_message.h"
 #include "launcher/command.h"
+#include "launcher/option_ranges.h"
 
 namespace tleg {
 namespace {
@@ -142,6 +146,92 @@ TEST(CommandOptions, EveryTrainingOptionButTheNeutralOnesIsRecordedForResume) {
     }
   }
   EXPECT_GT(checked, 150);  // about 50 recorded options in each of four commands
+}
+
+// Runs `command` on `args` with --check (parses and checks, runs nothing); "" when it passes,
+// else the error.
+std::string check_error(const Command& command, std::vector<std::string> args) {
+  args.insert(args.begin(), command.name);
+  args.push_back("--check");
+  std::vector<char*> argv;
+  for (auto& arg : args) argv.push_back(arg.data());
+  ::testing::internal::CaptureStdout();
+  std::string error;
+  try {
+    run_command(command, static_cast<int>(argv.size()), argv.data());
+  } catch (const std::exception& e) {
+    error = e.what();
+  }
+  ::testing::internal::GetCapturedStdout();
+  return error;
+}
+
+bool is_numeric(const po::option_description& option) {
+  const auto* semantic = option.semantic().get();
+  return dynamic_cast<const po::typed_value<double>*>(semantic) != nullptr ||
+         dynamic_cast<const po::typed_value<std::int64_t>*>(semantic) != nullptr ||
+         dynamic_cast<const po::typed_value<int>*>(semantic) != nullptr;
+}
+
+// The nearest value outside `range` (as the option's type writes it: integers stay integers).
+std::string value_outside(const OptionRange& range) {
+  const double low = range.low, high = range.high;
+  const double bad =
+      std::isfinite(low) ? (range.low_open ? low : low - 1) : (range.high_open ? high : high + 1);
+  return shortest(bad);
+}
+
+TEST(OptionRanges, EveryNumericOptionHasARangeAndABadValueIsRefusedByCheck) {
+  int tried = 0;
+  for (const auto& command : all_commands()) {
+    const auto& args = smallest_command_lines().at(command.name);
+    ASSERT_EQ(check_error(command, args), "") << command.name << ": the defaults must be valid";
+    po::positional_options_description positional;
+    const po::options_description declared = command_options(command, positional);
+    for (const auto& option : declared.options()) {
+      if (!is_numeric(*option)) continue;
+      const std::string& name = option->long_name();
+      const OptionRange* range = option_range(command.name, name);
+      ASSERT_NE(range, nullptr) << "tleg " << command.name << " --" << name
+                                << " has no range in launcher/option_ranges.cpp";
+      if (!std::isfinite(range->low) && !std::isfinite(range->high)) continue;  // any value
+      std::vector<std::string> bad = args;
+      if (const auto given = std::find(bad.begin(), bad.end(), "--" + name); given != bad.end())
+        *std::next(given) = value_outside(*range);  // a required option of the smallest line
+      else
+        bad.insert(bad.end(), {"--" + name, value_outside(*range)});
+      const std::string error = check_error(command, bad);
+      EXPECT_NE(
+          error.find("--" + name + " " + value_outside(*range) + ": must be " + range->text()),
+          std::string::npos)
+          << "tleg " << command.name << " --" << name << " " << value_outside(*range) << ": "
+          << (error.empty() ? "accepted" : error);
+      ++tried;
+    }
+  }
+  EXPECT_GT(tried, 150);
+}
+
+TEST(OptionRanges, TheRangesSayWhatTheyAllow) {
+  EXPECT_EQ(option_ranges().at("optim.lr").text(), "> 0");
+  EXPECT_EQ(option_ranges().at("optim.batch").text(), ">= 1");
+  EXPECT_EQ(option_ranges().at("aug.smoothing").text(), "in [0, 1)");
+  EXPECT_FALSE(option_ranges().at("aug.smoothing").contains(1.0));
+  EXPECT_TRUE(option_ranges().at("aug.smoothing").contains(0.0));
+  EXPECT_EQ(option_range("expand", "depth")->text(), ">= 1");
+  EXPECT_EQ(option_range("finetune", "depth")->text(), ">= 0");  // 0: model.depth
+}
+
+TEST(OptionRanges, AFloorAboveTheRateAndEveryBadValueAreNamedTogether) {
+  const std::vector<Command> commands = all_commands();
+  const Command& finetune = *std::find_if(commands.begin(), commands.end(),
+                                          [](const Command& c) { return c.name == "finetune"; });
+  std::vector<std::string> args = smallest_command_lines().at("finetune");
+  args.insert(args.end(), {"--optim.min-lr", "1", "--depth", "-3", "--aug.smoothing", "1.5"});
+  const std::string error = check_error(finetune, args);
+  EXPECT_NE(error.find("--optim.min-lr 1 is above --optim.lr 0.0005"), std::string::npos) << error;
+  EXPECT_NE(error.find("--depth -3: must be >= 0"), std::string::npos) << error;
+  EXPECT_NE(error.find("--aug.smoothing 1.5: must be in [0, 1)"), std::string::npos) << error;
 }
 
 TEST(CommandOptions, ReadingAnUndeclaredOptionFailsWithItsName) {
