@@ -51,5 +51,10 @@ int run_command(const Command& command, int argc, char** argv);
 const std::set<std::string>& result_neutral_options();
 // What a training command records of its options: every declared one but the neutral ones.
 std::map<std::string, std::string> recorded_options(const Options& options);
+// The options that name input files (a teacher, a learngene, pre-trained models): recorded for
+// resume, but each seed of an experiment reads its own files of the same kind.
+const std::set<std::string>& input_file_options();
+// A run's recipe (run.json): what it records but its seed and input files' paths.
+std::map<std::string, std::string> recipe_options(const Options& options);
 
 }  // namespace tleg

@@ -101,8 +101,7 @@ std::vector<Command> model_commands() {
              "out", po::value<std::string>()->required(), "output model file (.h5)");
        },
        [](Options& o) {
-         const auto depth = o.get<std::int64_t>("depth");
-         if (depth < 1) fail("--depth must be at least 1, got ", depth);
+         const auto depth = o.get<std::int64_t>("depth");  // >= 1: launcher/option_ranges.cpp
          return [path = o.get<std::string>("learngene"), depth, out = o.get<std::string>("out")] {
            return expand_command(path, depth, out);
          };

@@ -85,7 +85,7 @@ const std::map<std::string, OptionRange>& option_ranges() {
       {"run.checkpoint-every", at_least(0)},
       {"run.keep", at_least(1)},
       {"run.stop-after-steps", at_least(0)},
-      {"run.threads", at_least(0)},
+      {"run.threads", at_least(1)},
       {"data.threads", at_least(0)},
       {"dist.timeout", above(0)},
       // tleg logits and tleg evaluate
@@ -93,7 +93,8 @@ const std::map<std::string, OptionRange>& option_ranges() {
       {"topk", at_least(0)},
       {"seed", at_least(0)},
       {"batch", at_least(1)},
-      {"threads", at_least(0)},
+      {"threads", at_least(1)},
+      {"prepare:threads", at_least(0)},  // 0: one per core
       // tleg prepare
       {"shard-size", at_least(1)},
       {"shorter-side", at_least(0)},

@@ -98,7 +98,6 @@ std::vector<Command> report_commands() {
                              .out = o.get<std::string>("out"),
                              .learngene = o.get<std::string>("write-learngene"),
                              .heads = o.get<std::int64_t>("heads")};
-         if (s.heads < 0) fail("--heads must be positive (or 0: unknown), got ", s.heads);
          if (!s.learngene.empty() && s.models.size() != 1)
            fail("--write-learngene fits one model; give exactly one --model (got ", s.models.size(),
                 ")");

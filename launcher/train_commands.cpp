@@ -189,6 +189,22 @@ std::map<std::string, std::string> recorded_options(const Options& options) {
   return options.all_values_except(result_neutral_options());
 }
 
+const std::set<std::string>& input_file_options() {
+  static const std::set<std::string> names = {
+      "distill.teacher", "distill.logits", "init-learngene",
+      "learngene",       "pretrained",     "prefin-from",
+  };
+  return names;
+}
+
+std::map<std::string, std::string> recipe_options(const Options& options) {
+  std::set<std::string> left_out = result_neutral_options();
+  left_out.insert(input_file_options().begin(), input_file_options().end());
+  left_out.insert("run.seed");
+  left_out.insert("depth");  // runs are grouped by the model's depth (a sweep's option reads 0)
+  return options.all_values_except(left_out);
+}
+
 namespace {
 
 std::vector<float> channel_values(const std::string& text) {
@@ -244,8 +260,6 @@ TrainSettings train_settings(Options& o, const std::string& stage) {
     s.alpha = o.get<double>("distill.alpha");
     s.kl_reduction = parse_kl_reduction(o.get<std::string>("distill.kl-reduction"));
   }
-  if (s.epochs < 1) fail("optim.epochs must be at least 1");
-  if (s.log_interval < 1) fail("run.log-interval must be at least 1");
   return s;
 }
 
@@ -303,11 +317,11 @@ StageSettings stage_settings(Options& o, const std::string& stage) {
   }
   s.method = o.get<std::string>("run.method");
   s.threads = o.get<std::int64_t>("run.threads");
-  if (s.threads < 1) fail("--run.threads must be at least 1, got ", s.threads);
   s.precision = parse_precision(o.get<std::string>("run.precision"));
   s.timeout_seconds = o.get<std::int64_t>("dist.timeout");
   s.provenance = provenance(o);
   s.train.recorded_settings = recorded_options(o);
+  s.recipe = recipe_options(o);
   return s;
 }
 
@@ -350,7 +364,6 @@ EvaluateSettings evaluate_settings(Options& o) {
     fail("evaluate needs exactly one of --model FILE and --learngene FILE --depth D");
   if (!s.learngene.empty() && s.depth < 1)
     fail("--learngene needs --depth D (at least 1), got ", s.depth);
-  if (s.batch < 1) fail("--batch must be at least 1, got ", s.batch);
   return s;
 }
 

@@ -26,7 +26,10 @@ struct ReportVerdict {
   std::string paper;      // what the paper reports
   std::string measured;   // the numbers behind the decision, or why they could not be measured
   std::string criterion;  // the rule that decides `holds`
-  bool holds = false;     // false too when the claim could not be measured (`measured` says so)
+  bool holds = false;     // decided by the criterion; false when not measurable
+  // false when the runs the claim needs are missing (`measured` says which): the claim is then
+  // not measured, neither holding nor failing.
+  bool measurable = true;
 };
 
 struct ReportSummary {
@@ -36,7 +39,8 @@ struct ReportSummary {
   std::vector<ReportVerdict> verdicts;  // one per claim, also in verdicts.md and report.md
 };
 
-// "(a) ... : measured ...; criterion ...: holds here" (or "does not hold here"): one line.
+// "(a) ... : measured ...; criterion ...: holds here" (or "does not hold here", or "not measured
+// here" when its runs are missing): one line.
 std::string verdict_line(const ReportVerdict& verdict);
 
 // `runs` are run.json files or folders searched recursively for run.json. Throws tleg::Error

@@ -18,6 +18,51 @@ namespace fs = std::filesystem;
 std::string quoted(const std::string& value) { return "'" + value + "'"; }
 std::string quoted(std::int64_t value) { return std::to_string(value); }
 
+// What differs between two runs' recipes, "key=a (other: b)", at most `shown` of them.
+std::string recipe_differences(const RunLedger& a, const RunLedger& b, std::size_t shown = 4) {
+  std::vector<std::string> differences;
+  std::set<std::string> keys;
+  for (const auto& [key, value] : a.recipe) keys.insert(key);
+  for (const auto& [key, value] : b.recipe) keys.insert(key);
+  for (const auto& key : keys) {
+    const auto in_a = a.recipe.find(key), in_b = b.recipe.find(key);
+    const std::string va = in_a == a.recipe.end() ? "(none)" : in_a->second;
+    const std::string vb = in_b == b.recipe.end() ? "(none)" : in_b->second;
+    if (va != vb) differences.push_back(key + "=" + va + " (other: " + vb + ")");
+  }
+  const auto budget = [&](const char* what, std::int64_t x, std::int64_t y) {
+    if (x != y) differences.push_back(concat(what, "=", x, " (other: ", y, ")"));
+  };
+  budget("epochs", a.epochs, b.epochs);
+  budget("steps", a.steps, b.steps);
+  budget("ranks", a.ranks, b.ranks);
+  budget("parameters_trained", a.parameters_trained, b.parameters_trained);
+  budget("parameters_stored", a.parameters_stored, b.parameters_stored);
+  if (a.dataset_fingerprint != b.dataset_fingerprint)
+    differences.push_back("dataset_fingerprint=" + a.dataset_fingerprint +
+                          " (other: " + b.dataset_fingerprint + ")");
+  const std::size_t total = differences.size();
+  if (total > shown) differences.resize(shown);
+  std::string text = join(differences, ", ");
+  if (total > shown) text += concat(" and ", total - shown, " more");
+  return text;
+}
+
+// Runs of one method and depth are averaged as seeds of one model: so they must differ in
+// nothing but the seed (recipe, budget, store, rank count), and no seed may come twice (a
+// debugging run beside the real one would enter the mean).
+void check_seeds_of_one_model(const LoadedRun& first, const LoadedRun& second) {
+  const RunLedger &a = first.ledger, &b = second.ledger;
+  const std::string model = concat(a.method, " at depth ", a.depth);
+  const std::string fix = "; report them apart (one folder of runs at a time), or leave one out";
+  if (const std::string differences = recipe_differences(a, b); !differences.empty())
+    fail(first.file, " and ", second.file, " are both ", model,
+         " but are not seeds of one model: ", differences, fix);
+  if (a.seed && b.seed && *a.seed == *b.seed)
+    fail(first.file, " and ", second.file, " are both ", model, " with seed ", *a.seed,
+         ": the same model trained twice, not two seeds", fix);
+}
+
 // Costs and accuracies of different datasets cannot be compared or summed.
 void check_consistent(const std::vector<LoadedRun>& runs) {
   const LoadedRun& first = runs.front();
@@ -39,6 +84,7 @@ void check_consistent(const std::vector<LoadedRun>& runs) {
 
 std::pair<double, double> mean_and_std(const std::vector<double>& values) {
   double sum = 0;
+  if (values.empty()) return {0.0, 0.0};
   for (const double v : values) sum += v;
   const double mean = sum / static_cast<double>(values.size());
   if (values.size() < 2) return {mean, 0.0};
@@ -122,16 +168,7 @@ std::vector<RunGroup> group_runs(const std::vector<LoadedRun>& runs) {
     const auto position = static_cast<std::size_t>(
         std::find(order.begin(), order.end(), run.ledger.method) - order.begin());
     RunGroup& group = by_key[{position, run.ledger.depth}];
-    if (!group.runs.empty()) {
-      const RunLedger& other = group.runs.front()->ledger;
-      if (other.parameters_trained != run.ledger.parameters_trained ||
-          other.parameters_stored != run.ledger.parameters_stored)
-        fail("runs of the same method and depth (", run.ledger.method, ", depth ", run.ledger.depth,
-             ") differ in parameters trained/stored: ", group.runs.front()->file, " has ",
-             other.parameters_trained, "/", other.parameters_stored, ", ", run.file, " has ",
-             run.ledger.parameters_trained, "/", run.ledger.parameters_stored,
-             "; they are not seeds of one model");
-    }
+    for (const LoadedRun* other : group.runs) check_seeds_of_one_model(*other, run);
     group.method = run.ledger.method;
     group.depth = run.ledger.depth;
     group.parameters_trained = run.ledger.parameters_trained;
@@ -144,12 +181,14 @@ std::vector<RunGroup> group_runs(const std::vector<LoadedRun>& runs) {
     Cost sum;
     for (const LoadedRun* run : group.runs) {
       if (run->ledger.initial_top1) initial_top1.push_back(*run->ledger.initial_top1);
+      if (!run->ledger.evaluated) continue;
       top1.push_back(run->ledger.best_top1);
       top5.push_back(run->ledger.best_top5);
       last_top1.push_back(run->ledger.top1);
       sum += {run->ledger.flops, run->ledger.device_seconds,
               static_cast<double>(run->ledger.images), static_cast<double>(run->ledger.epochs)};
     }
+    group.n_evaluated = top1.size();
     std::tie(group.top1_mean, group.top1_std) = mean_and_std(top1);
     std::tie(group.top5_mean, group.top5_std) = mean_and_std(top5);
     std::tie(group.last_top1_mean, group.last_top1_std) = mean_and_std(last_top1);
@@ -289,6 +328,15 @@ ReportData load_report_data(const std::vector<std::string>& arguments) {
   data.runs = load_runs(arguments);
   check_consistent(data.runs);
   data.groups = group_runs(data.runs);
+  // The families are compared by accuracy: a run of one without an evaluation has none.
+  for (const auto& method : family_methods())
+    for (const RunGroup* group : groups_of(data.groups, method))
+      for (const LoadedRun* run : group->runs)
+        if (!run->ledger.evaluated)
+          fail(run->file, ": a ", method, " run at depth ", run->ledger.depth,
+               " without an evaluation (its data.val-split was ''), so without an accuracy to "
+               "compare; evaluate its model (tleg evaluate --model MODEL --data STORE) in a run "
+               "that does, or leave it out");
   for (const auto& method : family_methods())
     if (!groups_of(data.groups, method).empty())
       data.families.push_back(make_family(method, data.groups));

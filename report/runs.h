@@ -66,6 +66,9 @@ struct RunGroup {
   // TLEG descendants: top-1 before the first step (as inherited); n_initial runs recorded it.
   double initial_top1_mean = 0, initial_top1_std = 0;
   std::size_t n_initial = 0;
+  // Runs with an evaluation (a family's must all have one; the teacher-logits job has none):
+  // the accuracies above are over these, and read "no evaluation" when there are none.
+  std::size_t n_evaluated = 0;
   Cost cost;
   std::int64_t parameters_trained = 0, parameters_stored = 0;
   std::size_t n() const { return runs.size(); }

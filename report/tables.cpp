@@ -21,6 +21,15 @@ std::string csv_field(const std::string& text) {
   return quoted + "\"";
 }
 
+// A ViT's depth; what else a row's model is (the CNN teacher's conv layers are no ViT depth;
+// the teacher-logits job trains nothing).
+std::string depth_cell(const RunGroup& g) {
+  const std::string& model = g.runs.front()->ledger.model;
+  if (g.method == "teacher-logits") return "-";
+  if (model.starts_with("CNN")) return "CNN";
+  return std::to_string(g.depth);
+}
+
 std::string runs_table(const ReportData& data) {
   std::ostringstream out;
   out << "| method | depth | n | top-1 % (best epoch) | top-5 % (best epoch) | top-1 % (last "
@@ -29,10 +38,11 @@ std::string runs_table(const ReportData& data) {
          "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n";
   for (const auto& g : data.groups) {
     const auto accuracy = [&](double mean, double std) {
+      if (g.n_evaluated == 0) return std::string("no evaluation");
       return format_number("%.2f", 100 * mean) +
-             (g.n() < 2 ? std::string() : " ± " + format_number("%.2f", 100 * std));
+             (g.n_evaluated < 2 ? std::string() : " ± " + format_number("%.2f", 100 * std));
     };
-    out << "| " << g.method << " | " << g.depth << " | " << g.n() << " | "
+    out << "| " << g.method << " | " << depth_cell(g) << " | " << g.n() << " | "
         << accuracy(g.top1_mean, g.top1_std) << " | " << accuracy(g.top5_mean, g.top5_std) << " | "
         << accuracy(g.last_top1_mean, g.last_top1_std) << " | "
         << format_number("%g", g.cost.epochs) << " | " << grouped(std::llround(g.cost.images))
@@ -138,16 +148,19 @@ std::string runs_csv(const ReportData& data) {
   for (const auto& g : data.groups) {
     std::vector<std::string> files;
     for (const LoadedRun* run : g.runs) files.push_back(run->file);
-    const auto std_field = [&](double fraction) {
-      return g.n() < 2 ? std::string() : csv_number(100 * fraction);
+    // No evaluation: empty accuracy fields, never 0.
+    const auto mean_field = [&](double fraction) {
+      return g.n_evaluated == 0 ? std::string() : csv_number(100 * fraction);
     };
-    out << g.method << "," << g.depth << "," << g.n() << "," << csv_number(100 * g.top1_mean) << ","
-        << std_field(g.top1_std) << "," << csv_number(100 * g.top5_mean) << ","
-        << std_field(g.top5_std) << "," << csv_number(100 * g.last_top1_mean) << ","
-        << std_field(g.last_top1_std) << "," << csv_number(g.cost.epochs) << ","
-        << csv_number(g.cost.images) << "," << csv_number(g.cost.flops) << ","
-        << csv_number(g.cost.device_seconds / 3600) << "," << g.parameters_trained << ","
-        << g.parameters_stored << ","
+    const auto std_field = [&](double fraction) {
+      return g.n_evaluated < 2 ? std::string() : csv_number(100 * fraction);
+    };
+    out << g.method << "," << g.depth << "," << g.n() << "," << mean_field(g.top1_mean) << ","
+        << std_field(g.top1_std) << "," << mean_field(g.top5_mean) << "," << std_field(g.top5_std)
+        << "," << mean_field(g.last_top1_mean) << "," << std_field(g.last_top1_std) << ","
+        << csv_number(g.cost.epochs) << "," << csv_number(g.cost.images) << ","
+        << csv_number(g.cost.flops) << "," << csv_number(g.cost.device_seconds / 3600) << ","
+        << g.parameters_trained << "," << g.parameters_stored << ","
         << (g.n_initial ? csv_number(100 * g.initial_top1_mean) : std::string()) << ","
         << (g.n_initial >= 2 ? csv_number(100 * g.initial_top1_std) : std::string()) << ","
         << csv_field(join(files, ";")) << "\n";

@@ -48,7 +48,8 @@ ReportVerdict accuracy_verdict(const ReportData& data, const std::string& claim,
                           " point below ", other, "'s at every depth (and on average)")
                  : "TLEG's mean top-1 above " + other + "'s at every depth";
   verdict.measured = missing(data, {"tleg", other});
-  if (!verdict.measured.empty()) return verdict;
+  verdict.measurable = verdict.measured.empty();
+  if (!verdict.measurable) return verdict;
   const Family& tleg = *data.family("tleg");
   const Family& them = *data.family(other);
   std::vector<std::string> terms;
@@ -68,6 +69,7 @@ ReportVerdict accuracy_verdict(const ReportData& data, const std::string& claim,
     }
   if (terms.empty()) {
     verdict.measured = "not measured: no depth has both tleg and " + other + " runs";
+    verdict.measurable = false;
     return verdict;
   }
   const double mean = sum / static_cast<double>(terms.size());
@@ -94,6 +96,7 @@ ReportVerdict ratio_verdict(const std::string& claim, double paper_figure,
       concat("the ratio at least ", format_number("%g", kRatioShare), " x the paper's ",
              format_number("%g", paper_figure), "x = ", format_number("%g", threshold), "x"),
       false};
+  verdict.measurable = missing_words.empty() && tleg > 0;
   if (!missing_words.empty()) return verdict;
   if (tleg <= 0) {
     verdict.measured = "not measured: TLEG's side is 0 in the run records (" + accounting + ")";
@@ -222,7 +225,7 @@ std::string verdicts_md(const std::vector<ReportVerdict>& verdicts) {
   out << "# Verdicts\n\nEach of the paper's claims, decided on these runs by the criterion stated "
          "beside it (fixed before any result was seen; accuracies are the best epoch's mean over "
          "seeds, costs the training FLOPs of one run per depth). A claim whose runs are missing "
-         "is not measured and does not hold here.\n\n";
+         "is not measured: neither holds nor fails here.\n\n";
   for (const auto& verdict : verdicts) out << "- " << verdict_line(verdict) << "\n";
   return out.str();
 }
@@ -233,7 +236,10 @@ namespace tleg {
 
 std::string verdict_line(const ReportVerdict& v) {
   return v.claim + ". Paper: " + v.paper + ". Measured: " + v.measured +
-         ". Criterion: " + v.criterion + ": " + (v.holds ? "holds here" : "does not hold here");
+         ". Criterion: " + v.criterion + ": " +
+         (!v.measurable ? "not measured here"
+          : v.holds     ? "holds here"
+                        : "does not hold here");
 }
 
 }  // namespace tleg

@@ -203,6 +203,7 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
   ledger.method = label.method;
   ledger.init = label.init;
   ledger.depth = model.depth();
+  ledger.model = model.describe();
   ledger.epochs = s.train.epochs;
   ledger.steps = outcome.steps;
   ledger.images = outcome.images;
@@ -224,6 +225,7 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
   ledger.best_top1 = outcome.best_top1;
   ledger.best_top5 = outcome.best_top5;
   ledger.best_epoch = outcome.best_epoch;
+  ledger.evaluated = outcome.best_epoch > 0;
   if (initial) {
     ledger.initial_top1 = initial->top1;
     ledger.initial_top5 = initial->top5;
@@ -236,6 +238,8 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
   ledger.teacher_mode = train.has_teacher_logits() ? "stored-logits" : teacher ? "live" : "";
   ledger.command = command;
   ledger.config = s.provenance.configs();
+  ledger.seed = static_cast<std::int64_t>(s.train.seed);
+  ledger.recipe = s.recipe;
   ledger.extra = {{"output", output},
                   {"seed", std::to_string(s.train.seed)},
                   {"data_wait_fraction", std::to_string(outcome.data_wait_fraction)},

@@ -87,6 +87,9 @@ struct StageSettings {
   PrecisionRequest precision = PrecisionRequest::kAuto;  // the model's compute precision
   std::int64_t timeout_seconds = 600;                    // a collective's wait for the other ranks
   Provenance provenance;                                 // for run.json and the model file
+  // What the run computes apart from its seed and its input files' paths (run.json's recipe:
+  // tleg report averages runs that share it as seeds of one model).
+  std::map<std::string, std::string> recipe;
 
   std::string method_or(const std::string& fallback) const {
     return method.empty() ? fallback : method;

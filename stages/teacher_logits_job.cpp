@@ -189,6 +189,7 @@ void write_teacher_logits(const LogitsSettings& s, const StageContext& context) 
     // The teacher's share of stage 1, paid here once: the report adds it to the aux run's cost.
     RunLedger ledger;
     ledger.method = "teacher-logits";
+    ledger.evaluated = false;  // it trains nothing
     ledger.init = teacher->identity();
     ledger.images = static_cast<std::int64_t>(index.size()) * s.views;
     ledger.flops = static_cast<double>(ledger.images) * teacher->forward_flops();

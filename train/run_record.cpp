@@ -14,6 +14,7 @@ namespace tleg {
 using nlohmann::json;
 
 void write_run_ledger(const RunLedger& r, const std::string& path) {
+  const auto accuracy = [&](double value) { return r.evaluated ? json(value) : json(nullptr); };
   json placement = json::array();
   for (const auto& p : r.placement)
     placement.push_back({{"rank", p.rank},
@@ -28,6 +29,7 @@ void write_run_ledger(const RunLedger& r, const std::string& path) {
                        {"method", r.method},
                        {"init", r.init},
                        {"depth", r.depth},
+                       {"model", r.model},
                        {"epochs", r.epochs},
                        {"steps", r.steps},
                        {"images", r.images},
@@ -38,10 +40,10 @@ void write_run_ledger(const RunLedger& r, const std::string& path) {
                        {"device", r.device},
                        {"parameters_trained", r.parameters_trained},
                        {"parameters_stored", r.parameters_stored},
-                       {"top1", r.top1},
-                       {"top5", r.top5},
-                       {"best_top1", r.best_top1},
-                       {"best_top5", r.best_top5},
+                       {"top1", accuracy(r.top1)},
+                       {"top5", accuracy(r.top5)},
+                       {"best_top1", accuracy(r.best_top1)},
+                       {"best_top5", accuracy(r.best_top5)},
                        {"best_epoch", r.best_epoch},
                        {"initial_top1", r.initial_top1 ? json(*r.initial_top1) : json(nullptr)},
                        {"initial_top5", r.initial_top5 ? json(*r.initial_top5) : json(nullptr)},
@@ -53,6 +55,8 @@ void write_run_ledger(const RunLedger& r, const std::string& path) {
                        {"teacher_mode", r.teacher_mode},
                        {"command", r.command},
                        {"config", r.config},
+                       {"seed", r.seed ? json(*r.seed) : json(nullptr)},
+                       {"recipe", r.recipe},
                        {"placement", placement},
                        {"extra", r.extra}};
   const std::string temporary = path + ".partial";
@@ -89,10 +93,15 @@ RunLedger read_run_ledger(const std::string& path) {
     r.device = record.at("device");
     r.parameters_trained = record.at("parameters_trained");
     r.parameters_stored = record.at("parameters_stored");
-    r.top1 = record.at("top1");
-    r.top5 = record.at("top5");
-    r.best_top1 = record.value("best_top1", r.top1);
-    r.best_top5 = record.value("best_top5", r.top5);
+    r.evaluated = !record.at("top1").is_null();
+    const auto number = [&](const char* key, double fallback) {
+      return record.contains(key) && !record.at(key).is_null() ? record.at(key).get<double>()
+                                                               : fallback;
+    };
+    r.top1 = number("top1", 0);
+    r.top5 = number("top5", 0);
+    r.best_top1 = number("best_top1", r.top1);
+    r.best_top5 = number("best_top5", r.top5);
     r.best_epoch = record.value("best_epoch", r.epochs);
     for (auto [key, field] :
          {std::pair{"initial_top1", &r.initial_top1}, std::pair{"initial_top5", &r.initial_top5}})
@@ -106,6 +115,10 @@ RunLedger read_run_ledger(const std::string& path) {
     r.command = record.at("command");
     r.config = record.at("config");
     r.extra = record.at("extra").get<std::map<std::string, std::string>>();
+    r.model = record.value("model", std::string());
+    if (record.contains("seed") && !record.at("seed").is_null())
+      r.seed = record.at("seed").get<std::int64_t>();
+    r.recipe = record.value("recipe", std::map<std::string, std::string>());
     // Records written before placement was kept have none.
     for (const auto& p : record.value("placement", json::array()))
       r.placement.push_back({.rank = p.at("rank"),

@@ -21,6 +21,7 @@ struct RunLedger {
                        // "teacher"
   std::string init;    // how the model was initialised (describe() of the initialiser)
   std::int64_t depth = 0;
+  std::string model;  // what was trained (Classifier::describe()); "" for the teacher-logits job
   std::int64_t epochs = 0;
   std::int64_t steps = 0;
   std::int64_t images = 0;  // training images processed, all ranks
@@ -31,7 +32,10 @@ struct RunLedger {
   std::string device;  // "cpu" or "cuda"
   std::int64_t parameters_trained = 0;
   std::int64_t parameters_stored = 0;  // kept on disk to initialise this model
-  double top1 = 0, top5 = 0;           // the last epoch's evaluation
+  // Whether the run was evaluated at all (data.val-split '' skips it; tleg logits trains
+  // nothing): when not, run.json holds null for every accuracy, never 0.
+  bool evaluated = true;
+  double top1 = 0, top5 = 0;  // the last epoch's evaluation
   // The best epoch's (highest top-1, DeiT's "max accuracy"; the paper's tables are best-epoch)
   // and that epoch, from 1. Records written before these existed read as best = last.
   double best_top1 = 0, best_top5 = 0;
@@ -46,6 +50,11 @@ struct RunLedger {
   std::string transfer_from, transfer_fingerprint;
   std::string teacher_mode;  // "stored-logits", "live", or "" when no teacher
   std::string command, config;
+  // The run's seed, and what it computes apart from it and from the paths of its input files
+  // (the resolved options of the settings record, launcher/train_commands.cpp): runs that share
+  // the recipe are seeds of one model, which tleg report averages. Empty in older records.
+  std::optional<std::int64_t> seed;
+  std::map<std::string, std::string> recipe;
   std::vector<dist::RankPlacement> placement;  // where each rank ran, by rank of the run
   std::map<std::string, std::string> extra;
 };

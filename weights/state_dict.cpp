@@ -426,8 +426,7 @@ void infer_architecture(WeightsFile& weights, std::int64_t heads) {
     c.channels = patch->size(1);
     c.patch_size = patch->size(2);
   }
-  if (const at::Tensor* pos = weights.find("pos_embed");
-      pos != nullptr && pos->dim() == 3) {
+  if (const at::Tensor* pos = weights.find("pos_embed"); pos != nullptr && pos->dim() == 3) {
     const std::int64_t tokens = pos->size(1) - (weights.find("cls_token") ? 1 : 0);
     const auto side = static_cast<std::int64_t>(std::llround(std::sqrt(double(tokens))));
     c.image_size = side * c.patch_size;

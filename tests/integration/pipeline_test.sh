@@ -38,6 +38,12 @@ while IFS= read -r run; do
 done < <(find "$work/out" -name run.json ! -path "*/logits/*")
 [ "$runs" -gt 0 ] || fail "no run.json"
 checks=$((checks + 1))
+# The teacher-logits job trains nothing: no accuracy (null, never 0), none in the report.
+logits_run=$(find "$work/out" -path "*/logits/run.json" | head -1)
+grep -q '"top1": null' "$logits_run" || fail "$logits_run: top1 is not null"
+grep -q '^| teacher-logits | - | 1 | no evaluation |' "$report/runs.md" ||
+  fail "runs.md does not show the teacher-logits job as unevaluated"
+checks=$((checks + 1))
 # The expansion and the inheritance: the depth-12 descendant as inherited is the auxiliary net
 # itself (L = 12, layer l of both at theta_B + l/12 theta_A), so before its first step it scores
 # exactly the aux net's top-1 on the same evaluation views; every descendant scores above chance.

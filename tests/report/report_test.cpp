@@ -433,8 +433,9 @@ TEST(Report, VerdictsOfMissingRunsAreNotMeasured) {
   const ReportSummary summary = write_report({dir.path().string()}, dir.file("report"));
   ASSERT_EQ(summary.verdicts.size(), 8u);
   for (const auto& verdict : summary.verdicts) {
-    EXPECT_FALSE(verdict.holds) << verdict.claim;
+    EXPECT_FALSE(verdict.measurable) << verdict.claim;
     EXPECT_EQ(verdict.measured.rfind("not measured: ", 0), 0u) << verdict.measured;
+    EXPECT_TRUE(verdict_line(verdict).ends_with(": not measured here")) << verdict_line(verdict);
   }
 }
 
@@ -529,6 +530,69 @@ TEST(Report, TransferSectionAndVerdictFromTheRuns) {
   EXPECT_EQ(text_of(dir.path() / "family-report" / "report.md").find("## Transfer"),
             std::string::npos);
   EXPECT_FALSE(fs::exists(dir.path() / "family-report" / "transfer.md"));
+}
+
+// Runs of one method and depth are averaged only as seeds of one model: a second run of the
+// same seed (a debugging run beside the real one) or a run of another recipe or budget is
+// refused naming both files and what differs.
+TEST(Report, OnlySeedsOfOneModelAreAveraged) {
+  TempDir dir;
+  const RunSpec scratch{"scratch", 3, 35, 35000, 1e13, 1800, 1300, 0, 0.68, 0.88};
+  const auto seed = [](std::int64_t s) {
+    return [s](RunLedger& l) {
+      l.seed = s;
+      l.recipe = {{"optim.epochs", "35"}, {"optim.lr", "0.0005"}};
+    };
+  };
+  write_run(dir.path() / "runs/s0", scratch, seed(0));
+  write_run(dir.path() / "runs/s1", scratch, seed(1));
+  const ReportSummary two_seeds = write_report({dir.file("runs")}, dir.file("report"));
+  EXPECT_EQ(two_seeds.run_files, 2u);
+
+  write_run(dir.path() / "runs/debug", scratch, seed(0));
+  std::string message = error_of({dir.file("runs")}, dir.file("report2"));
+  EXPECT_NE(message.find("are both scratch at depth 3 with seed 0: the same model trained twice"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find(dir.file("runs/debug/run.json")), std::string::npos) << message;
+  fs::remove_all(dir.path() / "runs/debug");
+
+  write_run(dir.path() / "runs/short", scratch, [&](RunLedger& l) {
+    seed(2)(l);
+    l.recipe["optim.epochs"] = "1";
+    l.steps = 20;
+  });
+  message = error_of({dir.file("runs")}, dir.file("report3"));
+  EXPECT_NE(message.find("are both scratch at depth 3 but are not seeds of one model: "
+                         "optim.epochs=35 (other: 1), steps=350 (other: 20)"),
+            std::string::npos)
+      << message;
+}
+
+// A run without an evaluation has no accuracy: null in run.json, "no evaluation" in the
+// tables (the teacher-logits job), and a family's run without one is refused.
+TEST(Report, RunsWithoutEvaluationHaveNoAccuracy) {
+  TempDir dir;
+  write_family(dir.path() / "runs");
+  write_run(dir.path() / "runs/logits", {"teacher-logits", 0, 0, 600000, 4e13, 1800, 0, 0, 0, 0},
+            [](RunLedger& l) { l.evaluated = false; });
+  EXPECT_NE(text_of(dir.path() / "runs/logits/run.json").find("\"top1\": null"), std::string::npos);
+  write_report({dir.file("runs")}, dir.file("report"));
+  const std::string runs_md = text_of(dir.path() / "report" / "runs.md");
+  EXPECT_NE(runs_md.find("| teacher-logits | - | 1 | no evaluation | no evaluation |"),
+            std::string::npos)
+      << runs_md;
+  const auto logits =
+      find_row(read_csv(dir.path() / "report" / "runs.csv"), {{"method", "teacher-logits"}});
+  EXPECT_EQ(logits.at("top1_percent_mean"), "");
+
+  write_run(dir.path() / "runs/scratch/d9", {"scratch", 9, 35, 35000, 1e13, 1800, 1300, 0, 0, 0},
+            [](RunLedger& l) { l.evaluated = false; });
+  const std::string message = error_of({dir.file("runs")}, dir.file("report2"));
+  EXPECT_NE(message.find(dir.file("runs/scratch/d9/run.json") +
+                         ": a scratch run at depth 9 without an evaluation"),
+            std::string::npos)
+      << message;
 }
 
 TEST(Report, MixedFingerprintsNameBothRuns) {
