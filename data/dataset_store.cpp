@@ -108,6 +108,14 @@ DatasetWriter::DatasetWriter(std::string path, DatasetInfo info, std::int64_t im
       images_per_shard_(images_per_shard) {
   if (images_per_shard_ <= 0) fail("images per shard must be positive, got ", images_per_shard_);
   if (info_.class_names.empty()) fail(path_, ": a dataset needs at least one class");
+  // `tleg prepare --out data/x.h5` makes data/ (as a run folder is made), rather than leaving
+  // HDF5 to report errno 2.
+  if (const auto folder = std::filesystem::path(path_).parent_path(); !folder.empty()) {
+    std::error_code error;
+    std::filesystem::create_directories(folder, error);
+    if (error)
+      fail(path_, ": cannot create its folder ", folder.string(), " (", error.message(), ")");
+  }
   file_ = std::make_unique<h5::File>(h5::File::create(partial_));
   file_->set_attribute("/", "format", std::string(kFormatName));
   file_->set_attribute("/", "format_version", kDatasetFormatVersion);

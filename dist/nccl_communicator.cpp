@@ -302,4 +302,11 @@ std::unique_ptr<Communicator> make_nccl_communicator(MPI_Comm parent, c10::Devic
   return std::make_unique<NcclCommunicator>(mpi, comm, device, options);
 }
 
+std::string nccl_version() {
+  int code = 0;
+  if (ncclGetVersion(&code) != ncclSuccess) return "NCCL (version unknown)";
+  // NCCL >= 2.9 encodes major * 10000 + minor * 100 + patch.
+  return concat("NCCL ", code / 10000, ".", code / 100 % 100, ".", code % 100);
+}
+
 }  // namespace tleg::dist

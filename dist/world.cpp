@@ -6,6 +6,7 @@
 
 #include <mpi.h>
 
+#include <array>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -17,6 +18,8 @@
 
 #ifdef TLEG_HAVE_CUDA
 #include <c10/cuda/CUDAFunctions.h>
+
+#include "dist/nccl_communicator.h"
 #endif
 
 namespace tleg::dist {
@@ -145,6 +148,19 @@ World::~World() {
   int finalised = 0;
   MPI_Finalized(&finalised);
   if (!finalised) MPI_Finalize();
+}
+
+std::string backend_versions() {
+  std::array<char, MPI_MAX_LIBRARY_VERSION_STRING> library{};
+  int length = 0;
+  MPI_Get_library_version(library.data(), &length);
+  std::string mpi(library.data(), static_cast<std::size_t>(length));
+  mpi = mpi.substr(0, mpi.find_first_of("\n,"));  // the first clause: name and version
+#ifdef TLEG_HAVE_CUDA
+  return concat("MPI: ", mpi, "; ", nccl_version());
+#else
+  return concat("MPI: ", mpi, "; NCCL: not built (a CPU-only build)");
+#endif
 }
 
 int world_rank() {

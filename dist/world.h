@@ -49,6 +49,10 @@ class World {
 // This process's rank in MPI_COMM_WORLD (what mpirun's messages name), -1 before MPI starts.
 int world_rank();
 
+// The collective backends this build has, for tleg --version: "MPI: Open MPI v4.1.4, ...;
+// NCCL 2.28.9" (or "NCCL: not built, a CPU-only build"). Needs no MPI start-up.
+std::string backend_versions();
+
 // Writes `message` to stderr and ends every rank of the job at once (MPI_Abort): the way out of
 // an error that the other ranks cannot learn about by themselves, or of a collective that will
 // never complete (MPI cannot cancel one).

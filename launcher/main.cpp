@@ -7,12 +7,14 @@
 
 #include "common/error.h"
 #include "launcher/command.h"
+#include "launcher/version.h"
 
 namespace {
 
 void print_overview(const std::vector<tleg::Command>& commands) {
   std::cout << "tleg: TLEG (Transformer as Linear Expansion of Learngene) training system\n\n"
-               "usage: tleg <command> [options]    (tleg <command> --help for its options)\n\n"
+               "usage: tleg <command> [options]    (tleg <command> --help for its options)\n"
+               "       tleg --version              (version, commit, libraries, bf16 support)\n\n"
                "commands:\n";
   for (const auto& command : commands) {
     std::cout << "  " << command.name
@@ -35,6 +37,10 @@ int main(int argc, char** argv) {
     return argc < 2 ? 2 : 0;
   }
   const std::string name = argv[1];
+  if (name == "--version") {
+    std::cout << tleg::version_text();
+    return 0;
+  }
   for (const auto& command : commands) {
     if (command.name != name) continue;
     try {

@@ -52,6 +52,9 @@ check ini-near-miss 2 "$ini:4: unrecognised key 'optim.epoch' \(did you mean opt
 rm -f "$ini"
 one_line unknown-option-one-line -- "$tleg" inspect --bogus x
 one_line missing-file-one-line -- "$tleg" inspect /nonexistent/lg.h5
+check version 0 "^tleg [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12}|unknown)" -- "$tleg" --version
+check version-libraries 0 "^MPI: .*; NCCL" -- "$tleg" --version
+check version-bf16 0 "^bf16: (native|emulated) on this CPU .*auto picks (bf16|fp32) here" -- "$tleg" --version
 check prepare-help 0 "--max-bad-fraction arg \(=0.01\)" -- "$tleg" prepare --help
 check prepare-needs-src 1 "prepare imagenet needs --src" -- "$tleg" prepare imagenet --out x.h5
 check prepare-missing-src 1 "/nonexistent/imagenet: no such folder \(pass --src" -- \

@@ -100,6 +100,24 @@ TEST(DatasetStore, InterruptedWriteLeavesNoFile) {
   EXPECT_FALSE(std::filesystem::exists(dir.file("d.h5.partial")));
 }
 
+TEST(DatasetStore, TheOutputFolderIsMadeAndAnUnwritableOneNamed) {
+  TempDir dir;
+  {
+    DatasetWriter writer(dir.file("new/folder/d.h5"), jpeg_like_info(), 4);
+    writer.begin_split("train");
+    const auto image = fake_image(1);
+    writer.add(image.data(), image.size(), 0);
+    writer.end_split();
+    writer.finish();
+  }
+  EXPECT_TRUE(std::filesystem::exists(dir.file("new/folder/d.h5")));
+  std::ofstream(dir.file("a-file")) << "not a folder";
+  const std::string message =
+      error_of([&] { DatasetWriter writer(dir.file("a-file/d.h5"), jpeg_like_info(), 4); });
+  EXPECT_NE(message.find(dir.file("a-file/d.h5") + ": cannot create its folder"), std::string::npos)
+      << message;
+}
+
 TEST(DatasetStore, WrongVersionTruncatedAndBrokenIndexAreExplained) {
   TempDir dir;
   {
