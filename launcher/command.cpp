@@ -82,6 +82,9 @@ std::string closest_option(const std::string& name, const po::options_descriptio
 // command, else the commands that have it, else a close option of another command.
 std::string unknown_because(const std::string& key, const Command& command,
                             const po::options_description& declared, const std::string& prefix) {
+  if (const auto renamed = command.renamed_options.find(key);
+      renamed != command.renamed_options.end())
+    return concat(" (renamed: ", prefix, renamed->second, ")");
   if (const std::string closest = closest_option(key, declared); !closest.empty())
     return concat(" (did you mean ", prefix, closest, "?)");
   if (const auto others = commands_declaring(key); !others.empty())

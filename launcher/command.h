@@ -30,6 +30,9 @@ struct Command {
   // (common.ini's [data] mean, [aug] recipe, ...) and skips their training keys. A key that no
   // command declares is still an error naming the file.
   bool skips_other_commands_keys = false;
+  // Options renamed to match the training commands': old name -> the name now, which an old
+  // command line is told (the old name is refused: it would mean something else elsewhere).
+  std::map<std::string, std::string> renamed_options;
 };
 
 // The commands, in the order `tleg --help` lists them.

@@ -350,16 +350,18 @@ EvaluateSettings evaluate_settings(Options& o) {
   s.model = o.get<std::string>("model");
   s.learngene = o.get<std::string>("learngene");
   s.depth = o.get<std::int64_t>("depth");
-  s.data.store = o.get<std::string>("data");
-  s.data.val_split = o.get<std::string>("split");
-  s.data.threads = o.get<std::int64_t>("threads");
+  s.data.store = o.get<std::string>("data.store");
+  s.data.val_split = o.get<std::string>("data.val-split");
+  s.data.threads = o.get<std::int64_t>("data.threads");
   s.view = view_settings(o);
-  s.batch = o.get<std::int64_t>("batch");
-  s.threads = o.get<std::int64_t>("threads");
-  s.precision = parse_precision(o.get<std::string>("precision"));
+  s.batch = o.get<std::int64_t>("optim.batch");
+  s.threads = o.get<std::int64_t>("run.threads");
+  s.precision = parse_precision(o.get<std::string>("run.precision"));
   s.out = o.get<std::string>("out");
-  for (const char* name : {"data.mean", "data.std", "aug.eval-crop-fraction", "precision"})
+  for (const char* name : {"data.mean", "data.std", "aug.eval-crop-fraction"})
     if (o.set_explicitly(name)) s.given.insert(name);
+  // auto (a training INI file's value too) means what the model's run resolved it to.
+  if (s.precision != PrecisionRequest::kAuto) s.given.insert("run.precision");
   if (s.model.empty() == s.learngene.empty())
     fail("evaluate needs exactly one of --model FILE and --learngene FILE --depth D");
   if (!s.learngene.empty() && s.depth < 1)
@@ -458,7 +460,8 @@ std::vector<Command> train_commands() {
          };
        }},
       {"evaluate",
-       "top-1/top-5 of a model file, or of a learngene's depth-d descendant, on a split", "",
+       "top-1/top-5 of a model file, or of a learngene's depth-d descendant, on a split",
+       "",
        [](po::options_description& o, po::positional_options_description&) {
          add_view_options(o);
          const EvaluateSettings d;
@@ -466,14 +469,16 @@ std::vector<Command> train_commands() {
              "learngene", value_s(d.learngene),
              "learngene file: evaluate its depth --depth descendant, expanded as tleg expand")(
              "depth", value_i(d.depth), "descendant depth (--learngene)")(
-             "data", po::value<std::string>()->required(),
-             "dataset store (.h5, from tleg prepare)")(
-             "split", value_s(d.data.val_split), "split to evaluate")("batch", value_i(d.batch),
-                                                                      "images per batch and rank")(
-             "threads", value_i(d.threads), "decode and compute threads per rank")(
-             "precision", value_s(precision_request_name(d.precision)),
-             "auto, fp32 or bf16 (as the model was evaluated in training: run.precision)")(
-             "out", value_s(d.out), "write the result as JSON here");
+             "data.store", po::value<std::string>()->required(),
+             "dataset store (.h5, from tleg prepare)")("data.val-split", value_s(d.data.val_split),
+                                                       "split to evaluate")(
+             "data.threads", value_i(d.data.threads), "decode threads per rank")(
+             "optim.batch", value_i(d.batch), "images per batch and rank")(
+             "run.threads", value_i(d.threads), "compute threads per rank (CPU)")(
+             "run.precision", value_s(precision_request_name(d.precision)),
+             "auto (as the model's run resolved it, recorded in its file; else what the device "
+             "computes natively), fp32 or bf16")("out", value_s(d.out),
+                                                 "write the result as JSON here");
        },
        [](Options& o) {
          return [s = evaluate_settings(o)] {
@@ -484,7 +489,13 @@ std::vector<Command> train_commands() {
          };
        },
        // The training stages' INI files may be given: their view keys apply, the rest is skipped.
-       /*skips_other_commands_keys=*/true},
+       /*skips_other_commands_keys=*/true,
+       /*renamed_options=*/
+       {{"data", "data.store"},
+        {"split", "data.val-split"},
+        {"batch", "optim.batch"},
+        {"threads", "run.threads (compute) and data.threads (decode)"},
+        {"precision", "run.precision"}}},
       {"logits", "run a teacher over stored augmentation views and keep its logits for distill", "",
        [](po::options_description& o, po::positional_options_description&) {
          add_view_options(o);

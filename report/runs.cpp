@@ -335,7 +335,8 @@ ReportData load_report_data(const std::vector<std::string>& arguments) {
         if (!run->ledger.evaluated)
           fail(run->file, ": a ", method, " run at depth ", run->ledger.depth,
                " without an evaluation (its data.val-split was ''), so without an accuracy to "
-               "compare; evaluate its model (tleg evaluate --model MODEL --data STORE) in a run "
+               "compare; evaluate its model (tleg evaluate --model MODEL --data.store STORE) in a "
+               "run "
                "that does, or leave it out");
   for (const auto& method : family_methods())
     if (!groups_of(data.groups, method).empty())

@@ -97,17 +97,18 @@ std::pair<ViewSettings, PrecisionRequest> evaluation_as_trained(
   ViewSettings view = e.view;
   PrecisionRequest precision = e.precision;
   std::string taken;
-  const auto take = [&](const std::string& name, const auto& apply) {
-    const auto found = recorded.find("eval." + name);
-    if (e.given.contains(name) || found == recorded.end()) return;
+  // `option`: evaluate's option; the file records it as "eval." + `key`.
+  const auto take = [&](const std::string& option, const std::string& key, const auto& apply) {
+    const auto found = recorded.find("eval." + key);
+    if (e.given.contains(option) || found == recorded.end()) return;
     apply(found->second);
-    taken += concat(taken.empty() ? "" : ", ", name, "=", found->second);
+    taken += concat(taken.empty() ? "" : ", ", option, "=", found->second);
   };
-  take("data.mean", [&](const std::string& v) { view.mean = channels_of(v); });
-  take("data.std", [&](const std::string& v) { view.std = channels_of(v); });
-  take("aug.eval-crop-fraction",
+  take("data.mean", "data.mean", [&](const std::string& v) { view.mean = channels_of(v); });
+  take("data.std", "data.std", [&](const std::string& v) { view.std = channels_of(v); });
+  take("aug.eval-crop-fraction", "aug.eval-crop-fraction",
        [&](const std::string& v) { view.eval_crop_fraction = std::stod(v); });
-  take("precision", [&](const std::string& v) { precision = parse_precision(v); });
+  take("run.precision", "precision", [&](const std::string& v) { precision = parse_precision(v); });
   if (root && !taken.empty())
     std::cerr << "evaluate: as its run evaluated it (recorded in the file): " << taken
               << " (an option given here overrides)\n";

@@ -148,11 +148,11 @@ struct EvaluateSettings {
   DataSettings data;  // data.val_split is the split evaluated
   ViewSettings view;  // view.image: the model's own image size
   std::int64_t batch = 128;
-  std::int64_t threads = 1;
+  std::int64_t threads = 1;  // compute threads per rank (data.threads: the loader's)
   PrecisionRequest precision = PrecisionRequest::kAuto;
   std::string out;  // JSON result file ("": none)
   // The options of the evaluation view given a value (data.mean, data.std,
-  // aug.eval-crop-fraction, precision): the others are taken from the model file, which records
+  // aug.eval-crop-fraction, run.precision): the others are taken from the model file, which records
   // how its run evaluated it, so that evaluate gives the number training gave.
   std::set<std::string> given;
 };

@@ -101,10 +101,12 @@ check teacher-bad-widths 1 "model.cnn-widths must be comma-separated positive ch
 check teacher-help-arch 0 "--model.arch arg \(=vit\)" -- "$tleg" teacher --help
 # tleg evaluate: one of --model and --learngene, a depth with a learngene
 check evaluate-needs-model 1 "evaluate needs exactly one of --model FILE and --learngene FILE --depth D" -- \
-  "$tleg" evaluate --check --data x.h5
+  "$tleg" evaluate --check --data.store x.h5
 check evaluate-needs-depth 1 "--learngene needs --depth D" -- \
-  "$tleg" evaluate --check --data x.h5 --learngene lg.h5
-check evaluate-missing-model 1 "/nonexistent/m.h5" -- "$tleg" evaluate --model /nonexistent/m.h5 --data x.h5
+  "$tleg" evaluate --check --data.store x.h5 --learngene lg.h5
+check evaluate-missing-model 1 "/nonexistent/m.h5" -- "$tleg" evaluate --model /nonexistent/m.h5 --data.store x.h5
+check evaluate-renamed 2 "unrecognised option '--data' \(renamed: --data.store\); unrecognised option '--precision' \(renamed: --run.precision\)" -- \
+  "$tleg" evaluate --model m.h5 --data x.h5 --precision fp32
 total=$((total + 9))
 
 echo "$((total - failures)) passed, $failures failed"

@@ -87,4 +87,21 @@ done
 tail -n 2 "$report/report.md" | grep -Eq "(holds here|does not hold here)$" || fail "report.md does not end with the verdicts"
 grep -q "TLEG vs Pre-Fin: parameters stored" "$report/totals.md" || fail "no Pre-Fin ratio"
 grep -q "^smoke finished in" "$work/log" || fail "no closing line"
+# Every trained model evaluated alone (the README's form: no view or precision option) gives the
+# top-1 its run.json recorded, to the last digit: the file records how its run evaluated it.
+store=$work/out/data/fashion-mnist.h5
+evaluated=0
+while IFS= read -r run; do
+  folder=$(dirname "$run")
+  [ -f "$folder/model.h5" ] || continue
+  "$tleg" evaluate --model "$folder/model.h5" --data.store "$store" --out "$folder/evaluate.json" \
+    >"$folder/evaluate.log" 2>&1 || { cat "$folder/evaluate.log"; fail "evaluate $folder/model.h5"; }
+  python3 -c "import json, sys
+run, alone = (json.load(open(p)) for p in sys.argv[1:])
+sys.exit(0 if run['top1'] == alone['top1'] else f'{sys.argv[2]}: evaluate {alone[\"top1\"]} != run.json {run[\"top1\"]}')" \
+    "$run" "$folder/evaluate.json" || fail "evaluate differs from the run"
+  evaluated=$((evaluated + 1))
+done < <(find "$work/out" -name run.json)
+[ "$evaluated" -ge 9 ] || fail "only $evaluated models evaluated alone (teacher and 8 fine-tuned, expected)"
+checks=$((checks + 1))
 echo "$((checks + 4)) passed, 0 failed"

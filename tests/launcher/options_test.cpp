@@ -30,7 +30,7 @@ const std::map<std::string, std::vector<std::string>>& smallest_command_lines() 
       {"finetune", {"--data.store", "store.h5", "--run.dir", "runs"}},
       {"sweep", {"--data.store", "store.h5", "--run.dir", "runs", "--depths", "3-4"}},
       {"logits", {"--data", "store.h5", "--teacher", "teacher.pt", "--out", "logits"}},
-      {"evaluate", {"--data", "store.h5", "--model", "model.h5"}},
+      {"evaluate", {"--data.store", "store.h5", "--model", "model.h5"}},
       {"inspect", {"model.h5"}},
       {"methods", {}},
       {"expand", {"--learngene", "learngene.h5", "--depth", "3", "--out", "model.h5"}},

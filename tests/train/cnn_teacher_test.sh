@@ -62,9 +62,9 @@ ok "inspect"
 
 # tleg evaluate of the file = the run's last evaluation, on 1 and on 2 ranks.
 recorded=$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['top1'])" "$work/straight/run.json")
-"$tleg" evaluate --model "$work/straight/model.h5" --data "$work/fm.h5" "${views[@]}" \
+"$tleg" evaluate --model "$work/straight/model.h5" --data.store "$work/fm.h5" "${views[@]}" \
   --out "$work/eval1.json" >"$work/eval1.log" 2>&1 || { cat "$work/eval1.log"; fail "evaluate, 1 rank"; }
-mpirun2 "$tleg" evaluate --model "$work/straight/model.h5" --data "$work/fm.h5" "${views[@]}" \
+mpirun2 "$tleg" evaluate --model "$work/straight/model.h5" --data.store "$work/fm.h5" "${views[@]}" \
   --out "$work/eval2.json" >"$work/eval2.log" 2>&1 || { cat "$work/eval2.log"; fail "evaluate, 2 ranks"; }
 grep -q "evaluate: top-1 .* on 10000 images" "$work/eval1.log" || { cat "$work/eval1.log"; fail "no result line"; }
 "$python" - "$recorded" "$work/eval1.json" "$work/eval2.json" <<'PY' || fail "evaluate differs from the run"
@@ -80,11 +80,11 @@ ok "evaluate = the run's top-1 on 1 and 2 ranks"
 # Without the view options (the README's form), evaluate takes the normalisation, crop and
 # precision the run evaluated with from the model file, and gives the same number; an option
 # given overrides the file.
-"$tleg" evaluate --model "$work/straight/model.h5" --data "$work/fm.h5" --out "$work/eval0.json" \
+"$tleg" evaluate --model "$work/straight/model.h5" --data.store "$work/fm.h5" --out "$work/eval0.json" \
   >"$work/eval0.log" 2>&1 || { cat "$work/eval0.log"; fail "evaluate without the view options"; }
-grep -q "evaluate: as its run evaluated it (recorded in the file): data.mean=0.286, data.std=0.353, aug.eval-crop-fraction=1, precision=" \
+grep -q "evaluate: as its run evaluated it (recorded in the file): data.mean=0.286, data.std=0.353, aug.eval-crop-fraction=1, run.precision=" \
   "$work/eval0.log" || { cat "$work/eval0.log"; fail "evaluate does not say what it took from the file"; }
-"$tleg" evaluate --model "$work/straight/model.h5" --data "$work/fm.h5" --aug.eval-crop-fraction 0.875 \
+"$tleg" evaluate --model "$work/straight/model.h5" --data.store "$work/fm.h5" --aug.eval-crop-fraction 0.875 \
   --out "$work/eval-crop.json" >"$work/eval-crop.log" 2>&1 || { cat "$work/eval-crop.log"; fail "evaluate with a crop"; }
 "$python" - "$recorded" "$work/eval0.json" "$work/eval-crop.json" <<'PY' || fail "evaluate from the file's record"
 import sys, json
@@ -97,7 +97,7 @@ ok "evaluate without the view options = the run's top-1 (taken from the model fi
 # The training stages' INI files are accepted: their view keys apply, their training keys are
 # skipped.
 printf '[data]\ntrain-split = train\nmean = 0.2860\nstd = 0.3530\n[optim]\nepochs = 3\n[aug]\neval-crop-fraction = 1\n' >"$work/common.ini"
-"$tleg" evaluate --model "$work/straight/model.h5" --data "$work/fm.h5" --config "$work/common.ini" \
+"$tleg" evaluate --model "$work/straight/model.h5" --data.store "$work/fm.h5" --config "$work/common.ini" \
   --out "$work/eval-ini.json" >"$work/eval-ini.log" 2>&1 || { cat "$work/eval-ini.log"; fail "evaluate --config"; }
 "$python" -c "import json,sys; sys.exit(0 if json.load(open(sys.argv[1]))['top1'] == float(sys.argv[2]) else 1)" \
   "$work/eval-ini.json" "$recorded" || fail "evaluate --config common.ini differs from the run"
@@ -119,7 +119,7 @@ ok "distill --distill.teacher cnn.h5"
 
 # The depth-L descendant of its learngene scores exactly what the auxiliary net scored.
 aux_top1=$("$python" -c "import json,sys; print(json.load(open(sys.argv[1]))['top1'])" "$work/aux/run.json")
-mpirun2 "$tleg" evaluate --learngene "$work/aux/learngene.h5" --depth 3 --data "$work/fm.h5" "${views[@]}" \
+mpirun2 "$tleg" evaluate --learngene "$work/aux/learngene.h5" --depth 3 --data.store "$work/fm.h5" "${views[@]}" \
   --out "$work/eval-lg.json" >"$work/eval-lg.log" 2>&1 || { cat "$work/eval-lg.log"; fail "evaluate a learngene"; }
 "$python" - "$aux_top1" "$work/eval-lg.json" <<'PY' || fail "depth-L descendant differs from the aux net"
 import sys, json
@@ -145,7 +145,7 @@ grep -q "model.h5: this is a 'cnn' file, a 'learngene' file is needed" "$work/ex
   fail "export accepted a CNN"
 grep -q "this is a 'cnn' file, a trained ViT ('vit') is needed" "$work/export.log" ||
   { cat "$work/export.log"; fail "export's message"; }
-"$tleg" evaluate --model "$work/aux/learngene.h5" --data "$work/fm.h5" >"$work/evlg.log" 2>&1 &&
+"$tleg" evaluate --model "$work/aux/learngene.h5" --data.store "$work/fm.h5" >"$work/evlg.log" 2>&1 &&
   fail "evaluate --model accepted a learngene"
 grep -q "this is a learngene, not a trained model; expand it first" "$work/evlg.log" ||
   { cat "$work/evlg.log"; fail "evaluate's message for a learngene"; }
