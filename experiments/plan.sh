@@ -567,7 +567,7 @@ plan_check() {
   else plan_need_writable_folder OUT "$OUT/data"; fi
   plan_need_writable_folder OUT "$OUT"
   if [ ! -x "$TLEG" ]; then
-    [ "$1" = tleg-optional ] || plan_problem "TLEG: no tleg binary at $(plan_as_written TLEG "$TLEG") (build it: make build; or set TLEG)"
+    [ "$1" = tleg-optional ] || plan_problem "TLEG: no tleg binary at $(plan_as_written TLEG "$TLEG") (build it: make build; or give --tleg PATH)"
     return
   fi
   # the method names as tleg knows them (its methods table)
