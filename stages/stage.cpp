@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 #include <ATen/Parallel.h>
 
+#include <algorithm>
 #include <fstream>
 #include <filesystem>
 #include <iostream>
@@ -307,6 +308,19 @@ ViewRecipe view_recipe(const ViewSettings& s, std::int64_t channels) {
   return recipe;
 }
 
+// A store of raw images holds one size; a model that takes much larger images would train on
+// upsampled pixels, which is what the built-in, ImageNet-sized defaults do to a 28-px store:
+// refused, naming both sizes and the fix.
+void check_image_fits(std::int64_t image, const DatasetInfo& data, const std::string& store) {
+  const std::int64_t side = std::max(data.height, data.width);
+  if (side == 0 || image <= 2 * side) return;  // JPEG stores: sizes vary, resizing is the recipe
+  fail(store, ": its images are ", data.height, "x", data.width, " but the model takes ", image,
+       "x", image, " (model.image): every image would be upsampled ", image / side,
+       "x. Give the model this store's size, --model.image ", side,
+       " (with the store's recipe, e.g. --config experiments/fashion-mnist/common.ini), or a "
+       "learngene or model trained at that size");
+}
+
 VitConfig model_config(const StageSettings& s, const DatasetInfo& data) {
   VitConfig config = vit_preset(s.model.size);
   if (s.model.dim > 0) config.dim = s.model.dim;
@@ -334,6 +348,7 @@ CnnConfig cnn_config(const StageSettings& s, const DatasetInfo& data) {
 
 void train_teacher(const StageSettings& s, const StageContext& context) {
   const DatasetReader dataset(s.data.store);
+  check_image_fits(s.view.image, dataset.info(), s.data.store);
   if (s.model.arch == "cnn") {
     Cnn model(cnn_config(s, dataset.info()));
     initialise(model, s.train.seed);
@@ -348,6 +363,7 @@ void train_teacher(const StageSettings& s, const StageContext& context) {
 
 void distill(const StageSettings& s, const StageContext& context) {
   const DatasetReader dataset(s.data.store);
+  check_image_fits(s.view.image, dataset.info(), s.data.store);
   AuxViT model(model_config(s, dataset.info()));
   initialise(model, s.train.seed);
   std::string init = "scratch";
@@ -377,6 +393,7 @@ VitConfig descendant_config(const StageSettings& s, const InitSettings& init,
     config.classes = static_cast<std::int64_t>(data.class_names.size());
   }
   config.depth = depth;
+  check_image_fits(config.image_size, data, s.data.store);
   return config;
 }
 
@@ -439,7 +456,8 @@ EvaluateResult evaluate(const EvaluateSettings& e, const StageContext& context) 
     fail(e.data.store, ": ", dataset.info().channels, " channel(s) and ", classes,
          " classes, but the model takes ", model->channels(), " and predicts ", model->classes(),
          "; evaluate it on the store it was trained for");
-  if (e.data.val_split.empty()) fail("evaluate needs a split (--split)");
+  check_image_fits(model->image_size(), dataset.info(), e.data.store);
+  if (e.data.val_split.empty()) fail("evaluate needs a split (--data.val-split)");
   model->to(context.device);
   const Precision precision = run_precision(requested, context);
   model->set_precision(precision);

@@ -151,4 +151,13 @@ grep -q "this is a learngene, not a trained model; expand it first" "$work/evlg.
   { cat "$work/evlg.log"; fail "evaluate's message for a learngene"; }
 ok "a CNN or learngene file where it does not belong is refused"
 
+# The built-in defaults are ImageNet's (224 px, ViT-Ti): on the 28-px store they are refused
+# before any step, naming both sizes and the fix.
+"$tleg" finetune --data.store "$work/fm.h5" --run.dir "$work/defaults" >"$work/defaults.log" 2>&1 &&
+  fail "finetune with ImageNet's defaults trained on a 28-px store"
+grep -q "fm.h5: its images are 28x28 but the model takes 224x224 (model.image): every image would be upsampled 8x. Give the model this store's size, --model.image 28" \
+  "$work/defaults.log" || { cat "$work/defaults.log"; fail "the size mismatch is not explained"; }
+[ ! -e "$work/defaults/checkpoints" ] || fail "the refused run left checkpoints"
+ok "a model far larger than the store's images is refused"
+
 echo "$passed passed, 0 failed"
