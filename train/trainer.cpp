@@ -78,8 +78,9 @@ class TrainingLog {
     const double loss = loss_sum_ / static_cast<double>(std::max<std::int64_t>(loss_steps_, 1));
     const double images_per_second = static_cast<double>(steps_ * trainer.global_batch()) /
                                      std::max(seconds_since(interval_start_), 1e-9);
+    // Epochs counted from 1, as the console counts them.
     metrics_.write({{"step", static_cast<double>(step)},
-                    {"epoch", static_cast<double>(epoch)},
+                    {"epoch", static_cast<double>(epoch + 1)},
                     {"loss", loss},
                     {"lr", lr},
                     {"images_per_second", images_per_second},
@@ -98,9 +99,10 @@ class TrainingLog {
 
   void evaluation(std::int64_t step, std::int64_t epoch, const Accuracy& accuracy) {
     metrics_.write({{"step", static_cast<double>(step)},
-                    {"epoch", static_cast<double>(epoch)},
+                    {"epoch", static_cast<double>(epoch + 1)},
                     {"top1", accuracy.top1},
-                    {"top5", accuracy.top5}},
+                    {"top5", accuracy.top5},
+                    {"loss", accuracy.loss}},
                    "eval");
     if (root_)
       std::cerr << "epoch " << epoch + 1 << "/" << settings_.epochs << ": top-1 "
@@ -227,7 +229,7 @@ std::optional<Accuracy> evaluate_until_stopped(Classifier& model, Loader& val,
   at::NoGradGuard no_grad;
   model.eval();
   const std::int64_t k = std::min<std::int64_t>(5, model.classes());
-  double correct1 = 0, correct5 = 0, counted = 0;
+  double correct1 = 0, correct5 = 0, counted = 0, loss_sum = 0;
   val.start_epoch(0, 0);
   std::uint64_t position_in_rank = 0;
   // Every rank has as many batches (the padding keeps them equal), so all poll alike.
@@ -238,8 +240,11 @@ std::optional<Accuracy> evaluate_until_stopped(Classifier& model, Loader& val,
       AutocastScope autocast(device);
       logits = model.forward(batch->images.to(device)).to(at::kCPU, at::kFloat);
     }
+    const at::Tensor labels = batch->labels.to(at::kCPU);
     const at::Tensor top = std::get<1>(logits.topk(k, 1));
-    const at::Tensor hits = top.eq(batch->labels.to(at::kCPU).unsqueeze(1));
+    const at::Tensor hits = top.eq(labels.unsqueeze(1));
+    const at::Tensor losses =
+        at::cross_entropy_loss(logits, labels, {}, at::Reduction::None).to(at::kDouble);
     const auto batch_size = logits.size(0);
     for (std::int64_t j = 0; j < batch_size; ++j, ++position_in_rank) {
       // The sampler deals position rank + i * ranks to this rank; positions past the split
@@ -248,11 +253,12 @@ std::optional<Accuracy> evaluate_until_stopped(Classifier& model, Loader& val,
                                      position_in_rank * static_cast<std::uint64_t>(comm.size());
       if (position >= split_size) continue;
       counted += 1;
+      loss_sum += losses[j].item<double>();
       correct1 += hits[j][0].item<bool>();
       correct5 += hits[j].any().item<bool>();
     }
   }
-  at::Tensor totals = at::tensor({correct1, correct5, counted}, at::kDouble).to(device);
+  at::Tensor totals = at::tensor({correct1, correct5, counted, loss_sum}, at::kDouble).to(device);
   comm.all_reduce(totals);
   totals = totals.cpu();
   const double n = totals[2].item<double>();
@@ -260,7 +266,7 @@ std::optional<Accuracy> evaluate_until_stopped(Classifier& model, Loader& val,
     fail("evaluation counted ", n, " samples of a split of ", split_size,
          " (the evaluation loader must keep padding and its last batch)");
   return Accuracy{totals[0].item<double>() / n, totals[1].item<double>() / n,
-                  static_cast<std::int64_t>(n)};
+                  static_cast<std::int64_t>(n), totals[3].item<double>() / n};
 }
 
 }  // namespace

@@ -115,6 +115,7 @@ struct TrainOutcome {
 struct Accuracy {
   double top1 = 0, top5 = 0;
   std::int64_t samples = 0;
+  double loss = 0;  // mean cross-entropy against the labels (float32 logits)
 };
 
 // The evaluation of highest top-1 so far (DeiT's max accuracy) and its epoch, from 1 (0: none).

@@ -25,6 +25,17 @@ cnn=(--model.arch cnn --model.cnn-widths 8,16 --model.cnn-convs 1 --optim.epochs
 mpirun2 "$tleg" teacher "${common[@]}" "${cnn[@]}" --run.dir "$work/straight" >"$work/straight.log" 2>&1 ||
   { cat "$work/straight.log"; fail "CNN teacher run"; }
 grep -q "teacher: CNN widths 8,16" "$work/straight.log" || { cat "$work/straight.log"; fail "not a CNN"; }
+# metrics.jsonl counts epochs from 1, as the console does, and records each evaluation's loss.
+"$python" - "$work/straight/metrics.jsonl" <<'PY' || fail "metrics.jsonl"
+import json, sys
+rows = [json.loads(line) for line in open(sys.argv[1])]
+evals = [r for r in rows if "top1" in r]
+assert [r["epoch"] for r in evals] == [1, 2], [r["epoch"] for r in evals]
+assert all(0 < r["loss"] < 10 for r in evals), evals
+assert all(1 <= r["epoch"] <= 2 for r in rows if "top1" not in r), rows
+print("evaluation losses", [round(r["loss"], 4) for r in evals])
+PY
+ok "metrics.jsonl: epochs from 1, evaluation loss"
 
 # Killed once the checkpoint of step 6 (mid-epoch 1) exists, resumed: identical tensors.
 mpirun2 "$tleg" teacher "${common[@]}" "${cnn[@]}" --run.dir "$work/killed" >"$work/killed.log" 2>&1 &
