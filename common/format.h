@@ -12,6 +12,8 @@ std::string format_number(const char* spec, double value);
 inline std::string shortest(double value) { return format_number("%g", value); }
 // Thousands separated by commas: 5,716,042.
 std::string grouped(std::int64_t n);
+// `text` as one POSIX shell word: as it is when it needs no quoting, else in single quotes.
+std::string shell_quoted(const std::string& text);
 // A duration for progress lines: "5m12s", or "2h05m" from an hour on (negative counts as 0).
 std::string format_duration(double seconds);
 

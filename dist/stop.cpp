@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "common/format.h"
 #include "dist/communicator.h"
 
 namespace tleg::dist {
@@ -24,16 +25,6 @@ extern "C" void request_stop(int signal) { received_signal.store(signal); }
 std::string environment(const char* name) {
   const char* value = std::getenv(name);
   return value != nullptr ? value : "";
-}
-
-// `text` as one shell word.
-std::string shell_quoted(const std::string& text) {
-  if (!text.empty() && text.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
-                                              "0123456789_-+=/.,:@%") == std::string::npos)
-    return text;
-  std::string quoted = "'";
-  for (const char c : text) quoted += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return quoted + "'";
 }
 
 // Whether Slurm has requeued this job since this run started: Slurm counts a requeue

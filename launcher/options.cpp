@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "common/error.h"
+#include "common/format.h"
 
 namespace tleg {
 
@@ -49,10 +50,21 @@ std::string value_text(const po::variable_value& value, const po::option_descrip
 }  // namespace
 
 std::string Options::command_line() const {
+  std::vector<std::string> words;
+  for (const auto& [key, value] : values_) {
+    // What the command line said (the INI files' values come back through --config).
+    if (value.defaulted() || !on_command_line_.contains(key)) continue;
+    const po::option_description* declared = declared_.find_nothrow(key, false);
+    if (const auto* list = boost::any_cast<std::vector<std::string>>(&value.value())) {
+      for (const auto& item : *list) words.push_back("--" + key + " " + shell_quoted(item));
+    } else if (declared != nullptr && declared->semantic()->max_tokens() == 0) {
+      words.push_back("--" + key);  // a switch
+    } else {
+      words.push_back("--" + key + " " + shell_quoted(value_text(value, declared)));
+    }
+  }
   std::string text;
-  for (const auto& [key, value] : values_)
-    if (!value.defaulted())
-      text += "--" + key + "=" + value_text(value, declared_.find_nothrow(key, false)) + " ";
+  for (const auto& word : words) text += (text.empty() ? "" : " ") + word;
   return text;
 }
 

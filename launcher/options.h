@@ -58,7 +58,8 @@ class Options {
     return on_command_line_.contains(name);
   }
 
-  // The options given (not defaulted) as "--key=value ...", for run.json's provenance.
+  // The options given on the command line as shell words, "--key value ..." (each --config file
+  // as its own --config), for run.json's provenance: a shell runs it again as it is.
   std::string command_line() const;
   // Every declared option but `excluded` as name = value text, defaults included; an option
   // without a default that was not given reads "" (a switch: "true" when given). Reading them

@@ -263,9 +263,10 @@ TrainSettings train_settings(Options& o, const std::string& stage) {
   return s;
 }
 
-// The options as given and the INI files read, for run.json.
-Provenance provenance(Options& o) {
-  return {.command_line = o.command_line(),
+// The command and its options as given, and the INI files read, for run.json.
+Provenance provenance(Options& o, const std::string& command) {
+  return {.name = command,
+          .command_line = o.command_line(),
           .config_files =
               o.find<std::vector<std::string>>("config").value_or(std::vector<std::string>{})};
 }
@@ -319,7 +320,7 @@ StageSettings stage_settings(Options& o, const std::string& stage) {
   s.threads = o.get<std::int64_t>("run.threads");
   s.precision = parse_precision(o.get<std::string>("run.precision"));
   s.timeout_seconds = o.get<std::int64_t>("dist.timeout");
-  s.provenance = provenance(o);
+  s.provenance = provenance(o, stage);
   s.train.recorded_settings = recorded_options(o);
   s.recipe = recipe_options(o);
   return s;
@@ -337,6 +338,7 @@ InitSettings init_settings(Options& o) {
 
 SweepSettings sweep_settings(Options& o) {
   SweepSettings s{.stage = stage_settings(o, "finetune"), .init = init_settings(o)};
+  s.stage.provenance.name = "sweep";
   s.depths = parse_depths(o.get<std::string>("depths"));
   s.pretrain_epochs = o.get<std::int64_t>("pretrain-epochs");
   s.pretrained_runs = o.get<std::string>("prefin-from");
@@ -381,7 +383,7 @@ LogitsSettings logits_settings(Options& o) {
           .threads = o.get<std::int64_t>("threads"),
           .precision = parse_precision(o.get<std::string>("run.precision")),
           .view = view_settings(o),
-          .provenance = provenance(o)};
+          .provenance = provenance(o, "logits")};
 }
 
 // `work` over every rank of the job, through a communicator of `options`; an error on any rank

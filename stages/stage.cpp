@@ -188,7 +188,7 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
   if (!context.root()) return true;
 
   const std::string& dir = s.train.run_dir;
-  const std::string command = s.provenance.command(s.stage);
+  const std::string command = s.provenance.command();
   const std::string output = dir + (s.stage == "distill" ? "/learngene.h5" : "/model.h5");
   // How the run evaluated the model, so that tleg evaluate of the file gives the same number.
   save_weights(

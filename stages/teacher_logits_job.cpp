@@ -203,7 +203,7 @@ void write_teacher_logits(const LogitsSettings& s, const StageContext& context) 
     ledger.dataset_fingerprint = dataset.fingerprint();
     ledger.classes = classes;
     ledger.teacher_mode = "live";
-    ledger.command = s.provenance.command("logits");
+    ledger.command = s.provenance.command();
     ledger.config = s.provenance.configs();
     ledger.placement = context.world.placement();  // every rank of the world ran this job
     ledger.extra = {{"teacher_flops_per_image", std::to_string(teacher->forward_flops())},

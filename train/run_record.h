@@ -62,10 +62,11 @@ struct RunLedger {
 // Where a run came from: the command's options as given and the INI files it read, as run.json
 // (and a trained model's file) record them.
 struct Provenance {
-  std::string command_line;
+  std::string name;  // the tleg command that ran: a sweep's runs record "sweep", not "finetune"
+  std::string command_line;  // its options as shell words (Options::command_line)
   std::vector<std::string> config_files;
-  // "tleg <command> <options>".
-  std::string command(const std::string& name) const { return "tleg " + name + " " + command_line; }
+  // "tleg <command> <options>": a shell runs it again.
+  std::string command() const { return "tleg " + name + " " + command_line; }
   // The INI files, each followed by a space (run.json's "config").
   std::string configs() const {
     std::string joined;

@@ -104,4 +104,15 @@ sys.exit(0 if run['top1'] == alone['top1'] else f'{sys.argv[2]}: evaluate {alone
 done < <(find "$work/out" -name run.json)
 [ "$evaluated" -ge 9 ] || fail "only $evaluated models evaluated alone (teacher and 8 fine-tuned, expected)"
 checks=$((checks + 1))
+# run.json's command is a shell command line: run again (with --check, which reads every option
+# and INI file and runs nothing), it is accepted as it stands.
+for run in "$work/out/seed-0/teacher/run.json" "$work/out/seed-0/sweep/tleg/depth-3/run.json"; do
+  command=$(python3 -c "import json, sys; print(json.load(open(sys.argv[1]))['command'])" "$run")
+  [[ $command == "tleg "* && $command != *";"* && $command == *"--config "* ]] ||
+    fail "$run: command is not a shell command line: $command"
+  (cd "$source" && eval "\"$tleg\" ${command#tleg } --check") >"$work/again.log" 2>&1 ||
+    { cat "$work/again.log"; fail "$run: its command does not run again: $command"; }
+  grep -q "options valid" "$work/again.log" || { cat "$work/again.log"; fail "no 'options valid'"; }
+done
+checks=$((checks + 1))
 echo "$((checks + 4)) passed, 0 failed"

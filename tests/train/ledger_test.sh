@@ -79,7 +79,7 @@ segment = float(b["extra"]["segment_wall_seconds"])
 assert b["wall_seconds"] >= a["wall_seconds"] + segment - 0.05, (a["wall_seconds"], segment, b["wall_seconds"])
 assert b["images"] == a["images"] and b["flops"] == a["flops"]
 # Its provenance, as a training stage's: the command as given and the INI files read.
-assert b["command"].startswith("tleg logits ") and "--views=1" in b["command"], b["command"]
+assert b["command"].startswith("tleg logits ") and "--views 1" in b["command"], b["command"]
 assert b["config"].strip().endswith("common.ini"), b["config"]
 print(f"logits re-run: wall {b['wall_seconds']:.2f} s = first segment {a['wall_seconds']:.2f} s + second {segment:.2f} s")
 PY
