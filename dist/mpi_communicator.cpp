@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "dist/failure_notice.h"
 #include "dist/world.h"
 
 namespace tleg::dist {
@@ -149,6 +150,7 @@ void MpiCommunicator::wait_for(MPI_Request& request, const char* operation) cons
     // Spin first (a collective between ready ranks takes microseconds), then give the core
     // away: with more ranks than cores a spinning rank starves the one it waits for.
     if (spins < 1000) continue;
+    exit_if_another_rank_failed();
     const auto waited = Clock::now() - start;
     if (waited > options_.timeout) {
       abort_job(concat("rank ", world_rank(), ": error: ", operation, " timed out after ",
@@ -232,6 +234,7 @@ void MpiCommunicator::wait_for_all(MPI_Comm comm, int rank, int size) {
       fail("MPI_Test of a barrier failed on rank ", rank, " of ", size, " (world rank ",
            world_rank(), ")");
     if (flag) return;
+    exit_if_another_rank_failed();
     std::this_thread::sleep_for(std::chrono::milliseconds(10));  // minutes to hours: no spinning
   }
 }

@@ -13,6 +13,7 @@
 #include <thread>
 
 #include "common/error.h"
+#include "dist/failure_notice.h"
 #include "dist/mpi_communicator.h"
 #include "dist/world.h"
 
@@ -174,6 +175,7 @@ class NcclCommunicator final : public Communicator {
       check(ncclCommGetAsyncError(comm_, &async_error), operation);
       check(async_error, operation);
       if (spins < 1000) continue;
+      exit_if_another_rank_failed();
       if (Clock::now() - start > options_.timeout) {
         ncclCommAbort(comm_);
         comm_ = nullptr;

@@ -7,6 +7,7 @@
 #include <mpi.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
@@ -14,6 +15,7 @@
 #include <sstream>
 
 #include "common/error.h"
+#include "dist/failure_notice.h"
 #include "dist/stop.h"
 
 #ifdef TLEG_HAVE_CUDA
@@ -134,6 +136,7 @@ World::World(int* argc, char*** argv) {
 #endif
 
   placement_ = gather_placement(this_process_placement(rank_, local_rank_, device_.str()), size_);
+  open_failure_notices();
   if (rank_ == 0) {
     std::ostringstream log;
     log << "placement of " << size_ << " rank(s) on " << node_count_ << " node(s):\n";
@@ -144,6 +147,7 @@ World::World(int* argc, char*** argv) {
 }
 
 World::~World() {
+  close_failure_notices();
   if (!owns_mpi_) return;
   int finalised = 0;
   MPI_Finalized(&finalised);
@@ -172,16 +176,22 @@ int world_rank() {
 }
 
 void abort_job(const std::string& message, int exit_code) {
+  std::fflush(stdout);
   std::fprintf(stderr, "%s\n", message.c_str());
   std::fflush(stderr);
-  int initialised = 0, finalised = 0;
+  int initialised = 0, finalised = 0, size = 1;
   MPI_Initialized(&initialised);
   MPI_Finalized(&finalised);
-  if (initialised && !finalised) MPI_Abort(MPI_COMM_WORLD, exit_code);
-  std::_Exit(exit_code);  // MPI_Abort does not return; this keeps [[noreturn]] honest
+  if (initialised && !finalised) MPI_Comm_size(MPI_COMM_WORLD, &size);
+  // Every other rank acknowledged (or failed too): all are ending by themselves, and an exit
+  // ends the job under mpirun and srun alike without MPI_Abort's banner. A rank that did not
+  // answer (busy outside a collective, or stuck) is ended by force.
+  if (size > 1 && !notify_failure(std::chrono::seconds(5))) MPI_Abort(MPI_COMM_WORLD, exit_code);
+  std::_Exit(exit_code);
 }
 
 int run_or_abort(const World& world, const std::function<int()>& body) {
+  std::exception_ptr failure;
   try {
     return body();
   } catch (const Stopped& stop) {
@@ -189,6 +199,14 @@ int run_or_abort(const World& world, const std::function<int()>& body) {
     // aborted. Said before MPI shuts down, as a launcher may end the ranks soon after the signal.
     if (stop.report()) std::cerr << stop_message(stop) << std::endl;
     return 128 + stop.signal();
+  } catch (...) {
+    // Alone, the process just fails: main() prints the error as any command's, and MPI shuts
+    // down as after a success.
+    if (world.size() == 1) throw;
+    failure = std::current_exception();
+  }
+  try {
+    std::rethrow_exception(failure);
   } catch (const c10::Error& error) {
     // LibTorch's errors carry a C++ backtrace; the message is what the user needs.
     abort_job(concat("rank ", world.rank(), ": error: ", error.what_without_backtrace()));

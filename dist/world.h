@@ -53,16 +53,19 @@ int world_rank();
 // NCCL 2.28.9" (or "NCCL: not built, a CPU-only build"). Needs no MPI start-up.
 std::string backend_versions();
 
-// Writes `message` to stderr and ends every rank of the job at once (MPI_Abort): the way out of
-// an error that the other ranks cannot learn about by themselves, or of a collective that will
-// never complete (MPI cannot cancel one).
+// Writes `message` to stderr and ends every rank of the job: the way out of an error that the
+// other ranks cannot learn about by themselves, or of a collective that will never complete (MPI
+// cannot cancel one). The others are told (failure_notice.h) and say they stop; MPI_Abort ends
+// only a job whose ranks did not answer, so the usual end has no Open MPI banner (mpirun adds
+// its own unless quiet: mpirun -q, or OMPI_MCA_orte_execute_quiet=1 as the executors set).
 [[noreturn]] void abort_job(const std::string& message, int exit_code = 1);
 
-// Runs `body` and returns its exit code. An exception on any rank is printed as
-// "rank R: error: <what>" and ends the whole job (MPI_Abort), so that the other ranks do not
-// wait forever in their next collective. Stopped, which every rank throws together, ends no
-// rank by force: the reporting rank says what happened and what next (stop_message), and every
-// rank returns 128 + the signal.
+// Runs `body` and returns its exit code. An exception on any rank of several is printed as
+// "rank R: error: <what>" and ends the whole job (abort_job), so that the other ranks do not
+// wait forever in their next collective; in a world of one it propagates to the caller, which
+// prints it as any error. Stopped, which every rank throws together, ends no rank by force: the
+// reporting rank says what happened and what next (stop_message), and every rank returns 128 +
+// the signal.
 int run_or_abort(const World& world, const std::function<int()>& body);
 
 }  // namespace tleg::dist

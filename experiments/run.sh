@@ -37,8 +37,10 @@ ranks=$((NODES * TASKS_PER_NODE))
 # Each rank's CPUs: this machine's cores shared by the ranks (what a Slurm job's CPUS_PER_TASK is).
 cpus=$(( $(nproc) / ranks )); [ "$cpus" -ge 1 ] || cpus=1
 # Open MPI on one machine: shared memory and loopback only, no warnings about absent high-speed
-# networks; root is allowed (containers, CI).
+# networks; root is allowed (containers, CI); quiet: a failing stage's error is tleg's one line
+# per rank, without mpirun's banner about a non-zero exit.
 export OMPI_MCA_btl=self,vader OMPI_MCA_pml=ob1 OMPI_MCA_btl_base_warn_component_unused=0
+export OMPI_MCA_orte_execute_quiet=${OMPI_MCA_orte_execute_quiet:-1}
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 
 # The command line of a stage on this machine.

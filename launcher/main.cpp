@@ -3,6 +3,7 @@
 #include <c10/util/Exception.h>
 #include <malloc.h>
 
+#include <cstdlib>
 #include <iostream>
 
 #include "common/error.h"
@@ -21,6 +22,21 @@ void print_overview(const std::vector<tleg::Command>& commands) {
               << std::string(12 - std::min<std::size_t>(11, command.name.size()), ' ')
               << command.summary << "\n";
   }
+}
+
+// The rank a launcher gave this process, read before MPI starts (-1: none). An error found
+// before the job's world exists (an option, an INI file) is the same on every rank: rank 0
+// alone says it, so a job of 64 ranks prints it once.
+int launched_rank() {
+  for (const char* name : {"OMPI_COMM_WORLD_RANK", "PMIX_RANK", "PMI_RANK", "SLURM_PROCID"})
+    if (const char* value = std::getenv(name)) return std::atoi(value);
+  return -1;
+}
+
+// std::cerr, or nowhere on the ranks that leave the message to rank 0.
+std::ostream& error_stream() {
+  static std::ostream nowhere(nullptr);
+  return launched_rank() > 0 ? nowhere : std::cerr;
 }
 
 }  // namespace
@@ -46,17 +62,18 @@ int main(int argc, char** argv) {
     try {
       return tleg::run_command(command, argc - 1, argv + 1);
     } catch (const boost::program_options::error& error) {
-      std::cerr << "tleg " << name << ": " << error.what() << " (see tleg " << name << " --help)\n";
+      error_stream() << "tleg " << name << ": " << error.what() << " (see tleg " << name
+                     << " --help)\n";
       return 2;
     } catch (const c10::Error& error) {
       // LibTorch's own errors carry a C++ backtrace; the message alone is what the user needs.
-      std::cerr << "tleg " << name << ": error: " << error.what_without_backtrace() << "\n";
+      error_stream() << "tleg " << name << ": error: " << error.what_without_backtrace() << "\n";
       return 1;
     } catch (const std::exception& error) {
-      std::cerr << "tleg " << name << ": error: " << error.what() << "\n";
+      error_stream() << "tleg " << name << ": error: " << error.what() << "\n";
       return 1;
     }
   }
-  std::cerr << "tleg: unknown command '" << name << "' (tleg --help lists the commands)\n";
+  error_stream() << "tleg: unknown command '" << name << "' (tleg --help lists the commands)\n";
   return 2;
 }

@@ -33,11 +33,13 @@ launch() {
   case "$LAUNCHER" in
     srun) run_step srun --mpi=pmix --kill-on-bad-exit=1 --cpus-per-task="${SLURM_CPUS_PER_TASK:-1}" \
             "$TLEG" "$@" ;;
+    # Quiet: a failure is tleg's one line per rank, without mpirun's banner about it.
     mpirun) local binding
             binding=$(mpirun_binding)
             log "mpirun ${binding:-(binding from MPIRUN_ARGS)} $MPIRUN_ARGS"
             # shellcheck disable=SC2086  # MPIRUN_ARGS and the binding are lists of words by design
-            run_step mpirun $binding $MPIRUN_ARGS "$TLEG" "$@" ;;
+            OMPI_MCA_orte_execute_quiet=${OMPI_MCA_orte_execute_quiet:-1} \
+              run_step mpirun $binding $MPIRUN_ARGS "$TLEG" "$@" ;;
     *) log "unknown LAUNCHER '$LAUNCHER' (srun or mpirun)"; return 2 ;;
   esac
 }

@@ -52,6 +52,30 @@ check ini-near-miss 2 "$ini:4: unrecognised key 'optim.epoch' \(did you mean opt
 rm -f "$ini"
 one_line unknown-option-one-line -- "$tleg" inspect --bogus x
 one_line missing-file-one-line -- "$tleg" inspect /nonexistent/lg.h5
+# An error inside a training command's MPI world: as many lines as ranks fail (one alone), each
+# naming the file, and no Open MPI banner (mpirun quiet, as the executors run it); an option
+# error, the same on every rank, is said once, by rank 0.
+errors_are() {  # errors_are NAME COUNT REGEX -- COMMAND...
+  local name=$1 count=$2 regex=$3; shift 4
+  local output found
+  output=$("$@" 2>&1)
+  found=$(grep -Ec -- "$regex" <<<"$output")
+  if [ "$found" != "$count" ] || grep -Eq -e 'MPI_ABORT|ORTE_ERROR_LOG|^-----' <<<"$output"; then
+    echo "FAIL $name: $found lines match (want $count), or a banner; output:"; echo "$output"
+    failures=$((failures + 1))
+  else
+    echo "ok   $name"
+  fi
+}
+run_dir=$(mktemp -d)
+errors_are world-error-alone 1 "^tleg finetune: error: /nonexistent.h5: not a readable dataset store" -- \
+  "$tleg" finetune --data.store /nonexistent.h5 --run.dir "$run_dir/r" --optim.epochs 1
+two_ranks=(env OMPI_MCA_orte_execute_quiet=1 mpiexec --allow-run-as-root --oversubscribe -np 2)
+errors_are world-error-two-ranks 2 "^rank [01]: error: /nonexistent.h5: not a readable dataset store" -- \
+  "${two_ranks[@]}" "$tleg" finetune --data.store /nonexistent.h5 --run.dir "$run_dir/r" --optim.epochs 1
+errors_are option-error-two-ranks 1 "unrecognised option '--optim.epoch'" -- \
+  "${two_ranks[@]}" "$tleg" finetune --data.store /nonexistent.h5 --run.dir "$run_dir/r" --optim.epoch 1
+rm -rf "$run_dir"
 check version 0 "^tleg [0-9]+\.[0-9]+\.[0-9]+ \(commit ([0-9a-f]{12}|unknown)" -- "$tleg" --version
 check version-libraries 0 "^MPI: .*; NCCL" -- "$tleg" --version
 check version-bf16 0 "^bf16: (native|emulated) on this CPU .*auto picks (bf16|fp32) here" -- "$tleg" --version
