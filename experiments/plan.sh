@@ -530,7 +530,8 @@ plan_check_store() { # plan_check_store STORE
 }
 
 # plan_check tleg-required|tleg-optional : the keys' values, the files, and every stage's options as tleg
-# itself reads them (tleg CMD --check: a typo in an INI file or in *_ARGS fails here).
+# itself reads them (tleg CMD --check-plan: a typo in an INI file or in *_ARGS, or an existing
+# input file of the wrong kind, fails here; inputs that earlier stages make are not there yet).
 plan_check() {
   local key f name words output
   [ -n "$OUT" ] || plan_problem "OUT (the experiment folder) is not set"
@@ -579,7 +580,7 @@ plan_check() {
   [ ${#plan_problems[@]} -eq 0 ] || return 0
   for name in "${plan_stages[@]}"; do
     plan_words "$name" words
-    output=$("$TLEG" "${words[0]}" --check "${words[@]:1}" 2>&1) || plan_problem "stage $name: $output"
+    output=$("$TLEG" "${words[0]}" --check-plan "${words[@]:1}" 2>&1) || plan_problem "stage $name: $output"
   done
 }
 

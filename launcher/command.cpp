@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/error.h"
+#include "launcher/input_files.h"
 #include "launcher/option_ranges.h"
 
 namespace tleg {
@@ -25,7 +26,12 @@ po::options_description command_options(const Command& command,
                                         po::positional_options_description& positional) {
   po::options_description options(command.name + " options");
   options.add_options()("help,h", "show this help and exit")(
-      "check", "check the options and config files, then exit without running")(
+      "check",
+      "check the options, the config files and every input file (opened, its kind checked), "
+      "then exit without running")(
+      "check-plan",
+      "as --check, for a plan checked before its stages run: an input file that does not exist "
+      "yet is left to the stage that makes it")(
       "config", po::value<std::vector<std::string>>()->composing(),
       "INI file(s) of options (section names prefix keys, e.g. [model] dim=192); a later file "
       "overrides an earlier one, the command line overrides all");
@@ -191,7 +197,8 @@ int run_command(const Command& command, int argc, char** argv) {
   const auto work = command.parse(read);
   // Catches a typo in an option or a config file before a scheduler runs the command for real
   // (slurm/submit.sh checks every stage this way before it queues anything).
-  if (values.count("check")) {
+  if (values.count("check") || values.count("check-plan")) {
+    check_input_files(values, /*missing_allowed=*/values.count("check-plan") > 0);
     std::cout << "tleg " << command.name << ": options valid\n";
     return 0;
   }

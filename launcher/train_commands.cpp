@@ -168,6 +168,7 @@ const std::set<std::string>& result_neutral_options() {
   static const std::set<std::string> names = {
       "help",
       "check",
+      "check-plan",
       "config",  // the values its INI files set are recorded, not their paths
       "run.dir",
       "resume",

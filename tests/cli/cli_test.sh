@@ -4,9 +4,11 @@
 set -u
 tleg=$1
 failures=0
+total=0  # checks run, counted by each checking function
 check() {  # check NAME EXPECTED_STATUS REGEX -- COMMAND...
   local name=$1 want=$2 regex=$3; shift 4
   local output status
+  total=$((total + 1))
   output=$("$@" 2>&1); status=$?
   if [ "$status" != "$want" ] || ! grep -Eq -- "$regex" <<<"$output"; then
     echo "FAIL $name: status $status (want $want), output:"; echo "$output"; failures=$((failures + 1))
@@ -17,6 +19,7 @@ check() {  # check NAME EXPECTED_STATUS REGEX -- COMMAND...
 one_line() {  # one_line NAME -- COMMAND...: fails with exactly one line of output
   local name=$1; shift 2
   local lines
+  total=$((total + 1))
   lines=$("$@" 2>&1 | wc -l)
   if [ "$lines" != 1 ]; then echo "FAIL $name: $lines lines"; "$@"; failures=$((failures + 1)); else echo "ok   $name"; fi
 }
@@ -31,8 +34,22 @@ check unknown-option 2 "unrecognised option '--bogus'|unrecognized option '--bog
 check missing-required 2 "learngene" -- "$tleg" expand --depth 3 --out x.h5
 check missing-file 1 "/nonexistent/lg.h5" -- "$tleg" inspect /nonexistent/lg.h5
 check bad-config 1 "cannot read config file /nonexistent.ini" -- "$tleg" inspect --config /nonexistent.ini x
-# --check: options and config files parsed and validated, nothing run (slurm/submit.sh uses it)
-check check-valid 0 "tleg distill: options valid" -- "$tleg" distill --check --data.store /nonexistent.h5 \
+# --check: options, config files and input files (opened, their kind checked), nothing run;
+# --check-plan (what the executors run before any stage) leaves inputs that do not exist yet.
+text_file=$(mktemp --suffix .h5)
+echo "not a store" >"$text_file"
+check check-missing-input 1 "--data.store /nonexistent.h5: no such file \(it should be a dataset store" -- \
+  "$tleg" finetune --check --data.store /nonexistent.h5 --run.dir r
+check check-text-as-store 1 "--data.store $text_file is not a dataset store \(tleg prepare\): " -- \
+  "$tleg" finetune --check --data.store "$text_file" --run.dir r
+check check-text-as-teacher 1 "--distill.teacher $text_file is not a teacher" -- \
+  "$tleg" distill --check-plan --data.store /nonexistent.h5 --run.dir r --distill.teacher "$text_file"
+check check-text-as-learngene 1 "--learngene $text_file is not a learngene" -- \
+  "$tleg" finetune --check-plan --data.store /nonexistent.h5 --run.dir r --init tleg --learngene "$text_file"
+check check-text-as-model 1 "--model $text_file is not a trained model" -- \
+  "$tleg" evaluate --check-plan --data.store /nonexistent.h5 --model "$text_file"
+rm -f "$text_file"
+check check-valid 0 "tleg distill: options valid" -- "$tleg" distill --check-plan --data.store /nonexistent.h5 \
   --run.dir /nonexistent --distill.teacher t.pt --optim.epochs 3
 check check-typo 2 "unrecognised option '--optim.epohcs'|unrecognized option '--optim.epohcs'" -- \
   "$tleg" distill --check --data.store x.h5 --run.dir r --optim.epohcs 3
@@ -58,6 +75,7 @@ one_line missing-file-one-line -- "$tleg" inspect /nonexistent/lg.h5
 errors_are() {  # errors_are NAME COUNT REGEX -- COMMAND...
   local name=$1 count=$2 regex=$3; shift 4
   local output found
+  total=$((total + 1))
   output=$("$@" 2>&1)
   found=$(grep -Ec -- "$regex" <<<"$output")
   if [ "$found" != "$count" ] || grep -Eq -e 'MPI_ABORT|ORTE_ERROR_LOG|^-----' <<<"$output"; then
@@ -88,7 +106,6 @@ one_line prepare-missing-src-one-line -- "$tleg" prepare folder --src /nonexiste
 # The shipped recipe files parse (an unknown key would exit 2); the run then stops at the
 # missing dataset store, named.
 experiments=$(cd "$(dirname "$0")/../../experiments" && pwd)
-total=16
 for size in ti s b; do
   check "recipe-aux-$size" 1 "/nonexistent/imagenet.h5" -- "$tleg" distill \
     --config "$experiments/imagenet/common.ini" --config "$experiments/imagenet/aux-$size.ini" \
@@ -96,7 +113,6 @@ for size in ti s b; do
   check "recipe-des-$size" 1 "/nonexistent/imagenet.h5" -- "$tleg" sweep --depths 3-12 --init scratch \
     --config "$experiments/imagenet/common.ini" --config "$experiments/imagenet/des-$size.ini" \
     --data.store /nonexistent/imagenet.h5 --run.dir /tmp/x
-  total=$((total + 2))
 done
 for stage in teacher aux des; do
   case $stage in
@@ -107,7 +123,6 @@ for stage in teacher aux des; do
   check "recipe-fashion-mnist-$stage" 1 "/nonexistent/fm.h5" -- "$tleg" "${command[@]}" \
     --config "$experiments/fashion-mnist/common.ini" --config "$experiments/fashion-mnist/$stage.ini" \
     --data.store /nonexistent/fm.h5 --run.dir /tmp/x
-  total=$((total + 1))
 done
 check recipe-fashion-mnist-teacher-cnn 1 "/nonexistent/fm.h5" -- "$tleg" teacher \
   --config "$experiments/fashion-mnist/common.ini" --config "$experiments/fashion-mnist/teacher-cnn.ini" \
@@ -131,7 +146,6 @@ check evaluate-needs-depth 1 "--learngene needs --depth D" -- \
 check evaluate-missing-model 1 "/nonexistent/m.h5" -- "$tleg" evaluate --model /nonexistent/m.h5 --data.store x.h5
 check evaluate-renamed 2 "unrecognised option '--data' \(renamed: --data.store\); unrecognised option '--precision' \(renamed: --run.precision\)" -- \
   "$tleg" evaluate --model m.h5 --data x.h5 --precision fp32
-total=$((total + 9))
 
 echo "$((total - failures)) passed, $failures failed"
 [ "$failures" = 0 ]
