@@ -97,6 +97,19 @@ DatasetInfo ClassSelection::apply(DatasetInfo info) const {
   return info;
 }
 
+std::uint32_t image_checksum(const std::uint8_t* bytes, std::size_t size, std::int32_t label) {
+  Crc32 crc;
+  crc.update(bytes, size);
+  crc.update(&label, sizeof label);
+  return crc.value();
+}
+
+std::size_t SplitIndex::shard_of(std::uint64_t sample) const {
+  return static_cast<std::size_t>(
+      std::upper_bound(shard_starts.begin(), shard_starts.end(), sample) - shard_starts.begin() -
+      1);
+}
+
 std::string encoding_name(ImageEncoding encoding) {
   return encoding == ImageEncoding::kJpeg ? "jpeg" : "raw";
 }
@@ -152,7 +165,7 @@ void DatasetWriter::begin_split(const std::string& split) {
   const std::string group = "/splits/" + split;
   file_->create_group(group);
   file_->create_extendible_1d<std::uint8_t>(group + "/images", kBlobChunk);
-  offsets_.clear(), lengths_.clear(), labels_.clear(), shard_starts_ = {0};
+  offsets_.clear(), lengths_.clear(), labels_.clear(), checksums_.clear(), shard_starts_ = {0};
   written_bytes_ = 0;
   fingerprint_.update(split);
 }
@@ -167,6 +180,7 @@ void DatasetWriter::add(const std::uint8_t* bytes, std::size_t size, std::int32_
   offsets_.push_back(written_bytes_ + shard_bytes_.size());
   lengths_.push_back(size);
   labels_.push_back(label);
+  checksums_.push_back(image_checksum(bytes, size, label));
   shard_bytes_.insert(shard_bytes_.end(), bytes, bytes + size);
   fingerprint_.update(bytes, size);
   fingerprint_.update(&label, sizeof label);
@@ -189,6 +203,7 @@ void DatasetWriter::end_split() {
   file_->write(group + "/offsets", n, offsets_.data());
   file_->write(group + "/lengths", n, lengths_.data());
   file_->write(group + "/labels", n, labels_.data());
+  file_->write(group + "/checksums", n, checksums_.data());
   file_->write(group + "/shard_starts", {shard_starts_.size()}, shard_starts_.data());
   file_->set_attribute(group, "count", static_cast<std::int64_t>(labels_.size()));
   splits_.push_back(split_);
@@ -237,14 +252,18 @@ DatasetReader::DatasetReader(const std::string& path)
     index.lengths = file_.read_all<std::uint64_t>(group + "/lengths");
     index.labels = file_.read_all<std::int32_t>(group + "/labels");
     index.shard_starts = file_.read_all<std::uint64_t>(group + "/shard_starts");
+    // Stores written before checksums existed have none; they are read unverified.
+    if (file_.exists(group + "/checksums"))
+      index.checksums = file_.read_all<std::uint32_t>(group + "/checksums");
     index.blob_size = file_.shape(group + "/images").at(0);
     const std::size_t n = index.labels.size();
     auto broken = [&](const auto&... why) {
       fail(path, ": broken index in split '", split, "': ", why...,
            " (the file is corrupt; re-run tleg prepare)");
     };
-    if (index.offsets.size() != n || index.lengths.size() != n)
-      broken("offsets, lengths and labels differ in length");
+    if (index.offsets.size() != n || index.lengths.size() != n ||
+        (file_.exists(group + "/checksums") && index.checksums.size() != n))
+      broken("offsets, lengths, labels and checksums differ in length");
     if (index.shard_starts.empty() || index.shard_starts.front() != 0 ||
         index.shard_starts.back() != n ||
         !std::is_sorted(index.shard_starts.begin(), index.shard_starts.end()))
@@ -261,6 +280,12 @@ DatasetReader::DatasetReader(const std::string& path)
              " but the blob holds ", index.blob_size);
     indexes_.emplace_back(split, std::move(index));
   }
+}
+
+bool DatasetReader::has_checksums() const {
+  return std::all_of(indexes_.begin(), indexes_.end(), [](const auto& entry) {
+    return entry.second.size() == 0 || !entry.second.checksums.empty();
+  });
 }
 
 std::vector<std::string> DatasetReader::splits() const {
@@ -293,6 +318,16 @@ ImageRun DatasetReader::read_run(const std::string& split, std::uint64_t first,
   for (std::uint64_t i = first; i < first + count; ++i) {
     run.offsets.push_back(idx.offsets[i] - begin);
     run.lengths.push_back(idx.lengths[i]);
+    // Checked here, where the bytes were just read: whatever hands them out (the loader, a
+    // job over whole shards) gives no image that differs from what tleg prepare wrote.
+    if (!idx.checksums.empty() &&
+        image_checksum(run.image(i), idx.lengths[i], idx.labels[i]) != idx.checksums[i]) {
+      const std::size_t shard = idx.shard_of(i);
+      fail(path_, ": split '", split, "', shard ", shard, " (images [", idx.shard_starts[shard],
+           ", ", idx.shard_starts[shard + 1], ")): image ", i,
+           " does not match its checksum, the file is corrupt (re-run tleg prepare, or restore "
+           "the file from a good copy)");
+    }
   }
   return run;
 }

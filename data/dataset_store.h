@@ -1,7 +1,8 @@
 // The HDF5 dataset store (format in data/FORMAT.md): images as JPEG bytes or raw uint8, labels,
 // class names, splits, a content fingerprint and a format version. Each split's images are
 // grouped in shards; a shard's bytes are contiguous in one blob, so a rank reads its share
-// with a few large reads. No torch here. Not thread-safe (HDF5 is not): one reader per thread.
+// with a few large reads, and every image read is checked against its CRC-32. No torch here.
+// Not thread-safe (HDF5 is not): one reader per thread.
 #pragma once
 
 #include <cstdint>
@@ -73,21 +74,28 @@ class DatasetWriter {
   std::vector<std::uint8_t> shard_bytes_;
   std::vector<std::uint64_t> offsets_, lengths_, shard_starts_;
   std::vector<std::int32_t> labels_;
+  std::vector<std::uint32_t> checksums_;
   std::uint64_t written_bytes_ = 0;
   Crc32 fingerprint_;
   std::vector<std::string> splits_;
   bool finished_ = false;
 };
 
-// The index of one split, held in memory (16 bytes + 4 per image: 20 MB for ImageNet train).
+// The CRC-32 the store keeps of one image: its encoded bytes, then its label (FORMAT.md).
+std::uint32_t image_checksum(const std::uint8_t* bytes, std::size_t size, std::int32_t label);
+
+// The index of one split, held in memory (16 bytes + 8 per image: 30 MB for ImageNet train).
 struct SplitIndex {
   std::vector<std::uint64_t> offsets, lengths;
   std::vector<std::int32_t> labels;
+  // image_checksum of each image; empty in a store written before stores had checksums.
+  std::vector<std::uint32_t> checksums;
   std::vector<std::uint64_t> shard_starts;  // shard s = samples [starts[s], starts[s+1])
   std::uint64_t blob_size = 0;
 
   std::size_t size() const { return labels.size(); }
   std::size_t shards() const { return shard_starts.empty() ? 0 : shard_starts.size() - 1; }
+  std::size_t shard_of(std::uint64_t sample) const;
 };
 
 // Encoded images [first, first + count) read with one large read.
@@ -113,7 +121,10 @@ class DatasetReader {
   const std::string& fingerprint() const { return fingerprint_; }
   std::vector<std::string> splits() const;
   const SplitIndex& index(const std::string& split) const;
-  // One HDF5 read of the contiguous bytes of samples [first, first + count).
+  // False for a store written before stores had checksums: its images are read unverified.
+  bool has_checksums() const;
+  // One HDF5 read of the contiguous bytes of samples [first, first + count), each image checked
+  // against its checksum: a mismatch fails naming the file, split, shard and image.
   ImageRun read_run(const std::string& split, std::uint64_t first, std::uint64_t count) const;
 
  private:

@@ -7,6 +7,7 @@
 #include <condition_variable>
 #include <deque>
 #include <exception>
+#include <iostream>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -77,6 +78,11 @@ struct Loader::State {
         index(reader.index(options.split)),
         sampler(index.size(), options.ranks, options.rank, options.sampler),
         pinned(use_pinned_memory(options.device)) {
+    // Once per run (rank 0's training loader), not by every rank and reader of the store.
+    if (!reader.has_checksums() && options.train && options.rank == 0)
+      std::cerr << "warning: " << options.path
+                << " has no image checksums (written by an earlier tleg prepare): its images are "
+                   "read unverified; re-run tleg prepare to add them\n";
     if (options.teacher_logits.empty()) return;
     if (!options.train) fail("loader: teacher logits are for training views, not evaluation");
     logits = std::make_unique<TeacherLogitsStore>(options.teacher_logits);
@@ -92,11 +98,8 @@ struct Loader::State {
   }
 
   std::string where(std::uint64_t sample) const {
-    const auto shard =
-        std::upper_bound(index.shard_starts.begin(), index.shard_starts.end(), sample) -
-        index.shard_starts.begin() - 1;
-    return concat(options.path, ", split '", options.split, "', sample ", sample, " (shard ", shard,
-                  ")");
+    return concat(options.path, ", split '", options.split, "', sample ", sample, " (shard ",
+                  index.shard_of(sample), ")");
   }
 
   std::uint64_t batch_size_at(std::uint64_t step) const {
@@ -107,18 +110,19 @@ struct Loader::State {
   // Reader side -------------------------------------------------------------------------
 
   void load_resident() {
+    // All or nothing: after a failed read (a damaged image), the next epoch tries again rather
+    // than finding some shards resident and looking up the others out of bounds.
+    std::vector<std::shared_ptr<const ImageRun>> shards;
     for (std::size_t s = 0; s < index.shards(); ++s) {
       const std::uint64_t first = index.shard_starts[s], last = index.shard_starts[s + 1];
-      resident_shards.push_back(
+      shards.push_back(
           std::make_shared<const ImageRun>(reader.read_run(options.split, first, last - first)));
     }
+    resident_shards = std::move(shards);
   }
 
   SampleBytes resident_bytes(std::uint64_t sample) const {
-    const auto shard =
-        std::upper_bound(index.shard_starts.begin(), index.shard_starts.end(), sample) -
-        index.shard_starts.begin() - 1;
-    const auto& run = resident_shards[static_cast<std::size_t>(shard)];
+    const auto& run = resident_shards[index.shard_of(sample)];
     return {run, run->image(sample), static_cast<std::size_t>(run->length(sample))};
   }
 
@@ -128,10 +132,6 @@ struct Loader::State {
     std::map<std::uint64_t, SampleBytes> result;
     std::sort(wanted.begin(), wanted.end());
     wanted.erase(std::unique(wanted.begin(), wanted.end()), wanted.end());
-    const auto shard_of = [&](std::uint64_t sample) {
-      return std::upper_bound(index.shard_starts.begin(), index.shard_starts.end(), sample) -
-             index.shard_starts.begin();
-    };
     std::size_t begin = 0;
     while (begin < wanted.size()) {
       std::size_t end = begin + 1;
@@ -139,7 +139,8 @@ struct Loader::State {
         const std::uint64_t previous = wanted[end - 1], sample = wanted[end];
         const std::uint64_t gap =
             index.offsets[sample] - (index.offsets[previous] + index.lengths[previous]);
-        if (shard_of(sample) != shard_of(previous) || gap > options.read_gap_bytes) break;
+        if (index.shard_of(sample) != index.shard_of(previous) || gap > options.read_gap_bytes)
+          break;
         ++end;
       }
       const std::uint64_t first = wanted[begin], last = wanted[end - 1];

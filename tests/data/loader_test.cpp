@@ -1,5 +1,6 @@
 // The threaded loader on small stores it writes itself: coverage across two ranks, batches
-// independent of thread count, resume, errors naming the sample, raw (Fashion-MNIST-like) images.
+// independent of thread count, resume, errors naming the sample, a damaged store's checksum
+// error, raw (Fashion-MNIST-like) images.
 #include <gtest/gtest.h>
 
 #include <ATen/ATen.h>
@@ -7,6 +8,7 @@
 #include <set>
 
 #include "common/error.h"
+#include "corrupt_store.h"
 #include "data/dataset_store.h"
 #include "data/loader.h"
 #include "temp_dir.h"
@@ -139,6 +141,32 @@ TEST(Loader, WorkerErrorNamesTheFileAndTheSample) {
   EXPECT_NE(message.find("JPEG"), std::string::npos) << message;
   // The loader stays usable (the destructor joins cleanly after an error, too).
   EXPECT_THROW(whole_epoch(loader, 0), Error);
+}
+
+TEST(Loader, ADamagedImageFailsItsBatchWithTheStoresChecksumError) {
+  TempDir dir;
+  const std::string path = write_jpeg_store(dir);
+  testing::flip_image_byte(path, "train", 37, 200);  // inside the entropy-coded data
+  // Read whole once (the split fits in memory) and read in runs per window of batches.
+  for (const std::uint64_t in_memory : {std::uint64_t{1} << 30, std::uint64_t{0}}) {
+    LoaderOptions options = small_options(path);
+    options.in_memory_bytes = in_memory;
+    Loader loader(options);
+    loader.start_epoch(0);
+    std::string message;
+    try {
+      while (loader.next()) {
+      }
+    } catch (const Error& error) {
+      message = error.what();
+    }
+    EXPECT_NE(message.find(path + ": split 'train', shard 2 (images [32, 48)): image 37 does not "
+                                  "match its checksum"),
+              std::string::npos)
+        << message;
+    // The loader can start again (and fails the same way) instead of hanging.
+    EXPECT_THROW(whole_epoch(loader, 1), Error);
+  }
 }
 
 TEST(Loader, RawGreyImagesUseTheSamePathAndEvaluationViewIsIdentity) {

@@ -1,5 +1,5 @@
-// The dataset store (round trip, shards, broken files), the IDX reader on the real
-// Fashion-MNIST files, and the distributed sampler (coverage, determinism, resume).
+// The dataset store (round trip, shards, broken files, image checksums), the IDX reader on the
+// real Fashion-MNIST files, and the distributed sampler (coverage, determinism, resume).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -9,6 +9,7 @@
 #include <set>
 
 #include "common/hdf5_file.h"
+#include "corrupt_store.h"
 #include "data/dataset_store.h"
 #include "import/idx_file.h"
 #include "import/importers.h"
@@ -167,6 +168,66 @@ TEST(DatasetStore, WrongVersionTruncatedAndBrokenIndexAreExplained) {
   const std::string broken = error_of([&] { DatasetReader reader(dir.file("broken.h5")); });
   EXPECT_NE(broken.find("broken index"), std::string::npos) << broken;
   EXPECT_NE(broken.find("sample 1"), std::string::npos) << broken;
+}
+
+// 20 images in shards of 4, labels i % 3.
+std::string write_small_store(const TempDir& dir, const std::string& name) {
+  DatasetWriter writer(dir.file(name), jpeg_like_info(), 4);
+  writer.begin_split("train");
+  for (int i = 0; i < 20; ++i) writer.add(fake_image(i).data(), fake_image(i).size(), i % 3);
+  writer.finish();
+  return dir.file(name);
+}
+
+TEST(DatasetStore, AFlippedImageByteIsCaughtNamingFileSplitShardAndImage) {
+  TempDir dir;
+  const std::string path = write_small_store(dir, "d.h5");
+  testing::flip_image_byte(path, "train", 9, 5);
+  DatasetReader reader(path);  // the index is intact: the store opens
+  EXPECT_TRUE(reader.has_checksums());
+  for (const auto& [first, count] : {std::pair{8, 4}, {0, 20}, {9, 1}}) {
+    const std::string message = error_of([&] { reader.read_run("train", first, count); });
+    EXPECT_NE(message.find(path + ": split 'train', shard 2 (images [8, 12)): image 9 does not "
+                                  "match its checksum"),
+              std::string::npos)
+        << message;
+    EXPECT_NE(message.find("re-run tleg prepare, or restore the file"), std::string::npos)
+        << message;
+  }
+  // Every other image reads, also those of the damaged shard.
+  for (const auto& [first, count] : {std::pair{0, 8}, {12, 8}, {8, 1}, {10, 2}}) {
+    const ImageRun run = reader.read_run("train", first, count);
+    for (int i = first; i < first + count; ++i) {
+      const auto expected = fake_image(i);
+      EXPECT_TRUE(std::equal(expected.begin(), expected.end(), run.image(i))) << i;
+    }
+  }
+}
+
+TEST(DatasetStore, AChangedLabelFailsTheImagesChecksum) {
+  TempDir dir;
+  const std::string path = write_small_store(dir, "d.h5");
+  testing::rewrite_label(path, "train", 13, 2);  // was 13 % 3 = 1: still a valid class
+  DatasetReader reader(path);
+  EXPECT_NE(error_of([&] { reader.read_run("train", 12, 4); }).find("image 13 does not match"),
+            std::string::npos);
+  EXPECT_EQ(error_of([&] { reader.read_run("train", 14, 6); }), "");
+}
+
+TEST(DatasetStore, AStoreWithoutChecksumsIsReadUnverified) {
+  TempDir dir;
+  const std::string path = write_small_store(dir, "old.h5");
+  {
+    // As a store written before checksums existed: the same layout without them.
+    const hid_t file = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    ASSERT_GE(H5Ldelete(file, "/splits/train/checksums", H5P_DEFAULT), 0);
+    H5Fclose(file);
+  }
+  testing::flip_image_byte(path, "train", 9);
+  DatasetReader reader(path);
+  EXPECT_FALSE(reader.has_checksums());
+  const ImageRun run = reader.read_run("train", 0, 20);
+  EXPECT_NE(run.image(9)[0], fake_image(9)[0]);  // the damage is read, as before checksums
 }
 
 TEST(FashionMnist, IdxReaderOnTheRealFiles) {
