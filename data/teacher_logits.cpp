@@ -9,6 +9,7 @@
 #include <limits>
 #include <sstream>
 
+#include "common/checksum.h"
 #include "common/error.h"
 
 namespace tleg {
@@ -79,6 +80,19 @@ bool same_tags(const TeacherLogitsTags& a, const TeacherLogitsTags& b) {
 
 std::int64_t stored_per_view(const TeacherLogitsTags& tags) {
   return tags.topk > 0 ? tags.topk : tags.classes;
+}
+
+// The CRC-32 of one row (one stored view) as the shard file holds it: the view record, the
+// values, the indices in their stored width (none when topk = 0), the log-sum-exp.
+std::uint32_t row_checksum(const std::uint8_t* record, std::size_t record_bytes,
+                           const std::uint16_t* values, const void* indices,
+                           std::size_t index_bytes, std::size_t stored, float log_sum_exp) {
+  Crc32 crc;
+  crc.update(record, record_bytes);
+  crc.update(values, stored * sizeof *values);
+  crc.update(indices, stored * index_bytes);
+  crc.update(&log_sum_exp, sizeof log_sum_exp);
+  return crc.value();
 }
 
 // Little-endian field writers/readers of the view record.
@@ -271,6 +285,7 @@ TeacherLogitsShardWriter::TeacherLogitsShardWriter(std::string path, const Teach
       file_->create_extendible_1d<std::int32_t>("/indices", kChunk);
   }
   file_->create_extendible_1d<float>("/log_sum_exp", kChunk);
+  file_->create_extendible_1d<std::uint32_t>("/checksums", kChunk);
 }
 
 TeacherLogitsShardWriter::~TeacherLogitsShardWriter() {
@@ -295,17 +310,29 @@ void TeacherLogitsShardWriter::append(const std::vector<ViewParams>& params,
   std::vector<std::uint8_t> records(n * record);
   for (std::size_t i = 0; i < n; ++i)
     encode_view(params[i], augment_slots_, records.data() + i * record);
+  const std::vector<std::int16_t> narrow =
+      narrow_indices_ ? std::vector<std::int16_t>(indices.begin(), indices.end())
+                      : std::vector<std::int16_t>();
+  const std::size_t index_bytes = tags_.topk == 0   ? 0
+                                  : narrow_indices_ ? sizeof(std::int16_t)
+                                                    : sizeof(std::int32_t);
+  const auto* index_data = static_cast<const char*>(
+      narrow_indices_ ? static_cast<const void*>(narrow.data()) : indices.data());
+  std::vector<std::uint32_t> checksums(n);
+  for (std::size_t i = 0; i < n; ++i)
+    checksums[i] = row_checksum(records.data() + i * record, record, values.data() + i * per_view,
+                                index_data + i * per_view * index_bytes, index_bytes, per_view,
+                                log_sum_exp[i]);
   file_->append("/params", records.data(), records.size());
   file_->append("/values", values.data(), values.size());
   if (tags_.topk > 0) {
-    if (narrow_indices_) {
-      const std::vector<std::int16_t> narrow(indices.begin(), indices.end());
+    if (narrow_indices_)
       file_->append("/indices", narrow.data(), narrow.size());
-    } else {
+    else
       file_->append("/indices", indices.data(), indices.size());
-    }
   }
   file_->append("/log_sum_exp", log_sum_exp.data(), log_sum_exp.size());
+  file_->append("/checksums", checksums.data(), checksums.size());
   written_views_ += n;
 }
 
@@ -359,6 +386,7 @@ void write_teacher_logits_index(const std::string& dir, const TeacherLogitsTags&
 struct TeacherLogitsStore::Shard {
   h5::File file;
   bool narrow_indices = false;
+  bool has_checksums = false;  // false in files written before rows had checksums
 };
 
 TeacherLogitsStore::TeacherLogitsStore(const std::string& dir) : dir_(dir) {
@@ -378,8 +406,8 @@ TeacherLogitsStore::TeacherLogitsStore(const std::string& dir) : dir_(dir) {
   const auto per_view = static_cast<std::uint64_t>(stored_per_view(tags_));
   for (std::size_t s = 0; s + 1 < shard_starts_.size(); ++s) {
     const std::string path = teacher_logits_shard_path(dir, static_cast<std::int64_t>(s));
-    auto shard =
-        std::make_unique<Shard>(Shard{h5::File::open_read(path, "teacher-logits shard"), false});
+    auto shard = std::make_unique<Shard>(
+        Shard{h5::File::open_read(path, "teacher-logits shard"), false, false});
     int slots = 0;
     const std::uint64_t samples = shard_starts_[s + 1] - shard_starts_[s];
     if (!same_tags(read_tags(shard->file, kShardFormat, slots), tags_) || slots != augment_slots_ ||
@@ -395,6 +423,10 @@ TeacherLogitsStore::TeacherLogitsStore(const std::string& dir) : dir_(dir) {
       fail(path, ": holds ", shard->file.shape("/log_sum_exp").at(0), " views, expected ", views,
            " (truncated); regenerate the store with tleg logits");
     if (tags_.topk > 0) shard->narrow_indices = shard->file.element_type("/indices").first == 2;
+    shard->has_checksums = shard->file.exists("/checksums");
+    if (shard->has_checksums && shard->file.shape("/checksums").at(0) != views)
+      fail(path, ": holds ", shard->file.shape("/checksums").at(0), " checksums for ", views,
+           " views (truncated); regenerate the store with tleg logits");
     shards_.push_back(std::move(shard));
   }
 }
@@ -449,15 +481,31 @@ StoredView TeacherLogitsStore::read(std::uint64_t sample, std::uint64_t view) co
   float log_sum_exp = 0;
   shard.file.read_range("/log_sum_exp", row, 1, &log_sum_exp);
   std::vector<std::int32_t> indices;
+  std::vector<std::int16_t> narrow;
   if (tags_.topk > 0) {
     if (shard.narrow_indices) {
-      std::vector<std::int16_t> narrow(per_view);
+      narrow.resize(per_view);
       shard.file.read_range("/indices", row * per_view, per_view, narrow.data());
       indices.assign(narrow.begin(), narrow.end());
     } else {
       indices.resize(per_view);
       shard.file.read_range("/indices", row * per_view, per_view, indices.data());
     }
+  }
+  if (shard.has_checksums) {
+    std::uint32_t expected = 0;
+    shard.file.read_range("/checksums", row, 1, &expected);
+    const void* index_data = shard.narrow_indices ? static_cast<const void*>(narrow.data())
+                                                  : static_cast<const void*>(indices.data());
+    const std::size_t index_bytes = tags_.topk == 0        ? 0
+                                    : shard.narrow_indices ? sizeof(std::int16_t)
+                                                           : sizeof(std::int32_t);
+    if (row_checksum(bytes.data(), record, values.data(), index_data, index_bytes, per_view,
+                     log_sum_exp) != expected)
+      fail(shard.file.path(), ": the stored view ", view, " of sample ", sample, " (shard ", s,
+           ", samples [", shard_starts_[s], ", ", shard_starts_[s + 1],
+           ")) does not match its checksum, the file is corrupt (delete it and run the same tleg "
+           "logits command again: it redoes missing shards)");
   }
   StoredView stored{decode_view(bytes.data(), augment_slots_),
                     std::vector<float>(static_cast<std::size_t>(tags_.classes))};
