@@ -114,6 +114,11 @@ std::string encoding_name(ImageEncoding encoding) {
   return encoding == ImageEncoding::kJpeg ? "jpeg" : "raw";
 }
 
+std::string describe_encoding(const DatasetInfo& info) {
+  if (info.encoding == ImageEncoding::kJpeg) return "jpeg";
+  return concat("raw ", info.height, "x", info.width, "x", info.channels);
+}
+
 DatasetWriter::DatasetWriter(std::string path, DatasetInfo info, std::int64_t images_per_shard)
     : path_(std::move(path)),
       partial_(path_ + ".partial"),

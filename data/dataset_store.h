@@ -136,5 +136,7 @@ class DatasetReader {
 };
 
 std::string encoding_name(ImageEncoding encoding);
+// "jpeg", or a raw store's shape: "raw 28x28x1" (height x width x channels).
+std::string describe_encoding(const DatasetInfo& info);
 
 }  // namespace tleg

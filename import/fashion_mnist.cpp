@@ -33,6 +33,7 @@ ImportSummary prepare_fashion_mnist(const std::string& source_dir, const std::st
   DatasetWriter writer(out, selection.apply(info), images_per_shard);
   ImportSummary summary;
   summary.path = out;
+  summary.stored_as = describe_encoding(info);
   for (const auto& [split, prefix] : {std::pair{"train", "train"}, std::pair{"val", "t10k"}}) {
     const std::string images_path =
         find_idx(source_dir, std::string(prefix) + "-images-idx3-ubyte");

@@ -1,6 +1,6 @@
 // The ImageNet and class-folder importers: they scan the source layout into an ImportPlan
 // (sorted, so the store does not depend on the order the file system lists files in) and hand
-// it to the pipeline in image_import.cpp.
+// it to the pipeline in image_pipeline.cpp.
 #include <algorithm>
 #include <cmath>
 #include <filesystem>
@@ -194,6 +194,26 @@ std::map<std::string, std::int32_t> label_map(const std::vector<std::string>& id
   return labels;
 }
 
+// The folder of the held-out split, stored as split "val" whatever its name (the split training
+// evaluates by default): DIR/val/ or DIR/test/ (CIFAR and most small sets ship train/ and
+// test/); with both, `chosen` (--val-folder) says which. "": neither.
+std::string held_out_folder(const std::string& source_dir, const std::string& chosen) {
+  if (!chosen.empty()) {
+    if (chosen != "val" && chosen != "test")
+      fail("--val-folder '", chosen, "': expected val or test (the folder of ", source_dir,
+           " stored as split val)");
+    require_folder(join(source_dir, chosen), "--val-folder " + chosen + " names it");
+    return chosen;
+  }
+  const bool val = fs::is_directory(join(source_dir, "val"));
+  const bool test = fs::is_directory(join(source_dir, "test"));
+  if (val && test)
+    fail(source_dir, " has both ", join(source_dir, "val"), " and ", join(source_dir, "test"),
+         ": pass --val-folder val or --val-folder test to say which one is stored as split val "
+         "(the other is not imported)");
+  return val ? "val" : test ? "test" : "";
+}
+
 std::string folder_name(const std::string& dir) {
   const fs::path path = fs::absolute(dir).lexically_normal();
   const std::string name = path.filename().string();
@@ -258,14 +278,14 @@ ImportSummary prepare_folder(const std::string& source_dir, const std::string& o
                              const ImageImportOptions& options) {
   const std::string fix =
       "pass --src a folder of class folders, DIR/<class>/*.jpg, or with "
-      "DIR/train/<class>/ and DIR/val/<class>/";
+      "DIR/train/<class>/ and DIR/val/<class>/ or DIR/test/<class>/";
   require_folder(source_dir, fix);
   if (!(options.val_fraction >= 0 && options.val_fraction < 1))
     fail("the validation fraction must be in [0, 1), got ", options.val_fraction);
   ImportPlan plan;
   plan.info.name = folder_name(source_dir);
   plan.info.source = source_dir;
-  const std::string train_dir = join(source_dir, "train"), val_dir = join(source_dir, "val");
+  const std::string train_dir = join(source_dir, "train");
   const bool has_splits = fs::is_directory(train_dir);
   const std::string classes_dir = has_splits ? train_dir : source_dir;
   plan.info.class_names = sorted_subfolders(classes_dir);
@@ -274,14 +294,18 @@ ImportSummary prepare_folder(const std::string& source_dir, const std::string& o
 
   if (has_splits && options.val_fraction > 0)
     fail(source_dir,
-         " has train/ and val/ folders: --val-fraction only splits a folder without them");
+         " has a train/ folder: --val-fraction only splits a folder of class folders without it");
+  if (!has_splits && !options.val_folder.empty())
+    fail("--val-folder ", options.val_folder, ": ", source_dir,
+         " has no train/ folder, so no held-out split to choose");
   if (has_splits) {
     const std::string unknown = "class folder not in " + train_dir;
     plan.splits.emplace_back(
         "train", scan_class_folders("train", train_dir, labels, unknown, false, plan.bad));
-    if (fs::is_directory(val_dir))
-      plan.splits.emplace_back(
-          "val", scan_class_folders("val", val_dir, labels, unknown, false, plan.bad));
+    if (const std::string held_out = held_out_folder(source_dir, options.val_folder);
+        !held_out.empty())
+      plan.splits.emplace_back("val", scan_class_folders("val", join(source_dir, held_out), labels,
+                                                         unknown, false, plan.bad));
     return run_image_import(plan, out, options);
   }
 

@@ -1,6 +1,6 @@
 // The image import pipeline (JPEG, and PNG): worker threads read, decode (strictly), resize and
-// re-encode; the calling thread alone talks to HDF5 and writes the results in plan order, so the
-// store is the same whatever the thread count.
+// re-encode (or keep the pixels, for raw stores); the calling thread alone talks to HDF5 and
+// writes the results in plan order, so the store is the same whatever the thread count.
 #include "import/image_pipeline.h"
 
 #include <unistd.h>
@@ -12,6 +12,7 @@
 #include <cstring>
 #include <fstream>
 #include <opencv2/imgproc.hpp>
+#include <optional>
 #include <thread>
 #include <tuple>
 
@@ -118,50 +119,8 @@ class ProgressLine {
   Clock::time_point start_, last_;
 };
 
-// The outcome for one source image: the bytes to store, or why it is bad.
-struct Processed {
-  std::vector<std::uint8_t> jpeg;
-  std::string bad_reason;
-};
-
-Processed process(const ImageSource& source, const ImageImportOptions& options) {
-  Processed result;
-  try {
-    const std::vector<std::uint8_t> file = read_file(source.path);
-    if (file.empty()) throw BadImage("empty file (0 bytes)");
-    if (!starts_with(file, "\xFF\xD8") && !is_png(file.data(), file.size()))
-      throw BadImage("not a JPEG or PNG (" + other_format(file) + ")");
-    result.jpeg = recompress_image(file, options.shorter_side, options.quality);
-  } catch (const BadImage& bad) {
-    result.bad_reason = bad.what();
-  }
-  return result;
-}
-
-std::string percent(double fraction) {
-  char text[32];
-  std::snprintf(text, sizeof text, "%.3g%%", 100 * fraction);
-  return text;
-}
-
-}  // namespace
-
-std::string report_path(const std::string& out) { return out + ".report.tsv"; }
-
-std::pair<int, int> stored_size(int width, int height, int shorter_side) {
-  const int shorter = std::min(width, height);
-  if (shorter_side <= 0 || shorter <= shorter_side) return {width, height};
-  const double scale = static_cast<double>(shorter_side) / shorter;
-  // The shorter side lands exactly on shorter_side; the longer one is rounded.
-  const int new_width =
-      width == shorter ? shorter_side : std::max(1, static_cast<int>(std::lround(width * scale)));
-  const int new_height =
-      width == shorter ? std::max(1, static_cast<int>(std::lround(height * scale))) : shorter_side;
-  return {new_width, new_height};
-}
-
-std::vector<std::uint8_t> recompress_image(const std::vector<std::uint8_t>& file, int shorter_side,
-                                           int quality) {
+// A JPEG or PNG file decoded strictly to RGB and shrunk to its stored size.
+Image decode_for_store(const std::vector<std::uint8_t>& file, int shorter_side) {
   Image image;
   try {
     int width = 0, height = 0;
@@ -189,12 +148,121 @@ std::vector<std::uint8_t> recompress_image(const std::vector<std::uint8_t>& file
   } catch (const Error& error) {  // the decoder's reason: truncated, corrupt, unsupported
     throw BadImage(error.what());
   }
-  // Every image is re-encoded, also those already small enough: the store then holds one
-  // uniform kind of JPEG (baseline RGB 4:2:0, no CMYK, no EXIF or ICC blocks, no progressive
-  // scans), so the training loader's decode cost is predictable and no source quirk reaches
-  // it. At quality 90 the extra generation is far below the augmentation noise (FFCV makes
-  // the same choice).
-  return encode_jpeg(image, quality);
+  return image;
+}
+
+// The size a file's image is stored at, from its header alone (a PNG's IHDR chunk comes first,
+// at a fixed place); nullopt for a file that is no readable image: the pipeline reports it.
+std::optional<std::pair<int, int>> header_stored_size(const std::string& path, int shorter_side) {
+  try {
+    const std::vector<std::uint8_t> file = read_file(path);
+    if (is_png(file.data(), file.size())) {
+      if (file.size() < 24) return std::nullopt;
+      const auto big_endian = [&](std::size_t at) {
+        return static_cast<int>((std::uint32_t{file[at]} << 24) | (file[at + 1] << 16) |
+                                (file[at + 2] << 8) | file[at + 3]);
+      };
+      return stored_size(big_endian(16), big_endian(20), shorter_side);
+    }
+    const JpegSize size = jpeg_size(file.data(), file.size());
+    return stored_size(size.width, size.height, shorter_side);
+  } catch (const Error&) {
+    return std::nullopt;
+  }
+}
+
+// Resolves --encoding (StoredEncoding) into the store's encoding and raw shape. Raw needs every
+// image at one size, known before the first is written: the headers are read first, stopping
+// at the first image that rules raw out (auto) or failing naming it (raw).
+void choose_encoding(const std::vector<const ImageSource*>& sources,
+                     const ImageImportOptions& options, DatasetInfo& info) {
+  info.encoding = ImageEncoding::kJpeg;
+  info.height = info.width = 0;
+  info.channels = 3;
+  if (options.encoding == StoredEncoding::kJpeg) return;
+  const bool automatic = options.encoding == StoredEncoding::kAuto;
+  std::optional<std::pair<int, int>> first;
+  const std::string* first_path = nullptr;
+  for (const ImageSource* source : sources) {
+    const auto size = header_stored_size(source->path, options.shorter_side);
+    if (!size) continue;
+    if (!first) {
+      first = size, first_path = &source->path;
+      if (automatic && std::max(size->first, size->second) > kAutoRawMaxSide) return;
+    } else if (*size != *first) {
+      if (automatic) return;
+      fail(source->path, " is ", size->first, "x", size->second, " pixels as stored, but ",
+           *first_path, " is ", first->first, "x", first->second,
+           ": --encoding raw stores every image at one size (use --encoding jpeg, or resize the "
+           "images to one size)");
+    }
+  }
+  if (!first) return;  // nothing readable: every image is reported as bad
+  info.encoding = ImageEncoding::kRaw;
+  info.width = first->first, info.height = first->second;
+}
+
+// The outcome for one source image: the bytes to store (JPEG, or raw RGB pixels), or why it is
+// bad.
+struct Processed {
+  std::vector<std::uint8_t> bytes;
+  int width = 0, height = 0;
+  std::string bad_reason;
+};
+
+Processed process(const ImageSource& source, const ImageImportOptions& options, bool raw) {
+  Processed result;
+  try {
+    const std::vector<std::uint8_t> file = read_file(source.path);
+    if (file.empty()) throw BadImage("empty file (0 bytes)");
+    if (!starts_with(file, "\xFF\xD8") && !is_png(file.data(), file.size()))
+      throw BadImage("not a JPEG or PNG (" + other_format(file) + ")");
+    Image image = decode_for_store(file, options.shorter_side);
+    result.width = image.width, result.height = image.height;
+    // A JPEG store re-encodes every image, also those already small enough: it then holds one
+    // uniform kind of JPEG (baseline RGB 4:2:0, no CMYK, no EXIF or ICC blocks, no progressive
+    // scans), so the training loader's decode cost is predictable and no source quirk reaches
+    // it. At quality 90 the extra generation is far below the augmentation noise (FFCV makes
+    // the same choice).
+    result.bytes = raw ? std::move(image.pixels) : encode_jpeg(image, options.quality);
+  } catch (const BadImage& bad) {
+    result.bad_reason = bad.what();
+  }
+  return result;
+}
+
+std::string percent(double fraction) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%.3g%%", 100 * fraction);
+  return text;
+}
+
+}  // namespace
+
+std::string report_path(const std::string& out) { return out + ".report.tsv"; }
+
+StoredEncoding parse_stored_encoding(const std::string& text) {
+  if (text == "auto") return StoredEncoding::kAuto;
+  if (text == "jpeg") return StoredEncoding::kJpeg;
+  if (text == "raw") return StoredEncoding::kRaw;
+  fail("--encoding '", text, "': expected auto, jpeg or raw");
+}
+
+std::pair<int, int> stored_size(int width, int height, int shorter_side) {
+  const int shorter = std::min(width, height);
+  if (shorter_side <= 0 || shorter <= shorter_side) return {width, height};
+  const double scale = static_cast<double>(shorter_side) / shorter;
+  // The shorter side lands exactly on shorter_side; the longer one is rounded.
+  const int new_width =
+      width == shorter ? shorter_side : std::max(1, static_cast<int>(std::lround(width * scale)));
+  const int new_height =
+      width == shorter ? std::max(1, static_cast<int>(std::lround(height * scale))) : shorter_side;
+  return {new_width, new_height};
+}
+
+std::vector<std::uint8_t> recompress_image(const std::vector<std::uint8_t>& file, int shorter_side,
+                                           int quality) {
+  return encode_jpeg(decode_for_store(file, shorter_side), quality);
 }
 
 namespace {
@@ -254,14 +322,19 @@ ImportSummary write_import(const ImportPlan& plan, const std::string& out,
   };
   check_bad_fraction(plan.bad.size());
 
-  DatasetWriter writer(out, plan.info, options.images_per_shard);
+  DatasetInfo info = plan.info;
+  choose_encoding(sources, options, info);
+  const bool raw = info.encoding == ImageEncoding::kRaw;
+  summary.stored_as = describe_encoding(info);
+  DatasetWriter writer(out, info, options.images_per_shard);
   ProgressLine progress(sources.size(), options.show_progress);
   const auto start = Clock::now();
   {
     // 32 images per thread (a few MB) keep every worker busy while the writer flushes a shard.
     const std::size_t window = std::max<std::size_t>(64, 32 * static_cast<std::size_t>(threads));
-    OrderedPool<Processed> pipeline(sources.size(), threads, window,
-                                    [&](std::size_t i) { return process(*sources[i], options); });
+    OrderedPool<Processed> pipeline(sources.size(), threads, window, [&](std::size_t i) {
+      return process(*sources[i], options, raw);
+    });
     std::size_t next = 0;
     for (const auto& [split, images] : plan.splits) {
       writer.begin_split(split);
@@ -272,7 +345,11 @@ ImportSummary write_import(const ImportPlan& plan, const std::string& out,
           bad.push_back({split, image.path, result.bad_reason});
           check_bad_fraction(plan.bad.size() + next);
         } else {
-          writer.add(result.jpeg.data(), result.jpeg.size(), image.label);
+          if (raw && (result.width != info.width || result.height != info.height))
+            fail(image.path, " decoded to ", result.width, "x", result.height,
+                 " pixels, but the headers read first gave every image ", info.width, "x",
+                 info.height, " (was it changed during tleg prepare?); run tleg prepare again");
+          writer.add(result.bytes.data(), result.bytes.size(), image.label);
           ++written;
         }
         progress.update(next);

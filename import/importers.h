@@ -8,21 +8,36 @@ namespace tleg {
 
 struct ImportSummary {
   std::string path, fingerprint;
+  std::string stored_as;  // "jpeg", "raw 28x28x1": how the images are stored
   std::uint64_t train = 0, val = 0, bad = 0;
   std::string report;  // the bad-input report (JPEG importers), empty when none is written
   double seconds = 0;  // wall time of the image processing
 };
 
-// Options of the JPEG importers (ImageNet and class folders).
+// How the image importers store images (--encoding): JPEG, re-encoded at the import's quality;
+// raw RGB pixels, every image at one size (refused naming an image of another size); or auto:
+// raw when every image is stored at one size of at most kAutoRawMaxSide pixels a side (CIFAR's
+// 32x32, Tiny ImageNet's 64x64: decoding a JPEG that small costs more than reading its pixels,
+// and q90 would blur them), else JPEG.
+enum class StoredEncoding { kAuto, kJpeg, kRaw };
+inline constexpr int kAutoRawMaxSide = 64;
+// "auto", "jpeg" or "raw"; anything else fails naming --encoding.
+StoredEncoding parse_stored_encoding(const std::string& text);
+
+// Options of the image importers (ImageNet and class folders).
 struct ImageImportOptions {
   int shorter_side = 256;  // images are shrunk so the shorter side is at most this; 0 keeps them
-  int quality = 90;        // JPEG quality of the stored images
-  int threads = 0;         // decode/resize/encode threads; 0: one per core
+  StoredEncoding encoding = StoredEncoding::kAuto;
+  int quality = 90;                // JPEG quality of the stored images
+  int threads = 0;                 // decode/resize/encode threads; 0: one per core
   double max_bad_fraction = 0.01;  // fail when more of the inputs than this are bad
   std::int64_t images_per_shard = 4096;
   bool show_progress = true;  // a progress line on stderr
   // Folder importer without train/ and val/: hold out this fraction of each class as "val".
   double val_fraction = 0;
+  // Folder importer with both DIR/val/ and DIR/test/: the one stored as split "val" ("val" or
+  // "test"); "" when there is at most one of them.
+  std::string val_folder;
   // ImageNet: LOC_val_solution.csv and LOC_synset_mapping.txt when they are not in or above
   // the source folder (Kaggle puts them three levels above ILSVRC/Data/CLS-LOC).
   std::string val_labels, synset_mapping;
@@ -39,9 +54,10 @@ std::string report_path(const std::string& out);
 ImportSummary prepare_imagenet(const std::string& source_dir, const std::string& out,
                                const ImageImportOptions& options);
 
-// Any class-per-folder tree: DIR/<class>/**/*.jpg, or DIR/train/<class>/ and DIR/val/<class>/.
-// JPEG and PNG are decoded (whatever the file name says); other files (GIF, ...) in class
-// folders are reported as bad.
+// Any class-per-folder tree: DIR/<class>/**/*.jpg, or DIR/train/<class>/ with DIR/val/<class>/
+// or DIR/test/<class>/, stored as split "val" either way (what training evaluates by default);
+// with both val/ and test/, options.val_folder picks one. JPEG and PNG are decoded (whatever
+// the file name says); other files (GIF, ...) in class folders are reported as bad.
 ImportSummary prepare_folder(const std::string& source_dir, const std::string& out,
                              const ImageImportOptions& options);
 

@@ -27,12 +27,14 @@ PrepareSettings prepare_settings(Options& o) {
     fail("tleg prepare ", s.kind, " needs --src, the folder to import");
   s.source = source.value_or(std::string(kFashionMnistDir));
   s.import.shorter_side = o.get<int>("shorter-side");
+  s.import.encoding = parse_stored_encoding(o.get<std::string>("encoding"));
   s.import.quality = o.get<int>("quality");
   s.import.threads = o.get<int>("threads");
   s.import.max_bad_fraction = o.get<double>("max-bad-fraction");
   s.import.images_per_shard = s.shard;
   s.import.show_progress = !o.given("quiet");
   s.import.val_fraction = o.get<double>("val-fraction");
+  if (const auto folder = o.find<std::string>("val-folder")) s.import.val_folder = *folder;
   if (const auto labels = o.find<std::string>("val-labels")) s.import.val_labels = *labels;
   if (const auto mapping = o.find<std::string>("synset-mapping"))
     s.import.synset_mapping = *mapping;
@@ -46,7 +48,7 @@ int prepare(const PrepareSettings& s) {
       : s.kind == "imagenet"    ? prepare_imagenet(s.source, s.out, s.import)
                                 : prepare_folder(s.source, s.out, s.import);
   std::cout << "wrote " << summary.path << ": " << summary.train << " train + " << summary.val
-            << " val images";
+            << " val images, stored as " << summary.stored_as;
   if (!summary.report.empty())
     std::cout << ", " << summary.bad << " bad (listed in " << summary.report << ")";
   if (summary.seconds > 0)
@@ -68,9 +70,10 @@ std::vector<Command> data_commands() {
                          "dataset kind: fashion-mnist (IDX files, stored raw); imagenet "
                          "(train/<wnid>/*.JPEG, val/<wnid>/ or flat val/ with "
                          "LOC_val_solution.csv, names from LOC_synset_mapping.txt); folder "
-                         "(DIR/<class>/*.jpg, or DIR/train/<class>/ and DIR/val/<class>/). "
-                         "imagenet and folder decode JPEG only: PNG and other files are "
-                         "reported as bad")(
+                         "(DIR/<class>/*, or DIR/train/<class>/ with DIR/val/<class>/ or "
+                         "DIR/test/<class>/, stored as split val). imagenet and folder decode "
+                         "JPEG and PNG, whatever the file name says; other files (GIF, BMP, "
+                         "WebP, TIFF, ...) are reported as bad")(
              "src", po::value<std::string>(),
              "source folder (fashion-mnist default: /usr/share/datasets/fashion-mnist)")(
              "out", po::value<std::string>()->required(),
@@ -80,18 +83,28 @@ std::vector<Command> data_commands() {
              "shorter-side", po::value<int>()->default_value(d.shorter_side),
              "imagenet/folder: shrink images so the shorter side is at most this (0 keeps "
              "the size)")(
+             "encoding", po::value<std::string>()->default_value("auto"),
+             concat("imagenet/folder: how images are stored: jpeg (re-encoded at --quality), "
+                    "raw (decoded RGB pixels; every image must be stored at one size, after "
+                    "--shorter-side), or auto: raw when every image is stored at one size of at "
+                    "most ",
+                    kAutoRawMaxSide, " px a side (CIFAR, Tiny ImageNet), else jpeg")
+                 .c_str())(
              "quality", po::value<int>()->default_value(d.quality),
-             "imagenet/folder: JPEG quality of the stored images (all are re-encoded)")(
-             "threads", po::value<int>()->default_value(d.threads),
-             "imagenet/folder: decode/resize/encode threads (0: one per core)")(
+             "imagenet/folder: JPEG quality of the stored images (--encoding jpeg: all are "
+             "re-encoded)")("threads", po::value<int>()->default_value(d.threads),
+                            "imagenet/folder: decode/resize/encode threads (0: one per core)")(
              "max-bad-fraction",
              po::value<double>()->default_value(d.max_bad_fraction, shortest(d.max_bad_fraction)),
              "imagenet/folder: fail when more than this fraction of the inputs is bad "
-             "(unreadable, truncated, empty, not JPEG, unlabelled, empty class folder)")(
+             "(unreadable, truncated, empty, not JPEG or PNG, unlabelled, empty class folder)")(
              "val-fraction",
              po::value<double>()->default_value(d.val_fraction, shortest(d.val_fraction)),
-             "folder without train/ and val/: hold out this fraction of each class as "
+             "folder without train/: hold out this fraction of each class as "
              "split val (chosen by a hash of the file name)")(
+             "val-folder", po::value<std::string>(),
+             "folder with train/ and both val/ and test/: the one stored as split val (val "
+             "or test; default: whichever exists)")(
              "val-labels", po::value<std::string>(),
              "imagenet: LOC_val_solution.csv for a flat val/ (default: looked up in --src "
              "and up to three folders above)")(

@@ -1,6 +1,6 @@
-// The ImageNet and class-folder importers on small trees of real JPEGs made here: counts,
-// labels, class names, resizing, the bad-input report, the failure threshold, CMYK input, and
-// identical output whatever the thread count.
+// The ImageNet and class-folder importers on small trees of real JPEGs and PNGs made here:
+// counts, labels, class names, resizing, the bad-input report, the failure threshold, CMYK
+// input, identical output whatever the thread count, train/ with test/, and raw stores.
 #include "import/image_pipeline.h"
 
 #include <gtest/gtest.h>
@@ -357,6 +357,119 @@ TEST(FolderImport, ClassSplitKeepsTheChosenFoldersRelabelled) {
     EXPECT_EQ(std::vector<std::uint8_t>(kept.image(i), kept.image(i) + kept.length(i)),
               std::vector<std::uint8_t>(whole.image(i), whole.image(i) + whole.length(i)));
   EXPECT_NE(all.fingerprint(), part.fingerprint());
+}
+
+// The pixels of image `i` of a raw store's split.
+std::vector<std::uint8_t> raw_pixels(const DatasetReader& reader, const std::string& split,
+                                     std::uint64_t i) {
+  const ImageRun run = reader.read_run(split, i, 1);
+  return {run.image(i), run.image(i) + run.length(i)};
+}
+
+TEST(FolderImport, TrainAndTestFoldersOfSmallPngsAndJpegsGiveARawStore) {
+  TempDir dir;
+  // CIFAR's layout: train/ and test/, 32x32 images, here PNGs and JPEGs mixed.
+  std::map<std::string, Image> pngs;  // file -> its pixels
+  std::map<std::string, std::vector<std::uint8_t>> jpegs;
+  for (const char* split : {"train", "test"})
+    for (const char* name : {"cat", "dog"})
+      for (int i = 0; i < (std::string(split) == "train" ? 3 : 1); ++i) {
+        const std::string file =
+            dir.file(std::string("cifar/") + split + "/" + name + "/" + std::to_string(i));
+        const int seed = 10 * i + name[0] + split[1];
+        if (i % 2 == 0) {
+          pngs[file + ".png"] = textured(32, 32, seed);
+          write_bytes(file + ".png", encode_png(pngs[file + ".png"]));
+        } else {
+          jpegs[file + ".jpg"] = jpeg(32, 32, seed);
+          write_bytes(file + ".jpg", jpegs[file + ".jpg"]);
+        }
+      }
+  ImageImportOptions options = quiet_options(2);
+  options.max_bad_fraction = 0;
+  const ImportSummary summary = prepare_folder(dir.file("cifar"), dir.file("cifar.h5"), options);
+  EXPECT_EQ(summary.train, 6u);
+  EXPECT_EQ(summary.val, 2u);  // test/ is stored as split val, what training evaluates
+  EXPECT_EQ(summary.stored_as, "raw 32x32x3");
+  DatasetReader reader(dir.file("cifar.h5"));
+  EXPECT_EQ(reader.splits(), (std::vector<std::string>{"train", "val"}));
+  EXPECT_EQ(reader.info().encoding, ImageEncoding::kRaw);
+  EXPECT_EQ(reader.info().height, 32);
+  EXPECT_EQ(reader.info().width, 32);
+  EXPECT_EQ(reader.info().channels, 3);
+  EXPECT_EQ(reader.info().class_names, (std::vector<std::string>{"cat", "dog"}));
+  EXPECT_EQ(reader.index("train").labels, (std::vector<std::int32_t>{0, 0, 0, 1, 1, 1}));
+  EXPECT_EQ(reader.index("val").labels, (std::vector<std::int32_t>{0, 1}));
+  // Raw stores exactly the decoded pixels: a PNG's own, a JPEG's as libjpeg-turbo decodes it.
+  const std::string cat = dir.file("cifar/train/cat/");
+  EXPECT_EQ(raw_pixels(reader, "train", 0), pngs.at(cat + "0.png").pixels);
+  const auto& second = jpegs.at(cat + "1.jpg");
+  EXPECT_EQ(raw_pixels(reader, "train", 1),
+            decode_jpeg(second.data(), second.size(), 3, 8, /*strict=*/true).pixels);
+  EXPECT_EQ(raw_pixels(reader, "val", 1), pngs.at(dir.file("cifar/test/dog/0.png")).pixels);
+
+  // jpeg on request: the same splits, re-encoded.
+  options.encoding = StoredEncoding::kJpeg;
+  EXPECT_EQ(prepare_folder(dir.file("cifar"), dir.file("jpeg.h5"), options).stored_as, "jpeg");
+  EXPECT_EQ(DatasetReader(dir.file("jpeg.h5")).index("val").labels,
+            (std::vector<std::int32_t>{0, 1}));
+
+  // val/ beside test/: refused naming both, until --val-folder picks one.
+  options.encoding = StoredEncoding::kAuto;
+  write_bytes(dir.file("cifar/val/cat/v.png"), encode_png(textured(32, 32, 99)));
+  const std::string both =
+      error_of([&] { prepare_folder(dir.file("cifar"), dir.file("x.h5"), options); });
+  EXPECT_NE(both.find(dir.file("cifar/val")), std::string::npos) << both;
+  EXPECT_NE(both.find(dir.file("cifar/test")), std::string::npos) << both;
+  EXPECT_NE(both.find("--val-folder"), std::string::npos) << both;
+  EXPECT_FALSE(fs::exists(dir.file("x.h5")));
+  options.val_folder = "val";
+  EXPECT_EQ(prepare_folder(dir.file("cifar"), dir.file("v.h5"), options).val, 1u);
+  options.val_folder = "test";
+  EXPECT_EQ(prepare_folder(dir.file("cifar"), dir.file("t.h5"), options).val, 2u);
+  options.val_folder = "holdout";
+  EXPECT_NE(error_of([&] {
+              prepare_folder(dir.file("cifar"), dir.file("x.h5"), options);
+            }).find("--val-folder 'holdout': expected val or test"),
+            std::string::npos);
+}
+
+TEST(FolderImport, RawNeedsOneStoredSizeAndAutoChoosesRawOnlyForSmallOnes) {
+  TempDir dir;
+  for (int i = 0; i < 4; ++i)
+    write_bytes(dir.file("mixed/a/" + std::to_string(i) + ".png"),
+                encode_png(textured(32, i == 2 ? 40 : 32, i)));
+  ImageImportOptions options = quiet_options(1);
+  options.encoding = StoredEncoding::kRaw;
+  const std::string message =
+      error_of([&] { prepare_folder(dir.file("mixed"), dir.file("mixed.h5"), options); });
+  EXPECT_NE(message.find(dir.file("mixed/a/2.png") + " is 40x32 pixels as stored, but " +
+                         dir.file("mixed/a/0.png") + " is 32x32"),
+            std::string::npos)
+      << message;
+  EXPECT_NE(message.find("--encoding jpeg"), std::string::npos) << message;
+  EXPECT_FALSE(fs::exists(dir.file("mixed.h5")));
+  options.encoding = StoredEncoding::kAuto;  // sizes differ: JPEG
+  EXPECT_EQ(prepare_folder(dir.file("mixed"), dir.file("auto.h5"), options).stored_as, "jpeg");
+
+  // Square images of two sizes that --shorter-side brings to one: raw works, auto takes it.
+  for (int i = 0; i < 3; ++i)
+    write_bytes(dir.file("squares/a/" + std::to_string(i) + ".jpg"),
+                jpeg(40 + 8 * i, 40 + 8 * i, i));
+  options.shorter_side = 32;
+  EXPECT_EQ(prepare_folder(dir.file("squares"), dir.file("squares.h5"), options).stored_as,
+            "raw 32x32x3");
+  options.shorter_side = 256;
+  EXPECT_EQ(prepare_folder(dir.file("squares"), dir.file("big.h5"), options).stored_as, "jpeg");
+
+  // One size, but larger than auto's limit: JPEG unless raw is asked for.
+  for (int i = 0; i < 2; ++i)
+    write_bytes(dir.file("large/a/" + std::to_string(i) + ".png"),
+                encode_png(textured(kAutoRawMaxSide + 1, 70, i)));
+  EXPECT_EQ(prepare_folder(dir.file("large"), dir.file("large.h5"), options).stored_as, "jpeg");
+  options.encoding = StoredEncoding::kRaw;
+  EXPECT_EQ(prepare_folder(dir.file("large"), dir.file("large-raw.h5"), options).stored_as,
+            "raw 65x70x3");
 }
 
 TEST(StoredSize, ShorterSideLandsExactlyLongerIsRounded) {
