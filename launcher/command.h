@@ -57,6 +57,9 @@ std::map<std::string, std::string> recorded_options(const Options& options);
 // The options that name input files (a teacher, a learngene, pre-trained models): recorded for
 // resume, but each seed of an experiment reads its own files of the same kind.
 const std::set<std::string>& input_file_options();
+// What a run's config.ini sets (train/run_record.h): every option but run.dir and those that only
+// say how to invoke (--help, --check, --config, --resume), as an INI file writes them.
+std::map<std::string, std::string> resolved_options(const Options& options);
 // A run's recipe (run.json): what it records but its seed and input files' paths.
 std::map<std::string, std::string> recipe_options(const Options& options);
 

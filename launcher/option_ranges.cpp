@@ -88,6 +88,7 @@ const std::map<std::string, OptionRange>& option_ranges() {
       {"run.threads", at_least(1)},
       {"data.threads", at_least(0)},
       {"dist.timeout", above(0)},
+      {"run.progress-seconds", at_least(0)},
       // tleg logits and tleg evaluate
       {"views", at_least(1)},
       {"topk", at_least(0)},

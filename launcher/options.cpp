@@ -83,6 +83,15 @@ std::map<std::string, std::string> Options::all_values_except(
   return all;
 }
 
+std::map<std::string, std::string> Options::ini_values_except(
+    const std::set<std::string>& excluded) const {
+  std::map<std::string, std::string> values = all_values_except(excluded);
+  for (const auto& option : declared_.options())
+    if (option->semantic()->max_tokens() == 0 && !values_.count(option->long_name()))
+      values.erase(option->long_name());
+  return values;
+}
+
 std::vector<std::string> Options::unread() const {
   std::vector<std::string> names;
   for (const auto& option : declared_.options())

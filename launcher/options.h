@@ -65,6 +65,9 @@ class Options {
   // without a default that was not given reads "" (a switch: "true" when given). Reading them
   // here does not count as reading them into settings (unread() is unchanged).
   std::map<std::string, std::string> all_values_except(const std::set<std::string>& excluded) const;
+  // The same as an INI file must say them to set them again: a switch (an option without a
+  // value) only when it is on, since any line naming it turns it on.
+  std::map<std::string, std::string> ini_values_except(const std::set<std::string>& excluded) const;
   // The declared options not read so far.
   std::vector<std::string> unread() const;
 

@@ -198,6 +198,10 @@ const std::set<std::string>& input_file_options() {
   return names;
 }
 
+std::map<std::string, std::string> resolved_options(const Options& options) {
+  return options.ini_values_except({"help", "check", "check-plan", "config", "resume", "run.dir"});
+}
+
 std::map<std::string, std::string> recipe_options(const Options& options) {
   std::set<std::string> left_out = result_neutral_options();
   left_out.insert(input_file_options().begin(), input_file_options().end());
@@ -269,7 +273,8 @@ Provenance provenance(Options& o, const std::string& command) {
   return {.name = command,
           .command_line = o.command_line(),
           .config_files =
-              o.find<std::vector<std::string>>("config").value_or(std::vector<std::string>{})};
+              o.find<std::vector<std::string>>("config").value_or(std::vector<std::string>{}),
+          .resolved_options = resolved_options(o)};
 }
 
 // The settings of a training stage, from the options add_training_options declared for it.
@@ -361,6 +366,7 @@ EvaluateSettings evaluate_settings(Options& o) {
   s.threads = o.get<std::int64_t>("run.threads");
   s.precision = parse_precision(o.get<std::string>("run.precision"));
   s.out = o.get<std::string>("out");
+  s.progress_seconds = o.get<double>("run.progress-seconds");
   for (const char* name : {"data.mean", "data.std", "aug.eval-crop-fraction"})
     if (o.set_explicitly(name)) s.given.insert(name);
   // auto (a training INI file's value too) means what the model's run resolved it to.
@@ -480,8 +486,10 @@ std::vector<Command> train_commands() {
              "run.threads", value_i(d.threads), "compute threads per rank (CPU)")(
              "run.precision", value_s(precision_request_name(d.precision)),
              "auto (as the model's run resolved it, recorded in its file; else what the device "
-             "computes natively), fp32 or bf16")("out", value_s(d.out),
-                                                 "write the result as JSON here");
+             "computes natively), fp32 or bf16")(
+             "run.progress-seconds", value_d(d.progress_seconds),
+             "seconds between the lines that say how far the evaluation is (0: every batch)")(
+             "out", value_s(d.out), "write the result as JSON here");
        },
        [](Options& o) {
          return [s = evaluate_settings(o)] {

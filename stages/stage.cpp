@@ -170,6 +170,10 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
       std::cerr << label.method << " before fine-tuning: top-1 " << initial->top1 * 100
                 << "%, top-5 " << initial->top5 * 100 << "%\n";
   }
+  if (context.root()) {
+    std::filesystem::create_directories(s.train.run_dir);
+    write_resolved_config(s.provenance, s.train.run_dir + "/config.ini");
+  }
   TrainSettings training = s.train;
   training.recorded_settings["data.fingerprint"] = dataset.fingerprint();
   const TrainOutcome outcome =
@@ -468,7 +472,7 @@ EvaluateResult evaluate(const EvaluateSettings& e, const StageContext& context) 
   s.train.batch = e.batch;
   Loader val(loader_options(s, context, model->channels(), false));
   const Accuracy accuracy = evaluate_model(*model, val, dataset.index(e.data.val_split).size(),
-                                           context.comm, context.device);
+                                           context.comm, context.device, e.progress_seconds);
   result.top1 = accuracy.top1;
   result.top5 = accuracy.top5;
   result.samples = accuracy.samples;

@@ -150,7 +150,8 @@ struct EvaluateSettings {
   std::int64_t batch = 128;
   std::int64_t threads = 1;  // compute threads per rank (data.threads: the loader's)
   PrecisionRequest precision = PrecisionRequest::kAuto;
-  std::string out;  // JSON result file ("": none)
+  std::string out;                                       // JSON result file ("": none)
+  double progress_seconds = kEvaluationProgressSeconds;  // between "evaluating: ..." lines
   // The options of the evaluation view given a value (data.mean, data.std,
   // aug.eval-crop-fraction, run.precision): the others are taken from the model file, which records
   // how its run evaluated it, so that evaluate gives the number training gave.

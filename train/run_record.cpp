@@ -4,7 +4,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "common/error.h"
 #include "common/format.h"
@@ -12,6 +14,42 @@
 namespace tleg {
 
 using nlohmann::json;
+
+namespace {
+
+// Written beside and renamed over `path`: a reader never sees half a file.
+void write_whole(const std::string& path, const std::string& text, const char* what) {
+  const std::string temporary = path + ".partial";
+  {
+    std::ofstream out(temporary);
+    out << text;
+    if (!out) fail(path, ": cannot write ", what);
+  }
+  std::filesystem::rename(temporary, path);
+}
+
+}  // namespace
+
+void write_resolved_config(const Provenance& provenance, const std::string& path) {
+  // Keys before any section have no prefix ("depth", "init"); "optim.epochs" is [optim] epochs.
+  std::map<std::string, std::vector<std::pair<std::string, std::string>>> sections;
+  for (const auto& [name, value] : provenance.resolved_options) {
+    const auto dot = name.find('.');
+    if (dot == std::string::npos)
+      sections[""].emplace_back(name, value);
+    else
+      sections[name.substr(0, dot)].emplace_back(name.substr(dot + 1), value);
+  }
+  std::ostringstream text;
+  text << "# tleg " << provenance.name << ": every option of this run as it ran. Train it again "
+       << "with\n#   tleg " << provenance.name << " --config config.ini --run.dir NEW_FOLDER\n";
+  for (const auto& [section, keys] : sections) {
+    text << "\n";
+    if (!section.empty()) text << "[" << section << "]\n";
+    for (const auto& [key, value] : keys) text << key << " = " << value << "\n";
+  }
+  write_whole(path, text.str(), "the run's options");
+}
 
 void write_run_ledger(const RunLedger& r, const std::string& path) {
   const auto accuracy = [&](double value) { return r.evaluated ? json(value) : json(nullptr); };
@@ -59,13 +97,7 @@ void write_run_ledger(const RunLedger& r, const std::string& path) {
                        {"recipe", r.recipe},
                        {"placement", placement},
                        {"extra", r.extra}};
-  const std::string temporary = path + ".partial";
-  {
-    std::ofstream out(temporary);
-    out << record.dump(2) << "\n";
-    if (!out) fail(path, ": cannot write the run record");
-  }
-  std::filesystem::rename(temporary, path);
+  write_whole(path, record.dump(2) + "\n", "the run record");
 }
 
 RunLedger read_run_ledger(const std::string& path) {

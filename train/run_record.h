@@ -65,6 +65,9 @@ struct Provenance {
   std::string name;  // the tleg command that ran: a sweep's runs record "sweep", not "finetune"
   std::string command_line;  // its options as shell words (Options::command_line)
   std::vector<std::string> config_files;
+  // Every option's value as the run saw it (given, from an INI file, or the default), but
+  // run.dir and the options that only say how to invoke (--help, --check, --config, --resume).
+  std::map<std::string, std::string> resolved_options;
   // "tleg <command> <options>": a shell runs it again.
   std::string command() const { return "tleg " + name + " " + command_line; }
   // The INI files, each followed by a space (run.json's "config").
@@ -74,6 +77,10 @@ struct Provenance {
     return joined;
   }
 };
+
+// The run's options as an INI file (config.ini in the run folder): `tleg <command> --config
+// config.ini --run.dir NEW` trains the same run again, whatever defaults a later tleg has.
+void write_resolved_config(const Provenance& provenance, const std::string& path);
 
 void write_run_ledger(const RunLedger& ledger, const std::string& path);
 RunLedger read_run_ledger(const std::string& path);  // errors name the file and the field

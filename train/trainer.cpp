@@ -225,8 +225,11 @@ namespace {
 // evaluate_model, stopped early (nothing returned, on every rank alike) when `stop` agrees.
 std::optional<Accuracy> evaluate_until_stopped(Classifier& model, Loader& val,
                                                std::uint64_t split_size, dist::Communicator& comm,
-                                               c10::Device device, dist::StopRequest* stop) {
+                                               c10::Device device, dist::StopRequest* stop,
+                                               double progress_seconds) {
   at::NoGradGuard no_grad;
+  const auto started = std::chrono::steady_clock::now();
+  auto said = started;
   model.eval();
   const std::int64_t k = std::min<std::int64_t>(5, model.classes());
   double correct1 = 0, correct5 = 0, counted = 0, loss_sum = 0;
@@ -257,6 +260,18 @@ std::optional<Accuracy> evaluate_until_stopped(Classifier& model, Loader& val,
       correct1 += hits[j][0].item<bool>();
       correct5 += hits[j].any().item<bool>();
     }
+    const auto now = std::chrono::steady_clock::now();
+    if (comm.rank() == 0 && std::chrono::duration<double>(now - said).count() >= progress_seconds) {
+      said = now;
+      // Rank 0's batches stand for every rank's: they all have as many.
+      const std::uint64_t done = std::min<std::uint64_t>(
+          split_size, position_in_rank * static_cast<std::uint64_t>(comm.size()));
+      std::cerr << "evaluating: " << grouped(static_cast<std::int64_t>(done)) << " of "
+                << grouped(static_cast<std::int64_t>(split_size)) << " images ("
+                << 100 * done / std::max<std::uint64_t>(split_size, 1) << "%), "
+                << format_duration(std::chrono::duration<double>(now - started).count())
+                << std::endl;
+    }
   }
   at::Tensor totals = at::tensor({correct1, correct5, counted, loss_sum}, at::kDouble).to(device);
   comm.all_reduce(totals);
@@ -272,8 +287,8 @@ std::optional<Accuracy> evaluate_until_stopped(Classifier& model, Loader& val,
 }  // namespace
 
 Accuracy evaluate_model(Classifier& model, Loader& val, std::uint64_t split_size,
-                        dist::Communicator& comm, c10::Device device) {
-  return *evaluate_until_stopped(model, val, split_size, comm, device, nullptr);
+                        dist::Communicator& comm, c10::Device device, double progress_seconds) {
+  return *evaluate_until_stopped(model, val, split_size, comm, device, nullptr, progress_seconds);
 }
 
 void Trainer::synchronise_buffers() {
@@ -298,8 +313,8 @@ void Trainer::synchronise_buffers() {
 
 std::optional<Accuracy> Trainer::evaluate(Loader& val, std::uint64_t split_size,
                                           dist::StopRequest* stop) {
-  const std::optional<Accuracy> accuracy =
-      evaluate_until_stopped(model_, val, split_size, comm_, device_, stop);
+  const std::optional<Accuracy> accuracy = evaluate_until_stopped(
+      model_, val, split_size, comm_, device_, stop, kEvaluationProgressSeconds);
   model_.train();
   return accuracy;
 }

@@ -112,6 +112,10 @@ struct TrainOutcome {
   bool finished = true;                // false when stopped by stop_after_steps
 };
 
+// How often an evaluation says how far it is (a minute-long ImageNet evaluation says it a few
+// times; Fashion-MNIST's, over in a second, says nothing).
+inline constexpr double kEvaluationProgressSeconds = 10;
+
 struct Accuracy {
   double top1 = 0, top5 = 0;
   std::int64_t samples = 0;
@@ -224,9 +228,12 @@ class Trainer {
 
 // Top-1 and top-5 of `model` (put in eval mode) over the whole split of `split_size` samples,
 // each counted once across the ranks of `comm`: `val` must be an evaluation loader (no
-// shuffling, padding kept, short last batch kept). Collective.
+// shuffling, padding kept, short last batch kept). Collective. Rank 0 says how far it is,
+// "evaluating: 12,288 of 50,000 images (25%), 31 s", at most every `progress_seconds` (0: after
+// every batch), so a long evaluation is not mistaken for a hang.
 Accuracy evaluate_model(Classifier& model, Loader& val, std::uint64_t split_size,
-                        dist::Communicator& comm, c10::Device device);
+                        dist::Communicator& comm, c10::Device device,
+                        double progress_seconds = kEvaluationProgressSeconds);
 
 // Runs a stage's whole schedule (or resumes it): steps, logging, checkpoints, an evaluation at
 // every epoch end, and stops on a non-finite loss, on SIGTERM/SIGUSR1/SIGINT (within two steps

@@ -104,6 +104,13 @@ sys.exit(0 if run['top1'] == alone['top1'] else f'{sys.argv[2]}: evaluate {alone
 done < <(find "$work/out" -name run.json)
 [ "$evaluated" -ge 9 ] || fail "only $evaluated models evaluated alone (teacher and 8 fine-tuned, expected)"
 checks=$((checks + 1))
+# An evaluation says how far it is (every batch here; every 10 s by default), ending at the split.
+"$tleg" evaluate --model "$folder/model.h5" --data.store "$store" --run.progress-seconds 0 \
+  >"$work/progress.log" 2>&1 || { cat "$work/progress.log"; fail "evaluate with progress"; }
+grep -Eq "^evaluating: [0-9,]+ of ([0-9,]+) images \([0-9]+%\)" "$work/progress.log" &&
+  grep -Eq "^evaluating: ([0-9,]+) of \1 images \(100%\)" "$work/progress.log" ||
+  { cat "$work/progress.log"; fail "evaluate shows no progress"; }
+checks=$((checks + 1))
 # run.json's command is a shell command line: run again (with --check, which reads every option
 # and INI file and runs nothing), it is accepted as it stands.
 for run in "$work/out/seed-0/teacher/run.json" "$work/out/seed-0/sweep/tleg/depth-3/run.json"; do
@@ -113,6 +120,11 @@ for run in "$work/out/seed-0/teacher/run.json" "$work/out/seed-0/sweep/tleg/dept
   (cd "$source" && eval "\"$tleg\" ${command#tleg } --check") >"$work/again.log" 2>&1 ||
     { cat "$work/again.log"; fail "$run: its command does not run again: $command"; }
   grep -q "options valid" "$work/again.log" || { cat "$work/again.log"; fail "no 'options valid'"; }
+  # and config.ini beside it holds every option: with a new folder alone, it is the same run
+  # (tests/launcher/options_test.cpp checks option by option that it records the same).
+  name=$(awk '{print $2}' <<<"$command")
+  (cd "$source" && "$tleg" "$name" --config "$(dirname "$run")/config.ini" --run.dir "$work/again" --check) \
+    >"$work/again.log" 2>&1 || { cat "$work/again.log"; fail "$(dirname "$run")/config.ini does not run again"; }
 done
 checks=$((checks + 1))
 echo "$((checks + 4)) passed, 0 failed"

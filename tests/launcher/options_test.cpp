@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <fstream>
 #include <iterator>
 #include <map>
 #include <string>
@@ -15,6 +16,8 @@
 #include "error_message.h"
 #include "launcher/command.h"
 #include "launcher/option_ranges.h"
+#include "temp_dir.h"
+#include "train/run_record.h"
 
 namespace tleg {
 namespace {
@@ -147,6 +150,69 @@ TEST(CommandOptions, EveryTrainingOptionButTheNeutralOnesIsRecordedForResume) {
     }
   }
   EXPECT_GT(checked, 150);  // about 50 recorded options in each of four commands
+}
+
+// What a training command records, and the switches (options without a value) it sees on:
+// a switch is on whenever an INI file names it, whatever the value written beside it.
+std::map<std::string, std::string> record_and_switches(Options& options,
+                                                       const po::options_description& declared) {
+  std::map<std::string, std::string> seen = recorded_options(options);
+  for (const auto& option : declared.options())
+    if (option->semantic()->max_tokens() == 0 && option->long_name() != "help" &&
+        option->long_name() != "check" && option->long_name() != "check-plan")
+      seen["switch " + option->long_name()] = options.given(option->long_name()) ? "on" : "off";
+  return seen;
+}
+
+// The same when a training command's options come from `ini` alone (and --run.dir).
+std::map<std::string, std::string> seen_from_ini(const Command& command, const std::string& ini) {
+  po::positional_options_description positional;
+  const po::options_description declared = command_options(command, positional);
+  const char* argv[] = {command.name.c_str(), "--run.dir", "runs"};
+  po::variables_map values;
+  po::store(po::command_line_parser(3, argv).options(declared).run(), values);
+  std::ifstream file(ini);
+  po::store(po::parse_config_file(file, declared), values);
+  po::notify(values);
+  Options options(values, declared);
+  return record_and_switches(options, declared);
+}
+
+// config.ini, written in every run folder, trains the same run again: with any one option set
+// to another value than its default, reading the file back gives the same record (resume's
+// check: every option that can change a result, with its value) and the same switches on.
+TEST(ResolvedConfig, ReadBackEveryOptionIsAsTheRunHadIt) {
+  const testing::TempDir dir;
+  const std::string ini = dir.file("config.ini");
+  std::int64_t checked = 0;
+  for (const Command& command : all_commands()) {
+    if (command.name != "teacher" && command.name != "distill" && command.name != "finetune" &&
+        command.name != "sweep")
+      continue;
+    SCOPED_TRACE("tleg " + command.name);
+    const std::vector<std::string>& smallest = smallest_command_lines().at(command.name);
+    const auto defaults = recorded(command, smallest);
+    po::positional_options_description positional;
+    const po::options_description declared = command_options(command, positional);
+    for (const auto& option : declared.options()) {
+      const std::string& name = option->long_name();
+      if (name == "help" || name == "check" || name == "check-plan" || name == "config" ||
+          name == "resume" || name == "run.dir")
+        continue;
+      SCOPED_TRACE("--" + name);
+      const auto args = with_other_value(smallest, name, *option, defaults);
+      const auto run = with_options(command, args, [&](Options& options) {
+        write_resolved_config({.name = command.name, .resolved_options = resolved_options(options)},
+                              ini);
+        return record_and_switches(options, declared);
+      });
+      std::map<std::string, std::string> again;
+      ASSERT_NO_THROW(again = seen_from_ini(command, ini));
+      EXPECT_EQ(again, run);
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 150);
 }
 
 // Runs `command` on `args` with --check-plan (parses and checks the options, runs nothing; the
