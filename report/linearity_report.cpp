@@ -67,9 +67,10 @@ report::PlotFiles r2_plot(const std::vector<LabelledFit>& fits) {
   std::string joined;
   for (const auto& c : commands) joined += (joined.empty() ? "" : ", \\\n     ") + c;
   plot.script = concat(
-      "# linearity_r2.gp: R^2 of value ~ a + b*(l/L) per element, median and quartiles per block "
-      "tensor type\n# Data: linearity_r2.dat (one block per model). Rerun with: gnuplot "
-      "linearity_r2.gp\nreset\nset grid\nset key above center horizontal box\n"
+      report::script_header("linearity_r2",
+                            "R^2 of value ~ a + b*(l/L) per element, median and quartiles per "
+                            "block tensor type",
+                            "one block per model"),
       "set title 'Linear fit of every block tensor across depth: R^2 per element (median, "
       "quartiles)'\nset ylabel 'R^2 per element'\nset yrange [-0.05:1.05]\nset xrange [0.5:",
       names.size() + 0.5, "]\nset xtics (", tics.str(), ") rotate by 30 right\n",
@@ -119,21 +120,12 @@ report::PlotFiles elements_plot(const LabelledFit& model, std::size_t k) {
     body << "set title " << report::gnuplot_string(tensors[p]) << "\nplot " << joined << "\n";
   }
   body << "unset multiplot\n";
-  plot.script =
-      concat("# ", stem,
-             ".gp: the elements of each tensor type that vary most across "
-             "depth, with their fitted lines\n# Data: ",
-             stem,
-             ".dat. Rerun with: "
-             "gnuplot ",
-             stem,
-             ".gp\nreset\nset grid\nset key top left font ',9'\n"
-             "set xlabel 'l/L'\nset xrange [-0.05:1]\n",
-             "set terminal pngcairo size 1100,800 noenhanced font 'sans,10'\nset output '", stem,
-             ".png'\n", body.str(),
-             "set terminal svg size 1100,800 noenhanced font 'sans,10' background "
-             "'#ffffff'\nset output '",
-             stem, ".svg'\n", body.str(), "unset output\n");
+  plot.script = report::script_header(stem,
+                                      "the elements of each tensor type that vary most across "
+                                      "depth, with their fitted lines",
+                                      "one block per element") +
+                "set key top left font ',9'\nset xlabel 'l/L'\nset xrange [-0.05:1]\n" +
+                report::render_figure(stem, body.str(), {1100, 800, 10});
   return plot;
 }
 

@@ -14,13 +14,36 @@
 
 namespace tleg::report {
 
+namespace {
+
+// Where the next drawing goes: STEM.png, or STEM.svg on a white background.
+std::string png_output(const std::string& stem, const FigureSize& size) {
+  return concat("set terminal pngcairo size ", size.width, ",", size.height,
+                " noenhanced font 'sans,", size.font, "'\nset output '", stem, ".png'\n");
+}
+std::string svg_output(const std::string& stem, const FigureSize& size) {
+  return concat("set terminal svg size ", size.width, ",", size.height, " noenhanced font 'sans,",
+                size.font, "' background '#ffffff'\nset output '", stem, ".svg'\n");
+}
+
+}  // namespace
+
+std::string script_header(const std::string& stem, const std::string& job,
+                          const std::string& data_layout) {
+  return "# " + stem + ".gp: " + job + "\n# Data: " + stem + ".dat (" + data_layout +
+         "). Rerun with: gnuplot " + stem +
+         ".gp\nreset\nset grid\nset key above center horizontal box\n";
+}
+
 // The ending of every script: the same plot as PNG and SVG.
 std::string render_both(const std::string& stem, const std::string& plot) {
-  return "set terminal pngcairo size 1000,650 noenhanced font 'sans,11'\nset output '" + stem +
-         ".png'\nplot " + plot +
-         "\nset terminal svg size 1000,650 noenhanced font 'sans,11' background '#ffffff'\n"
-         "set output '" +
-         stem + ".svg'\nreplot\nunset output\n";
+  return png_output(stem, {}) + "plot " + plot + "\n" + svg_output(stem, {}) +
+         "replot\nunset output\n";
+}
+
+std::string render_figure(const std::string& stem, const std::string& drawing,
+                          const FigureSize& size) {
+  return png_output(stem, size) + drawing + svg_output(stem, size) + drawing + "unset output\n";
 }
 
 // A string literal for a gnuplot script, whatever the text holds (a method name, a title).
@@ -56,11 +79,8 @@ AxisScale axis_scale(double largest) {
   return {1, ""};
 }
 
-std::string script_header(const std::string& stem, const std::string& job) {
-  return "# " + stem + ".gp: " + job + "\n# Data: " + stem +
-         ".dat (one block per method, in the order of the plot command). Rerun with: gnuplot " +
-         stem + ".gp\nreset\nset grid\nset key above center horizontal box\n";
-}
+// The cost plots' data files: one block per series.
+constexpr const char* kBlockPerMethod = "one block per method, in the order of the plot command";
 
 PlotFiles accuracy_vs_depth(const ReportData& data) {
   PlotFiles plot{"accuracy_vs_depth", "", ""};
@@ -78,7 +98,8 @@ PlotFiles accuracy_vs_depth(const ReportData& data) {
         colour_of(f.method), "' title ", gnuplot_string(display_name(f.method))));
   }
   plot.data = dat.str();
-  plot.script = script_header(plot.stem, "top-1 accuracy against depth, one line per method") +
+  plot.script = script_header(plot.stem, "top-1 accuracy against depth, one line per method",
+                              kBlockPerMethod) +
                 "set title 'Top-1 accuracy of each depth, per method (error bars: std over "
                 "seeds)'\nset xlabel 'depth (number of transformer blocks)'\n"
                 "set ylabel 'top-1 accuracy (%)'\nset xtics 1\nset offsets 0.5, 0.5, 0, 0\n" +
@@ -118,7 +139,8 @@ PlotFiles accuracy_vs_cost(const ReportData& data, const AxisScale& scale) {
   plot.data = dat.str();
   plot.script = script_header(plot.stem,
                               "accuracy of each model against the family's cumulative "
-                              "training cost when it is ready") +
+                              "training cost when it is ready",
+                              kBlockPerMethod) +
                 "set title 'Top-1 accuracy against cumulative training cost of the family "
                 "(models added by increasing depth)'\nset xlabel 'cumulative training compute "
                 "(" +
@@ -161,7 +183,8 @@ PlotFiles cost_vs_models(const ReportData& data, const AxisScale& scale) {
   for (const Family& f : data.families) most_models = std::max(most_models, f.models.size());
   plot.data = dat.str();
   plot.script =
-      script_header(plot.stem, "cumulative training cost against the number of models produced") +
+      script_header(plot.stem, "cumulative training cost against the number of models produced",
+                    kBlockPerMethod) +
       "set title 'Cumulative training cost against the number of models produced "
       "(one per depth, by increasing depth)'\nset xlabel 'models produced (0 = before the "
       "first: shared pre-training only)'\nset ylabel 'cumulative training compute (" +
@@ -190,7 +213,8 @@ PlotFiles stored_parameters(const ReportData& data) {
                                   "):3:xtic(1) with boxes lc rgb variable notitle, '' using 0:($2/",
                                   scale.factor, "):4 with labels offset 0,1 notitle");
   plot.script =
-      script_header(plot.stem, "parameters kept on disk to initialise the family, per method") +
+      script_header(plot.stem, "parameters kept on disk to initialise the family, per method",
+                    "one row per method") +
       "set title 'Parameters stored to initialise the whole family of depths, per method'\n"
       "set ylabel 'parameters stored (" +
       unit +

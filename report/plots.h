@@ -17,8 +17,20 @@ struct PlotFiles {
 // Accuracy against depth and against cumulative cost, cost against models produced, parameters
 // stored; none without families.
 std::vector<PlotFiles> make_plots(const ReportData& data);
+// A script's first lines: what it draws, what its data file holds (`data_layout`, e.g. "one
+// block per method, in the order of the plot command"), how to rerun it, then the common style.
+std::string script_header(const std::string& stem, const std::string& job,
+                          const std::string& data_layout);
 // The ending of a script: `plot` drawn as STEM.png, then replotted as STEM.svg.
 std::string render_both(const std::string& stem, const std::string& plot);
+// A figure's size in pixels and its font's in points.
+struct FigureSize {
+  int width = 1000, height = 650, font = 11;
+};
+// The ending of a script whose figure takes several commands (a multiplot, which `replot` would
+// redraw only in part): `drawing` written twice, for STEM.png and STEM.svg.
+std::string render_figure(const std::string& stem, const std::string& drawing,
+                          const FigureSize& size);
 // A string literal for a gnuplot script, whatever the text holds (a method name, a title).
 std::string gnuplot_string(const std::string& text);
 // Runs gnuplot on the scripts inside `dir`, so their relative file names resolve there.
