@@ -72,7 +72,8 @@ std::vector<Command> report_commands() {
                          "run.json files, or folders searched recursively for run.json")(
              "out", po::value<std::string>()->required(),
              "output folder (created): runs.csv/.md, totals.csv/.md, ratios.csv, verdicts.md, "
-             "report.md, plots as .png/.svg with their .dat and .gp files");
+             "report.md, plots as .png/.svg with their .dat and .gp files, and curves/: each "
+             "run's training curves from the metrics.jsonl beside its run.json");
          p.add("runs", -1);
        },
        [](Options& o) {

@@ -1,12 +1,13 @@
 // The cost report: reads the run ledgers (runs), computes the paper's comparisons
 // (ratios) and a verdict on each claim (verdicts), writes the tables
-// (tables) and the plots (plots) into one folder.
+// (tables), the plots (plots) and each run's training curves (curves) into one folder.
 #include "report/report.h"
 
 #include <filesystem>
 #include <fstream>
 
 #include "common/error.h"
+#include "report/curves.h"
 #include "report/plots.h"
 #include "report/ratios.h"
 #include "report/runs.h"
@@ -26,6 +27,26 @@ void write_file(const fs::path& path, const std::string& text, ReportSummary& su
   out.close();
   if (!out) fail(path.string(), ": cannot write");
   summary.files.push_back(fs::relative(path, out_dir).string());
+}
+
+// Each plot's .dat and .gp into `dir`, then gnuplot's PNG and SVG of them.
+void write_plots(const std::vector<report::PlotFiles>& plots, const fs::path& dir,
+                 ReportSummary& summary, const fs::path& out_dir) {
+  if (plots.empty()) return;
+  std::vector<std::string> scripts;
+  for (const auto& plot : plots) {
+    write_file(dir / (plot.stem + ".dat"), plot.data, summary, out_dir);
+    write_file(dir / (plot.stem + ".gp"), plot.script, summary, out_dir);
+    scripts.push_back(plot.stem + ".gp");
+  }
+  report::run_gnuplot(dir, scripts);
+  for (const auto& plot : plots)
+    for (const char* extension : {".png", ".svg"}) {
+      const fs::path image = dir / (plot.stem + extension);
+      if (!fs::exists(image) || fs::file_size(image) == 0)
+        fail(image.string(), ": gnuplot did not write it (scripts are in ", dir.string(), ")");
+      summary.files.push_back(fs::relative(image, out_dir).string());
+    }
 }
 
 }  // namespace
@@ -58,24 +79,18 @@ ReportSummary write_report(const std::vector<std::string>& runs, const std::stri
   write_file(dir / "verdicts.md", verdicts_md(summary.verdicts), summary, dir);
 
   const std::vector<PlotFiles> plots = make_plots(data);
-  std::vector<std::string> stems, scripts;
-  for (const auto& plot : plots) {
-    write_file(dir / (plot.stem + ".dat"), plot.data, summary, dir);
-    write_file(dir / (plot.stem + ".gp"), plot.script, summary, dir);
-    stems.push_back(plot.stem);
-    scripts.push_back(plot.stem + ".gp");
-  }
-  if (!plots.empty()) {
-    run_gnuplot(dir, scripts);
-    for (const auto& stem : stems)
-      for (const char* extension : {".png", ".svg"}) {
-        const fs::path image = dir / (stem + extension);
-        if (!fs::exists(image) || fs::file_size(image) == 0)
-          fail(image.string(), ": gnuplot did not write it (scripts are in ", out_dir, ")");
-        summary.files.push_back(stem + extension);
-      }
-  }
-  write_file(dir / "report.md", report_md(data, summary, stems) + transfer, summary, dir);
+  write_plots(plots, dir, summary, dir);
+  std::vector<std::string> stems;
+  for (const auto& plot : plots) stems.push_back(plot.stem);
+
+  const std::vector<RunCurves> curves = training_curves(data);
+  std::vector<PlotFiles> figures;
+  for (const auto& run : curves)
+    if (run.figure) figures.push_back(*run.figure);
+  if (!figures.empty()) fs::create_directories(dir / report::kCurvesFolder);
+  write_plots(figures, dir / report::kCurvesFolder, summary, dir);
+  write_file(dir / "report.md", report_md(data, summary, stems, curves_md(curves)) + transfer,
+             summary, dir);
   return summary;
 }
 

@@ -6,6 +6,7 @@
 
 #include "common/error.h"
 #include "common/format.h"
+#include "report/curves.h"
 #include "report/ratios.h"
 #include "report/verdicts.h"
 
@@ -21,15 +22,6 @@ std::string csv_field(const std::string& text) {
   return quoted + "\"";
 }
 
-// A ViT's depth; what else a row's model is (the CNN teacher's conv layers are no ViT depth;
-// the teacher-logits job trains nothing).
-std::string depth_cell(const RunGroup& g) {
-  const std::string& model = g.runs.front()->ledger.model;
-  if (g.method == "teacher-logits") return "-";
-  if (model.starts_with("CNN")) return "CNN";
-  return std::to_string(g.depth);
-}
-
 std::string runs_table(const ReportData& data) {
   std::ostringstream out;
   out << "| method | depth | n | top-1 % (best epoch) | top-5 % (best epoch) | top-1 % (last "
@@ -42,9 +34,9 @@ std::string runs_table(const ReportData& data) {
       return format_number("%.2f", 100 * mean) +
              (g.n_evaluated < 2 ? std::string() : " ± " + format_number("%.2f", 100 * std));
     };
-    out << "| " << g.method << " | " << depth_cell(g) << " | " << g.n() << " | "
-        << accuracy(g.top1_mean, g.top1_std) << " | " << accuracy(g.top5_mean, g.top5_std) << " | "
-        << accuracy(g.last_top1_mean, g.last_top1_std) << " | "
+    out << "| " << g.method << " | " << depth_cell(g.runs.front()->ledger) << " | " << g.n()
+        << " | " << accuracy(g.top1_mean, g.top1_std) << " | " << accuracy(g.top5_mean, g.top5_std)
+        << " | " << accuracy(g.last_top1_mean, g.last_top1_std) << " | "
         << format_number("%g", g.cost.epochs) << " | " << grouped(std::llround(g.cost.images))
         << " | " << format_number("%.4g", g.cost.flops) << " | "
         << format_number("%.4g", g.cost.device_seconds / 3600) << " | "
@@ -138,6 +130,13 @@ std::string teacher_note(const ReportData& data) {
 }
 
 }  // namespace
+
+// The CNN teacher's conv layers are no ViT depth; the teacher-logits job trains nothing.
+std::string depth_cell(const RunLedger& run) {
+  if (run.method == "teacher-logits") return "-";
+  if (run.model.starts_with("CNN")) return "CNN";
+  return std::to_string(run.depth);
+}
 
 std::string runs_csv(const ReportData& data) {
   std::ostringstream out;
@@ -256,7 +255,8 @@ std::string totals_md(const ReportData& data) {
 }
 
 std::string report_md(const ReportData& data, const ReportSummary& summary,
-                      const std::vector<std::string>& plot_stems) {
+                      const std::vector<std::string>& plot_stems,
+                      const std::string& curves_section) {
   std::ostringstream out;
   out << "# TLEG cost report\n\n"
       << summary.run_files << " run.json files, dataset '" << data.runs.front().ledger.dataset
@@ -273,6 +273,10 @@ std::string report_md(const ReportData& data, const ReportSummary& summary,
         << ".dat` (rerun `gnuplot " << stem << ".gp` here to restyle)\n";
   if (plot_stems.empty())
     out << "- no plots: no fine-tuned models (tleg, scratch, prefin, subset) among the runs\n";
+  if (std::any_of(summary.files.begin(), summary.files.end(), [](const std::string& file) {
+        return file.starts_with(std::string(kCurvesFolder) + "/");
+      }))
+    out << "- `" << kCurvesFolder << "/`: each run's training curves (see *Training curves*)\n";
   out << "- `verdicts.md`: the verdict on each of the paper's claims\n";
   out << "\n## Accuracy\n\n"
       << accuracy_table(data)
@@ -283,6 +287,7 @@ std::string report_md(const ReportData& data, const ReportSummary& summary,
       << ratios_table(data) << "\n";
   if (!plot_stems.empty()) out << "## Plots\n\n";
   for (const auto& stem : plot_stems) out << "![" << stem << "](" << stem << ".png)\n\n";
+  out << curves_section << "\n";
   // Last, as the demo's output ends with them.
   std::string verdicts = verdicts_md(summary.verdicts);
   out << "#" << verdicts;  // "# Verdicts" becomes the section "## Verdicts"

@@ -1,14 +1,17 @@
 // The cost report: per-depth rows, family totals and every ratio against hand-computed numbers
-// for a synthetic family of runs; plots written; clear failures; the `tleg report` command.
+// for a synthetic family of runs; plots written; each run's training curves from its
+// metrics.jsonl; clear failures; the `tleg report` command.
 #include <gtest/gtest.h>
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <map>
 #include <sstream>
 #include <tuple>
@@ -624,6 +627,175 @@ TEST(Report, FailsClearlyOnMissingOrBrokenRuns) {
             std::string::npos);
 }
 
+// A gnuplot data file's blocks (separated by two blank lines), each as its data lines.
+std::vector<std::vector<std::string>> data_blocks(const std::string& text) {
+  std::vector<std::vector<std::string>> blocks(1);
+  std::istringstream in(text);
+  std::string line;
+  int blank = 0;
+  while (std::getline(in, line)) {
+    if (line.empty()) {
+      if (++blank == 2 && !blocks.back().empty()) blocks.emplace_back();
+      continue;
+    }
+    blank = 0;
+    if (line[0] != '#') blocks.back().push_back(line);
+  }
+  if (blocks.back().empty()) blocks.pop_back();
+  return blocks;
+}
+
+// One line of metrics.jsonl with the keys train/trainer.cpp's TrainingLog writes.
+void log_train(MetricsLog& log, double step, double epoch, double loss, double lr) {
+  log.write({{"step", step},
+             {"epoch", epoch},
+             {"loss", loss},
+             {"lr", lr},
+             {"images_per_second", 100},
+             {"data_wait_fraction", 0.1},
+             {"bytes_reduced", 0}},
+            "train");
+}
+void log_eval(MetricsLog& log, double step, double epoch, double top1, double top5, double loss) {
+  log.write({{"step", step}, {"epoch", epoch}, {"top1", top1}, {"top5", top5}, {"loss", loss}},
+            "eval");
+}
+
+bool is_png(const fs::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::string signature(8, '\0');
+  in.read(signature.data(), 8);
+  return in && signature == "\x89PNG\r\n\x1a\n";
+}
+
+// Each run's metrics.jsonl becomes its figure: the .dat holds the log's numbers by step (a
+// resumed run's repeated step once, as logged last; a line cut by a kill left out), the script
+// draws the panels the run has data for, gnuplot draws it, and report.md links it or says why a
+// run has none.
+TEST(ReportCurves, EachRunsMetricsBecomeItsFigure) {
+  TempDir dir;
+  const fs::path runs = dir.path() / "runs";
+  // 20 steps (images / 100), evaluated at both epoch ends, and evaluated as inherited.
+  write_run(runs / "tleg/d3", {"tleg", 3, 2, 2000, 1e13, 1800, 1300, 2000, 0.70, 0.95},
+            [](RunLedger& r) { r.initial_top1 = 0.4, r.initial_top5 = 0.8; });
+  {
+    MetricsLog log((runs / "tleg/d3/metrics.jsonl").string(), true, /*append=*/false);
+    log_train(log, 5, 1, 2.0, 1e-3);
+    log_train(log, 10, 1, 1.5, 2e-3);
+    log_eval(log, 10, 1, 0.5, 0.9, 1.4);
+    log_train(log, 15, 2, 1.2, 2e-3);  // killed after this line, resumed from step 10:
+  }
+  {
+    MetricsLog log((runs / "tleg/d3/metrics.jsonl").string(), true, /*append=*/true);
+    log_train(log, 15, 2, 1.25, 2e-3);
+    log_train(log, 20, 2, 1.0, 1e-3);
+    log_eval(log, 20, 2, 0.7, 0.95, 0.9);
+  }
+  // Not evaluated (data.val-split ''), and killed in the middle of a line before its resume.
+  write_run(runs / "aux", {"aux", 12, 1, 1200, 3e14, 7200, 2000, 0, 0, 0},
+            [](RunLedger& r) { r.evaluated = false; });
+  {
+    MetricsLog log((runs / "aux/metrics.jsonl").string(), true, /*append=*/false);
+    log_train(log, 4, 1, 3.0, 5e-4);
+    log_train(log, 8, 1, 2.5, 5e-4);
+  }
+  std::ofstream(runs / "aux/metrics.jsonl", std::ios::app) << "{\"bytes_reduced\":0.0,\"ep";
+  {
+    MetricsLog log((runs / "aux/metrics.jsonl").string(), true, /*append=*/true);
+    log_train(log, 8, 1, 2.4, 5e-4);  // continues the cut line: lost
+    log_train(log, 12, 1, 2.0, 5e-4);
+  }
+  // Trained nothing: no metrics.jsonl. Logged nothing: an empty one.
+  write_run(runs / "logits", {"teacher-logits", 0, 0, 600000, 4e13, 1800, 0, 0, 0, 0},
+            [](RunLedger& r) { r.evaluated = false; });
+  write_run(runs / "teacher", {"teacher", 6, 1, 1000, 1e12, 3600, 5000, 0, 0.90, 0.99});
+  std::ofstream(runs / "teacher/metrics.jsonl").close();
+
+  const ReportSummary summary = write_report({runs.string()}, dir.file("report"));
+  const fs::path curves = dir.path() / "report" / "curves";
+  for (const char* stem : {"tleg_d3", "aux"})
+    for (const char* extension : {".png", ".svg", ".dat", ".gp"}) {
+      const std::string file = std::string("curves/") + stem + extension;
+      ASSERT_TRUE(fs::exists(dir.path() / "report" / file)) << file;
+      EXPECT_GT(fs::file_size(dir.path() / "report" / file), 0u) << file;
+      EXPECT_NE(std::find(summary.files.begin(), summary.files.end(), file), summary.files.end())
+          << file;
+    }
+  EXPECT_TRUE(is_png(curves / "tleg_d3.png"));
+  EXPECT_TRUE(is_png(curves / "aux.png"));
+  std::vector<std::string> written;  // the two figures' files, nothing for the other runs
+  for (const auto& entry : fs::directory_iterator(curves))
+    written.push_back(entry.path().filename().string());
+  std::sort(written.begin(), written.end());
+  EXPECT_EQ(written,
+            (std::vector<std::string>{"aux.dat", "aux.gp", "aux.png", "aux.svg", "tleg_d3.dat",
+                                      "tleg_d3.gp", "tleg_d3.png", "tleg_d3.svg"}))
+      << (fs::exists(curves / "gnuplot.log") ? text_of(curves / "gnuplot.log") : "");
+
+  // Percent with %.10g: 100 * 0.7 is 70.00000000000001 in double.
+  const std::vector<std::vector<std::string>> tleg_blocks = {
+      {"5 1 2 0.001", "10 1 1.5 0.002", "15 2 1.25 0.002", "20 2 1 0.001"},
+      {"10 1 50 90 1.4", "20 2 70 95 0.9"},
+      {"0 40 80"}};
+  EXPECT_EQ(data_blocks(text_of(curves / "tleg_d3.dat")), tleg_blocks);
+  const std::vector<std::vector<std::string>> aux_blocks = {
+      {"4 1 3 0.0005", "8 1 2.5 0.0005", "12 1 2 0.0005"}};
+  EXPECT_EQ(data_blocks(text_of(curves / "aux.dat")), aux_blocks);
+
+  const std::string tleg_script = text_of(curves / "tleg_d3.gp");
+  for (const char* part :
+       {"set multiplot layout 3,1 title \"tleg/d3: TLEG, depth 3\"", "set xrange [0:20]",
+        "'tleg_d3.dat' index 0 using 1:3 with lines", "'tleg_d3.dat' index 1 using 1:5",
+        "'tleg_d3.dat' index 0 using 1:4", "'tleg_d3.dat' index 1 using 1:3",
+        "'tleg_d3.dat' index 2 using 1:2", "set output 'tleg_d3.png'", "set output 'tleg_d3.svg'"})
+    EXPECT_NE(tleg_script.find(part), std::string::npos) << part << "\n" << tleg_script;
+  const std::string aux_script = text_of(curves / "aux.gp");
+  EXPECT_NE(aux_script.find("set multiplot layout 2,1"), std::string::npos) << aux_script;
+  EXPECT_EQ(aux_script.find("index 1"), std::string::npos) << aux_script;
+  EXPECT_EQ(aux_script.find("top-1"), std::string::npos) << aux_script;
+
+  const std::string index = text_of(dir.path() / "report" / "report.md");
+  for (const char* row :
+       {"- `curves/`: each run's training curves",
+        "| tleg/d3 | TLEG | 3 | 4 | 2 | [PNG](curves/tleg_d3.png), [SVG](curves/tleg_d3.svg) |",
+        "| aux | aux | 12 | 3 | 0 | [PNG](curves/aux.png), [SVG](curves/aux.svg) (1 unreadable "
+        "line(s) left out",
+        "| logits | teacher-logits | - | - | - | no metrics.jsonl beside its run.json |",
+        "| teacher | teacher | 6 | 0 | 0 | nothing logged |"})
+    EXPECT_NE(index.find(row), std::string::npos) << row << "\n" << index;
+}
+
+// Runs are named by their folders below the one that holds them all; two names that would make
+// the same file name get different ones.
+TEST(ReportCurves, FigureNamesAreUnique) {
+  TempDir dir;
+  for (const char* folder : {"runs/a_b/c", "runs/a/b_c"}) {
+    write_run(dir.path() / folder, {"teacher", 6, 1, 1000, 1e12, 3600, 5000, 0, 0.90, 0.99});
+    MetricsLog log((dir.path() / folder / "metrics.jsonl").string(), true, false);
+    log_train(log, 10, 1, 1.0, 1e-3);
+  }
+  write_report({dir.file("runs")}, dir.file("report"));
+  const std::string index = text_of(dir.path() / "report" / "report.md");
+  EXPECT_NE(index.find("| a/b_c | teacher | 6 | 1 | 0 | [PNG](curves/a_b_c.png)"),
+            std::string::npos)
+      << index;
+  EXPECT_NE(index.find("| a_b/c | teacher | 6 | 1 | 0 | [PNG](curves/a_b_c-2.png)"),
+            std::string::npos)
+      << index;
+  EXPECT_TRUE(is_png(dir.path() / "report/curves/a_b_c-2.png"));
+}
+
+TEST_F(ReportOfFamily, RunsWithoutMetricsHaveNoCurves) {
+  EXPECT_FALSE(fs::exists(out("curves")));
+  const std::string index = text_of(out("report.md"));
+  EXPECT_NE(
+      index.find("| tleg/d6-seed1 | TLEG | 6 | - | - | no metrics.jsonl beside its run.json |"),
+      std::string::npos)
+      << index;
+  EXPECT_EQ(index.find("- `curves/`"), std::string::npos) << index;
+  EXPECT_NE(index.find("No figures: no run has a `metrics.jsonl`"), std::string::npos) << index;
+}
+
 // Runs a shell command; returns its exit status and what it printed (stdout and stderr).
 std::pair<int, std::string> shell(const std::string& command) {
   FILE* pipe = popen((command + " 2>&1").c_str(), "r");
@@ -640,6 +812,7 @@ TEST(ReportCommand, HelpListsTheOptions) {
   EXPECT_NE(output.find("usage: tleg report [options] RUNS..."), std::string::npos) << output;
   EXPECT_NE(output.find("--out"), std::string::npos) << output;
   EXPECT_NE(output.find("--runs"), std::string::npos) << output;
+  EXPECT_NE(output.find("curves/"), std::string::npos) << output;
 }
 
 TEST(ReportCommand, WritesAReportAndFailsInOneLine) {
