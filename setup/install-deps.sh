@@ -19,11 +19,13 @@ DEBIAN_PACKAGES=(
   dataset-fashion-mnist gnuplot-nox procps clang-format
   slurm-wlm munge
 )
-# Python packages the tests and benchmarks use as references. torch and torchvision are
+TENSORBOARDX_VERSION=2.6.5    # report/metrics_to_tensorboard.py: writes TensorBoard's event files
+# Python packages the tests and benchmarks use as references, and tensorboardX (event files
+# without TensorFlow or the TensorBoard server: protobuf and numpy only). torch and torchvision are
 # installed without their declared dependencies: the CUDA libraries they declare are
 # installed below only when the system does not already provide them.
 PYTHON_PACKAGES=(filelock typing-extensions "sympy>=1.13.3" networkx jinja2 fsspec "setuptools<82"
-  numpy pillow h5py pyyaml safetensors huggingface_hub)
+  numpy pillow h5py pyyaml safetensors huggingface_hub "tensorboardX==$TENSORBOARDX_VERSION")
 
 # Requirement fingerprint: a venv made from another list is brought up to date.
 STAMP_TEXT="torch==$TORCH_VERSION torchvision==$TORCHVISION_VERSION timm==$TIMM_VERSION ${PYTHON_PACKAGES[*]}"
