@@ -582,6 +582,43 @@ plan_check() {
     plan_words "$name" words
     output=$("$TLEG" "${words[0]}" --check-plan "${words[@]:1}" 2>&1) || plan_problem "stage $name: $output"
   done
+  plan_check_teacher
+}
+
+# plan_check_teacher : a given TEACHER against the dataset it will see, before the store exists
+# (an existing store is checked by each stage's --check-plan with the same forward): the classes
+# it predicts for one blank image of the dataset's channels at the size of the stage that runs it.
+plan_check_teacher() {
+  [ -n "$TEACHER" ] && [ -f "$TEACHER" ] && [ "$EXPERIMENT" = pipeline ] && [ ! -e "$DATA_STORE" ] ||
+    return 0
+  # A class selection (prepare --classes) is checked once the store exists.
+  [[ " $PREPARE_ARGS " != *" --classes "* ]] || return 0
+  local channels classes name words word image="" output
+  case "$DATASET" in
+    fashion-mnist) channels=1 classes=10 ;;
+    imagenet) channels=3 classes=1000 ;;
+    folder) channels=3 classes=$(find "$DATA_SRC/train" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l) ;;
+    *) return 0 ;;
+  esac
+  for name in "${plan_stages[@]}"; do
+    plan_words "$name" words
+    for word in "${words[@]}"; do
+      [ "$word" = "$TEACHER" ] || continue
+      # the image size as that stage resolves its options (INI files, then the command line)
+      image=$("$TLEG" "${words[0]}" --print-config "${words[@]:1}" 2>/dev/null |
+        awk -F ' = ' '/^\[/ {section = $0} section == "[model]" && $1 == "image" {print $2}')
+      break 2
+    done
+  done
+  [ -n "$image" ] || return 0
+  local status=0
+  output=$("$TLEG" inspect "$TEACHER" --forward "${channels}x$image" 2>&1) || status=$?
+  output=${output##*$'\n'}  # the forward's line (a model file's description comes first)
+  if [ "$status" != 0 ]; then
+    plan_problem "TEACHER: ${output#tleg inspect: error: } (DATASET=$DATASET has ${channels}-channel images, ${image} px in this experiment)"
+  elif [[ "$output" =~ forward\ [0-9x]+:\ ([0-9]+)\ classes ]] && [ "${BASH_REMATCH[1]}" != "$classes" ]; then
+    plan_problem "TEACHER: $(plan_as_written TEACHER "$TEACHER") predicts ${BASH_REMATCH[1]} classes, but DATASET=$DATASET has $classes; give a teacher trained for this dataset"
+  fi
 }
 
 # plan_report_problems WHAT : lists the problems and fails when there are any.

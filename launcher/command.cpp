@@ -11,6 +11,7 @@
 #include "common/error.h"
 #include "launcher/input_files.h"
 #include "launcher/option_ranges.h"
+#include "train/run_record.h"
 
 namespace tleg {
 
@@ -32,6 +33,9 @@ po::options_description command_options(const Command& command,
       "check-plan",
       "as --check, for a plan checked before its stages run: an input file that does not exist "
       "yet is left to the stage that makes it")(
+      "print-config",
+      "print every option's value (given, from --config files, or the default) as an INI file, "
+      "as a run's config.ini holds them, then exit without running")(
       "config", po::value<std::vector<std::string>>()->composing(),
       "INI file(s) of options (section names prefix keys, e.g. [model] dim=192); a later file "
       "overrides an earlier one, the command line overrides all");
@@ -197,6 +201,11 @@ int run_command(const Command& command, int argc, char** argv) {
   const auto work = command.parse(read);
   // Catches a typo in an option or a config file before a scheduler runs the command for real
   // (slurm/submit.sh checks every stage this way before it queues anything).
+  if (values.count("print-config")) {
+    std::cout << resolved_config(
+        {.name = command.name, .resolved_options = resolved_options(read)});
+    return 0;
+  }
   if (values.count("check") || values.count("check-plan")) {
     check_input_files(values, /*missing_allowed=*/values.count("check-plan") > 0);
     std::cout << "tleg " << command.name << ": options valid\n";

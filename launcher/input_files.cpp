@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <functional>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,8 @@ const std::vector<InputFile>& input_files() {
   static const std::vector<InputFile> files = {
       {"data.store", "a dataset store (tleg prepare)",
        [](const std::string& path) { DatasetReader{path}; }},
+      {"data", "a dataset store (tleg prepare)",  // tleg logits
+       [](const std::string& path) { DatasetReader{path}; }},
       {"distill.teacher", "a teacher (tleg model .h5 or TorchScript)",
        [](const std::string& path) { load_teacher(path, c10::kCPU); }},
       {"teacher", "a teacher (tleg model .h5 or TorchScript)",
@@ -52,6 +55,18 @@ const std::vector<InputFile>& input_files() {
   return files;
 }
 
+// The value of the first of `names` that is set to a file that exists, or nothing.
+const std::string* existing_file(const boost::program_options::variables_map& values,
+                                 std::initializer_list<const char*> names) {
+  for (const char* name : names) {
+    const auto found = values.find(name);
+    if (found == values.end() || found->second.empty()) continue;
+    const auto* path = boost::any_cast<std::string>(&found->second.value());
+    if (path != nullptr && !path->empty() && std::filesystem::exists(*path)) return path;
+  }
+  return nullptr;
+}
+
 }  // namespace
 
 void check_input_files(const boost::program_options::variables_map& values, bool missing_allowed) {
@@ -72,6 +87,16 @@ void check_input_files(const boost::program_options::variables_map& values, bool
     } catch (const std::exception& error) {
       fail("--", input.option, " ", *path, " is not ", input.kind, ": ", error.what());
     }
+  }
+  // A teacher and the store it will see: one forward of a blank image says whether they fit.
+  const std::string* teacher = existing_file(values, {"distill.teacher", "teacher"});
+  const std::string* store = existing_file(values, {"data.store", "data"});
+  if (teacher != nullptr && store != nullptr && values.count("model.image")) {
+    const DatasetReader dataset(*store);
+    check_teacher_fits(*load_teacher(*teacher, c10::kCPU), *teacher, dataset.info().channels,
+                       values["model.image"].as<std::int64_t>(),
+                       static_cast<std::int64_t>(dataset.info().class_names.size()), *store,
+                       c10::kCPU);
   }
 }
 

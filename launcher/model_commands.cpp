@@ -2,18 +2,39 @@
 // initialises models from them (methods).
 #include <cstdio>
 #include <iostream>
+#include <sstream>
 
 #include "common/error.h"
 #include "common/format.h"
 #include "expansion/learngene.h"
 #include "expansion/methods.h"
+#include "train/teacher.h"
 #include "weights/model_io.h"
 #include "launcher/command.h"
 
 namespace tleg {
 namespace {
 
-int inspect(const std::string& path) {
+// "forward CxS: N classes": what a teacher predicts for C-channel SxS images (slurm/submit.sh
+// checks a teacher against the dataset this way before the store exists).
+void print_teacher_forward(const std::string& path, const std::string& input) {
+  std::int64_t channels = 0, image = 0;
+  char x = 0;
+  std::istringstream text(input);
+  if (!(text >> channels >> x >> image) || x != 'x' || !text.eof() || channels < 1 || image < 1)
+    fail("--forward ", input, ": expected CHANNELSxSIZE, e.g. 3x224");
+  const std::int64_t classes =
+      teacher_classes(*load_teacher(path, c10::kCPU), path, channels, image, c10::kCPU);
+  std::cout << "forward " << channels << "x" << image << "x" << image << ": " << classes
+            << " classes\n";
+}
+
+int inspect(const std::string& path, const std::string& forward) {
+  // A TorchScript teacher is no weights file: only its forward can be inspected.
+  if (!forward.empty() && !path.ends_with(".h5")) {
+    print_teacher_forward(path, forward);
+    return 0;
+  }
   const WeightsFile weights = load_weights(path);
   const VitConfig& c = weights.config;
   std::cout << "file:         " << weights.source << " (checksum ok)\n"
@@ -42,6 +63,7 @@ int inspect(const std::string& path) {
   }
   for (const auto& [key, value] : weights.metadata)
     std::cout << "meta " << key << ": " << value << "\n";
+  if (!forward.empty()) print_teacher_forward(path, forward);
   return 0;
 }
 
@@ -90,10 +112,17 @@ std::vector<Command> model_commands() {
        "print a learngene's or model's (ViT, CNN) architecture, parameter count and FLOPs", "FILE",
        [](po::options_description& o, po::positional_options_description& p) {
          o.add_options()("file", po::value<std::string>()->required(),
-                         "learngene or model file (.h5)");
+                         "learngene or model file (.h5), or a TorchScript teacher with --forward")(
+             "forward", po::value<std::string>()->default_value(""),
+             "CxS: run the model (or TorchScript teacher) on one blank C-channel SxS image and "
+             "print the classes it predicts");
          p.add("file", 1);
        },
-       [](Options& o) { return [path = o.get<std::string>("file")] { return inspect(path); }; }},
+       [](Options& o) {
+         return [path = o.get<std::string>("file"), forward = o.get<std::string>("forward")] {
+           return inspect(path, forward);
+         };
+       }},
       {"expand", "expand a learngene into a ViT of any depth", "",
        [](po::options_description& o, po::positional_options_description&) {
          o.add_options()("learngene", po::value<std::string>()->required(), "learngene file")(

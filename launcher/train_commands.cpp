@@ -169,6 +169,7 @@ const std::set<std::string>& result_neutral_options() {
       "help",
       "check",
       "check-plan",
+      "print-config",
       "config",  // the values its INI files set are recorded, not their paths
       "run.dir",
       "resume",
@@ -199,7 +200,8 @@ const std::set<std::string>& input_file_options() {
 }
 
 std::map<std::string, std::string> resolved_options(const Options& options) {
-  return options.ini_values_except({"help", "check", "check-plan", "config", "resume", "run.dir"});
+  return options.ini_values_except(
+      {"help", "check", "check-plan", "print-config", "config", "resume", "run.dir"});
 }
 
 std::map<std::string, std::string> recipe_options(const Options& options) {

@@ -156,7 +156,11 @@ bool run_stage(const StageSettings& s, const StageContext& context, Classifier& 
     val_size = dataset.index(s.data.val_split).size();
   }
   std::unique_ptr<Teacher> teacher;
-  if (!s.teacher.model.empty()) teacher = load_teacher(s.teacher.model, context.device, precision);
+  if (!s.teacher.model.empty()) {
+    teacher = load_teacher(s.teacher.model, context.device, precision);
+    check_teacher_fits(*teacher, s.teacher.model, model.channels(), model.image_size(),
+                       model.classes(), s.data.store, context.device);
+  }
   if (context.root())
     std::cerr << s.stage << ": " << model.describe() << ", " << context.comm.size()
               << " rank(s) on " << context.device.str() << ", " << label.method << " ("

@@ -133,6 +133,8 @@ void write_teacher_logits(const LogitsSettings& s, const StageContext& context) 
   const auto classes = static_cast<std::int64_t>(info.class_names.size());
   const Precision precision = run_precision(s.precision, context);
   const std::unique_ptr<Teacher> teacher = load_teacher(s.teacher, context.device, precision);
+  check_teacher_fits(*teacher, s.teacher, info.channels, recipe.output_height, classes, s.data,
+                     context.device);
   TeacherLogitsTags tags;
   tags.fingerprint = dataset.fingerprint();
   tags.split = s.split;

@@ -30,7 +30,7 @@ void write_whole(const std::string& path, const std::string& text, const char* w
 
 }  // namespace
 
-void write_resolved_config(const Provenance& provenance, const std::string& path) {
+std::string resolved_config(const Provenance& provenance) {
   // Keys before any section have no prefix ("depth", "init"); "optim.epochs" is [optim] epochs.
   std::map<std::string, std::vector<std::pair<std::string, std::string>>> sections;
   for (const auto& [name, value] : provenance.resolved_options) {
@@ -48,7 +48,11 @@ void write_resolved_config(const Provenance& provenance, const std::string& path
     if (!section.empty()) text << "[" << section << "]\n";
     for (const auto& [key, value] : keys) text << key << " = " << value << "\n";
   }
-  write_whole(path, text.str(), "the run's options");
+  return text.str();
+}
+
+void write_resolved_config(const Provenance& provenance, const std::string& path) {
+  write_whole(path, resolved_config(provenance), "the run's options");
 }
 
 void write_run_ledger(const RunLedger& r, const std::string& path) {

@@ -80,6 +80,7 @@ struct Provenance {
 
 // The run's options as an INI file (config.ini in the run folder): `tleg <command> --config
 // config.ini --run.dir NEW` trains the same run again, whatever defaults a later tleg has.
+std::string resolved_config(const Provenance& provenance);
 void write_resolved_config(const Provenance& provenance, const std::string& path);
 
 void write_run_ledger(const RunLedger& ledger, const std::string& path);

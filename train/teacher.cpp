@@ -94,4 +94,32 @@ std::unique_ptr<Teacher> load_teacher(const std::string& path, c10::Device devic
   return std::make_unique<TorchScriptTeacher>(path, device);
 }
 
+std::int64_t teacher_classes(Teacher& teacher, const std::string& path, std::int64_t channels,
+                             std::int64_t image, c10::Device device) {
+  at::Tensor logits;
+  try {
+    logits = teacher.logits(at::zeros({1, channels, image, image}, at::device(device)));
+  } catch (const c10::Error& error) {
+    fail(path, ": the teacher cannot take ", channels, "x", image, "x", image,
+         " images (channels x height x width): ", error.what_without_backtrace());
+  } catch (const std::exception& error) {  // a tleg model's own check of its input
+    fail(path, ": the teacher cannot take ", channels, "x", image, "x", image,
+         " images (channels x height x width): ", error.what());
+  }
+  if (logits.dim() != 2 || logits.size(0) != 1)
+    fail(path, ": the teacher gave logits of shape ", logits.sizes(), " for one ", channels, "x",
+         image, "x", image, " image (expected [1, classes])");
+  return logits.size(1);
+}
+
+void check_teacher_fits(Teacher& teacher, const std::string& path, std::int64_t channels,
+                        std::int64_t image, std::int64_t classes, const std::string& dataset,
+                        c10::Device device) {
+  const std::int64_t predicted = teacher_classes(teacher, path, channels, image, device);
+  if (predicted != classes)
+    fail(path, ": the teacher predicts ", predicted, " classes, but ", dataset, " has ", classes,
+         " (", channels, "x", image, "x", image,
+         " images); give a teacher trained for this dataset");
+}
+
 }  // namespace tleg

@@ -34,4 +34,16 @@ class Teacher {
 std::unique_ptr<Teacher> load_teacher(const std::string& path, c10::Device device,
                                       Precision precision = Precision::kFloat32);
 
+// The classes the teacher at `path` (loaded on `device`) predicts for `channels` x `image` x
+// `image` images, from one forward of a blank image; fails naming the teacher and the input when it
+// cannot take them.
+std::int64_t teacher_classes(Teacher& teacher, const std::string& path, std::int64_t channels,
+                             std::int64_t image, c10::Device device);
+// Fails unless the teacher takes the images of a store of `channels` and predicts its `classes`
+// (`dataset` names the store in the message): checked before a run or a plan starts, not after
+// hours of preparing a store or of a logits job.
+void check_teacher_fits(Teacher& teacher, const std::string& path, std::int64_t channels,
+                        std::int64_t image, std::int64_t classes, const std::string& dataset,
+                        c10::Device device);
+
 }  // namespace tleg

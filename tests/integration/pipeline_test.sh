@@ -127,4 +127,17 @@ for run in "$work/out/seed-0/teacher/run.json" "$work/out/seed-0/sweep/tleg/dept
     >"$work/again.log" 2>&1 || { cat "$work/again.log"; fail "$(dirname "$run")/config.ini does not run again"; }
 done
 checks=$((checks + 1))
+# A teacher is checked against the data it will see before anything runs: with the store there,
+# --check runs it on one image of the store's shape; before the store exists (a cluster's
+# prepare job has yet to run), the plan does so for the dataset it names.
+teacher=$work/out/seed-0/teacher/model.h5
+"$tleg" logits --check --data "$store" --teacher "$teacher" --out "$work/x" >"$work/check.log" 2>&1 ||
+  { cat "$work/check.log"; fail "a fitting teacher refused by --check"; }
+mkdir -p "$work/imagenet"
+if (cd "$source" && experiments/run.sh --dry-run --tleg "$tleg" --out "$work/imagenet-run" \
+  --data-src "$work/imagenet" --teacher "$teacher" imagenet-ti) >"$work/check.log" 2>&1 ||
+  ! grep -q "TEACHER: .*cannot take 3x224x224 images" "$work/check.log"; then
+  cat "$work/check.log"; fail "a 28-px Fashion-MNIST teacher passes the ImageNet plan's check"
+fi
+checks=$((checks + 2))
 echo "$((checks + 4)) passed, 0 failed"

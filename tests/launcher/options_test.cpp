@@ -70,7 +70,8 @@ std::vector<std::string> unread_options(const Command& command,
     command.parse(options);  // the settings only: the returned work is not run
     std::vector<std::string> unread;
     for (const auto& name : options.unread())
-      if (name != "help" && name != "check" && name != "check-plan" && name != "config")
+      if (name != "help" && name != "check" && name != "check-plan" && name != "print-config" &&
+          name != "config")
         unread.push_back(name);
     return unread;
   });
@@ -133,7 +134,9 @@ TEST(CommandOptions, EveryTrainingOptionButTheNeutralOnesIsRecordedForResume) {
     const po::options_description declared = command_options(command, positional);
     for (const auto& option : declared.options()) {
       const std::string& name = option->long_name();
-      if (name == "help" || name == "check" || name == "check-plan" || name == "config") continue;
+      if (name == "help" || name == "check" || name == "check-plan" || name == "print-config" ||
+          name == "config")
+        continue;
       SCOPED_TRACE("--" + name);
       std::map<std::string, std::string> after;
       ASSERT_NO_THROW(after = recorded(command, with_other_value(smallest, name, *option, before)));
@@ -159,7 +162,8 @@ std::map<std::string, std::string> record_and_switches(Options& options,
   std::map<std::string, std::string> seen = recorded_options(options);
   for (const auto& option : declared.options())
     if (option->semantic()->max_tokens() == 0 && option->long_name() != "help" &&
-        option->long_name() != "check" && option->long_name() != "check-plan")
+        option->long_name() != "check" && option->long_name() != "check-plan" &&
+        option->long_name() != "print-config")
       seen["switch " + option->long_name()] = options.given(option->long_name()) ? "on" : "off";
   return seen;
 }
@@ -196,8 +200,8 @@ TEST(ResolvedConfig, ReadBackEveryOptionIsAsTheRunHadIt) {
     const po::options_description declared = command_options(command, positional);
     for (const auto& option : declared.options()) {
       const std::string& name = option->long_name();
-      if (name == "help" || name == "check" || name == "check-plan" || name == "config" ||
-          name == "resume" || name == "run.dir")
+      if (name == "help" || name == "check" || name == "check-plan" || name == "print-config" ||
+          name == "config" || name == "resume" || name == "run.dir")
         continue;
       SCOPED_TRACE("--" + name);
       const auto args = with_other_value(smallest, name, *option, defaults);
