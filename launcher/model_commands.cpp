@@ -79,13 +79,15 @@ int expand_command(const std::string& path, std::int64_t depth, const std::strin
   return 0;
 }
 
-int export_command(const std::string& path, const std::string& out) {
+int export_command(const std::string& path, const std::string& out, const std::string& format) {
   auto model = load_vit(path);
-  export_timm(*model, out);
+  export_timm(*model, out, format);
+  const bool safetensors = format == "safetensors";
   std::cout << "wrote " << out << "; load it in Python with\n"
-            << "  import timm, torch\n"
+            << "  import timm, torch" << (safetensors ? ", safetensors.torch" : "") << "\n"
             << "  model = " << timm_constructor(model->config()) << "\n"
-            << "  model.load_state_dict(torch.load('" << out << "'))\n";
+            << "  model.load_state_dict("
+            << (safetensors ? "safetensors.torch.load_file('" : "torch.load('") << out << "'))\n";
   return 0;
 }
 
@@ -135,14 +137,20 @@ std::vector<Command> model_commands() {
            return expand_command(path, depth, out);
          };
        }},
-      {"export", "write a model as a timm-compatible .pt state dict", "",
+      {"export", "write a model as a timm-compatible state dict (.pt or .safetensors)", "",
        [](po::options_description& o, po::positional_options_description&) {
          o.add_options()("model", po::value<std::string>()->required(), "model file (.h5)")(
-             "out", po::value<std::string>()->required(), "output .pt file");
+             "out", po::value<std::string>()->required(), "output .pt or .safetensors file")(
+             "format", po::value<std::string>()->default_value(""),
+             "pt (torch.save) or safetensors; \"\": by --out's extension (.safetensors, "
+             "otherwise pt); one the extension contradicts is refused");
        },
        [](Options& o) {
-         return [path = o.get<std::string>("model"), out = o.get<std::string>("out")] {
-           return export_command(path, out);
+         const auto out = o.get<std::string>("out");
+         // Resolved here, so --check refuses a format the output's name contradicts.
+         const std::string format = timm_export_format(o.get<std::string>("format"), out);
+         return [path = o.get<std::string>("model"), out, format] {
+           return export_command(path, out, format);
          };
        }},
   };

@@ -10,6 +10,7 @@
 #include <fstream>
 
 #include "common/error.h"
+#include "weights/state_dict.h"
 
 namespace tleg {
 
@@ -96,13 +97,30 @@ void save_torch_dict(const std::vector<std::pair<std::string, at::Tensor>>& tens
   std::filesystem::rename(temporary, path);
 }
 
-void export_timm(const VitBase& model, const std::string& path) {
+std::string timm_export_format(const std::string& requested, const std::string& path) {
+  const bool safetensors_name = path.ends_with(".safetensors");
+  if (requested.empty()) return safetensors_name ? "safetensors" : "pt";
+  if (requested != "pt" && requested != "safetensors")
+    fail("unknown export format '", requested, "': use pt or safetensors");
+  if ((requested == "safetensors") != safetensors_name)
+    fail(path, ": a ", requested, " export ",
+         requested == "safetensors" ? "needs a name ending in .safetensors"
+                                    : "cannot end in .safetensors",
+         " (tleg reads a state dict by its extension); rename the output or change --format");
+  return requested;
+}
+
+void export_timm(const VitBase& model, const std::string& path, const std::string& format) {
+  const std::string resolved = timm_export_format(format, path);
   if (dynamic_cast<const ViT*>(&model) == nullptr)
     fail("only a ViT can be exported to timm; expand the learngene first (tleg expand)");
   std::vector<std::pair<std::string, at::Tensor>> state;
   for (const auto& item : model.named_parameters())
     state.emplace_back(item.key(), item.value().to(at::kFloat));
-  save_torch_dict(state, path);
+  if (resolved == "safetensors")
+    write_safetensors(state, path, {{"format", "pt"}});  // what safetensors.torch.save_file writes
+  else
+    save_torch_dict(state, path);
 }
 
 std::string timm_constructor(const VitConfig& c) {

@@ -1,5 +1,5 @@
 // Models on disk: tleg's own weights file (kinds "learngene", "vit", "cnn") and the
-// timm-compatible .pt export of a ViT.
+// timm-compatible export of a ViT (.pt or .safetensors).
 #pragma once
 
 #include <map>
@@ -31,10 +31,16 @@ std::shared_ptr<Classifier> load_classifier(const std::string& path);
 void save_torch_dict(const std::vector<std::pair<std::string, at::Tensor>>& tensors,
                      const std::string& path);
 
-// Writes the model's state dict as a .pt file that Python's torch.load reads (weights_only
-// too) and timm's VisionTransformer(class_token=False, global_pool='avg', ...) loads with
-// strict=True. Tensors are written as float32.
-void export_timm(const VitBase& model, const std::string& path);
+// The format of a timm export to `path`: `requested`, "pt" (torch.save's container) or
+// "safetensors", or for "" the one the path's extension names (.safetensors; anything else pt).
+// A format the extension contradicts is refused, since tleg's readers (load_trained_vit) go by
+// the extension.
+std::string timm_export_format(const std::string& requested, const std::string& path);
+// Writes the model's state dict, tensors as float32, in timm_export_format(format, path): a .pt
+// that Python's torch.load reads (weights_only too) or a .safetensors that
+// safetensors.torch.load_file reads; timm's VisionTransformer(class_token=False,
+// global_pool='avg', ...) loads either with strict=True.
+void export_timm(const VitBase& model, const std::string& path, const std::string& format = "");
 // The timm.create_model / VisionTransformer arguments that match the model, as Python text.
 std::string timm_constructor(const VitConfig& config);
 

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include <algorithm>
+#include <bit>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -381,6 +382,17 @@ class StateDictUnpickler {
   std::map<std::string, at::Tensor> storages_;
 };
 
+// The floating-point dtypes of the safetensors format, by the format's names: what tleg reads and
+// writes. Bytes are little-endian in the file, as in this machine's memory.
+static_assert(std::endian::native == std::endian::little,
+              "safetensors holds little-endian bytes, copied as they are in memory");
+const std::vector<std::pair<std::string, at::ScalarType>>& safetensors_dtypes() {
+  static const std::vector<std::pair<std::string, at::ScalarType>> dtypes{
+      {"F32", at::kFloat}, {"F64", at::kDouble}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}};
+  return dtypes;
+}
+constexpr const char* kFloatingPointDtypes = "floating point (F32, F64, F16, BF16)";
+
 // The architecture of a timm VisionTransformer state dict from its shapes; checks that every
 // block holds exactly the 12 tensors of a plain pre-norm block.
 void infer_architecture(WeightsFile& weights, std::int64_t heads) {
@@ -460,16 +472,15 @@ std::vector<std::pair<std::string, at::Tensor>> read_safetensors(const std::stri
     fail(path, ": safetensors header is not JSON (", e.what(), ")");
   }
   const std::size_t data_start = 8 + header_size;
-  const std::map<std::string, at::ScalarType> dtypes{
-      {"F32", at::kFloat}, {"F64", at::kDouble}, {"F16", at::kHalf}, {"BF16", at::kBFloat16}};
   std::vector<std::pair<std::string, at::Tensor>> tensors;
   for (const auto& [name, entry] : header.items()) {
     if (name == "__metadata__") continue;
     const std::string dtype = entry.at("dtype").get<std::string>();
-    const auto found = dtypes.find(dtype);
-    if (found == dtypes.end())
-      fail(path, ": tensor '", name, "' has dtype ", dtype,
-           "; floating-point (F32, F64, F16, BF16) ", "is needed");
+    const auto found = std::find_if(safetensors_dtypes().begin(), safetensors_dtypes().end(),
+                                    [&](const auto& known) { return known.first == dtype; });
+    if (found == safetensors_dtypes().end())
+      fail(path, ": tensor '", name, "' has dtype ", dtype, "; ", kFloatingPointDtypes,
+           " is needed");
     const auto shape = entry.at("shape").get<std::vector<std::int64_t>>();
     const auto offsets = entry.at("data_offsets").get<std::vector<std::size_t>>();
     at::Tensor tensor = at::empty(shape, at::TensorOptions().dtype(found->second));
@@ -485,6 +496,49 @@ std::vector<std::pair<std::string, at::Tensor>> read_safetensors(const std::stri
   std::sort(tensors.begin(), tensors.end(),
             [](const auto& a, const auto& b) { return a.first < b.first; });
   return tensors;
+}
+
+void write_safetensors(const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                       const std::string& path,
+                       const std::map<std::string, std::string>& metadata) {
+  nlohmann::json header = nlohmann::json::object();
+  if (!metadata.empty()) header["__metadata__"] = metadata;
+  std::vector<at::Tensor> data;
+  std::size_t offset = 0;
+  for (const auto& [name, tensor] : tensors) {
+    if (name == "__metadata__" || header.contains(name))
+      fail(path, ": tensor name '", name, "' is given twice or is the reserved __metadata__");
+    const auto found =
+        std::find_if(safetensors_dtypes().begin(), safetensors_dtypes().end(),
+                     [&](const auto& known) { return known.second == tensor.scalar_type(); });
+    if (found == safetensors_dtypes().end())
+      fail(path, ": tensor '", name, "' is ", tensor.scalar_type(), "; ", kFloatingPointDtypes,
+           " is written");
+    at::Tensor bytes = tensor.detach().to(at::kCPU).contiguous();
+    const auto size = static_cast<std::size_t>(bytes.numel() * bytes.element_size());
+    header[name] = {{"dtype", found->first},
+                    {"shape", bytes.sizes().vec()},
+                    {"data_offsets", nlohmann::json::array({offset, offset + size})}};
+    offset += size;
+    data.push_back(std::move(bytes));
+  }
+  std::string text = header.dump();
+  // Spaces (which the format allows) so the tensors start 8-byte aligned, as safetensors' own
+  // writer pads the header.
+  text.append((8 - text.size() % 8) % 8, ' ');
+  const std::string temporary = path + ".partial";
+  {
+    std::ofstream out(temporary, std::ios::binary);
+    char length[8];
+    for (int i = 0; i < 8; ++i) length[i] = static_cast<char>((text.size() >> (8 * i)) & 0xff);
+    out.write(length, 8);
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    for (const at::Tensor& bytes : data)
+      out.write(static_cast<const char*>(bytes.data_ptr()),
+                static_cast<std::streamsize>(bytes.numel() * bytes.element_size()));
+    if (!out) fail(path, ": cannot write the file");
+  }
+  std::filesystem::rename(temporary, path);
 }
 
 const std::vector<std::string>& block_tensor_names() {

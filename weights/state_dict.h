@@ -1,11 +1,13 @@
 // State dicts written by other tools: torch.save's zip container (Python's
 // torch.save(model.state_dict()), timm checkpoints, tleg export) and .safetensors files, read
-// without Python; and a trained plain ViT from any of them or from a tleg model file.
+// without Python; .safetensors written too (tleg export); and a trained plain ViT from any of
+// them or from a tleg model file.
 #pragma once
 
 #include <ATen/core/Tensor.h>
 
 #include <cstdint>
+#include <map>
 #include <string>
 #include <utility>
 #include <vector>
@@ -19,6 +21,12 @@ namespace tleg {
 std::vector<std::pair<std::string, at::Tensor>> read_torch_state_dict(const std::string& path);
 // name -> tensor of a .safetensors file (floating-point tensors), sorted by name.
 std::vector<std::pair<std::string, at::Tensor>> read_safetensors(const std::string& path);
+// Writes name -> tensor (floating point, as read_safetensors reads them) as a .safetensors file,
+// the tensors' bytes in the given order, with `metadata` as its "__metadata__" (strings only, as
+// the format requires); through PATH.partial and a rename, so a partial file never looks done.
+void write_safetensors(const std::vector<std::pair<std::string, at::Tensor>>& tensors,
+                       const std::string& path,
+                       const std::map<std::string, std::string>& metadata = {});
 
 // The 12 tensor names of a plain pre-norm ViT block, in the order of docs/method.md §1
 // ("norm1.weight", ...).

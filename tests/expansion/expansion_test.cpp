@@ -1,5 +1,6 @@
 // The learngene file (round trip and every way it can be broken), expansion to depth d, the
-// initialisers, and the timm export checked against timm itself through the venv's Python.
+// initialisers, and the timm export (.pt, .safetensors) checked against timm itself through the
+// venv's Python.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -14,6 +15,7 @@
 #include "expansion/initializer.h"
 #include "expansion/learngene.h"
 #include "weights/model_io.h"
+#include "weights/state_dict.h"
 #include "error_message.h"
 #include "temp_dir.h"
 
@@ -249,6 +251,63 @@ TEST(Initializers, TransferTakesAFreshHeadOnlyWhenAskedAndRefusesOtherwise) {
   EXPECT_EQ(model.head->weight.size(0), 3);
 }
 
+// The .safetensors export holds what the .pt export holds, and reads back through both readers.
+TEST(Export, SafetensorsRoundTripGivesTheSameTensorsAndModel) {
+  TempDir dir;
+  ViT vit(small_config(3));
+  initialise(vit, 12);
+  export_timm(vit, dir.file("m.safetensors"));
+  export_timm(vit, dir.file("m.pt"));
+  const auto from_pt = read_torch_state_dict(dir.file("m.pt"));
+  const auto from_safetensors = read_safetensors(dir.file("m.safetensors"));
+  const auto parameters = vit.named_parameters();
+  ASSERT_EQ(from_safetensors.size(), parameters.size());
+  ASSERT_EQ(from_pt.size(), parameters.size());
+  for (const auto& [name, tensor] : from_safetensors) {
+    EXPECT_EQ(tensor.scalar_type(), at::kFloat) << name;
+    EXPECT_TRUE(tensor.equal(parameters[name])) << name;
+  }
+  const WeightsFile read = load_trained_vit(dir.file("m.safetensors"), 3);
+  EXPECT_TRUE(read.config.same_architecture(vit.config()));
+  EXPECT_EQ(read.config.depth, 3);
+  vit.eval();
+  const auto loaded = load_vit(read);
+  loaded->eval();
+  const at::Tensor images = at::randn({2, 3, 16, 16});
+  EXPECT_TRUE(loaded->forward(images).equal(vit.forward(images)));
+
+  // The header: its length first (little-endian), JSON padded so the tensors start 8-byte aligned,
+  // and the metadata safetensors.torch.save_file writes.
+  std::string bytes;
+  {
+    std::ifstream in(dir.file("m.safetensors"), std::ios::binary);
+    bytes.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  std::uint64_t length = 0;
+  for (int i = 7; i >= 0; --i) length = (length << 8) | static_cast<unsigned char>(bytes[i]);
+  EXPECT_EQ(length % 8, 0u);
+  EXPECT_EQ(bytes[8], '{');
+  EXPECT_NE(bytes.substr(8, length).find(R"("__metadata__":{"format":"pt"})"), std::string::npos);
+  const std::size_t payload = static_cast<std::size_t>(vit_parameter_count(vit.config())) * 4;
+  EXPECT_EQ(bytes.size(), 8 + length + payload);
+
+  // The format follows the name, and a name that contradicts the one asked for is refused.
+  EXPECT_EQ(timm_export_format("", "m.safetensors"), "safetensors");
+  EXPECT_EQ(timm_export_format("", "m.pth"), "pt");
+  EXPECT_NE(error_of([&] {
+              export_timm(vit, dir.file("x.safetensors"), "pt");
+            }).find("a pt export cannot end in .safetensors"),
+            std::string::npos);
+  EXPECT_NE(error_of([&] {
+              export_timm(vit, dir.file("x.pt"), "safetensors");
+            }).find("needs a name ending in .safetensors"),
+            std::string::npos);
+  EXPECT_NE(
+      error_of([&] { export_timm(vit, dir.file("x.onnx"), "onnx"); }).find("pt or safetensors"),
+      std::string::npos);
+  EXPECT_FALSE(std::filesystem::exists(dir.file("x.safetensors")));
+}
+
 TEST(Export, TimmLoadsTheModelAndComputesTheSameLogits) {
   TempDir dir;
   for (const VitConfig& config : {VitConfig{.image_size = 32,
@@ -275,17 +334,18 @@ TEST(Export, TimmLoadsTheModelAndComputesTheSameLogits) {
     vit->eval();
     const at::Tensor images = at::randn({4, config.channels, config.image_size, config.image_size});
     const at::Tensor logits = vit->forward(images).detach();
-    export_timm(*vit, dir.file("model.pt"));
     save_torch_dict({{"images", images},
                      {"logits", logits},
                      {"flops", at::tensor({forward_flops(config)}, at::kLong)}},
                     dir.file("probe.pt"));
-
-    const std::string command = std::string(TLEG_PYTHON) + " " + TLEG_SOURCE_DIR +
-                                "/tests/python/timm_parity.py --model " + dir.file("model.pt") +
-                                " --probe " + dir.file("probe.pt") + " --timm \"" +
-                                timm_constructor(config) + "\"";
-    EXPECT_EQ(std::system(command.c_str()), 0) << command;
+    for (const std::string model : {"model.pt", "model.safetensors"}) {
+      export_timm(*vit, dir.file(model));
+      const std::string command = std::string(TLEG_PYTHON) + " " + TLEG_SOURCE_DIR +
+                                  "/tests/python/timm_parity.py --model " + dir.file(model) +
+                                  " --probe " + dir.file("probe.pt") + " --timm \"" +
+                                  timm_constructor(config) + "\"";
+      EXPECT_EQ(std::system(command.c_str()), 0) << command;
+    }
   }
 }
 
@@ -320,6 +380,15 @@ TEST(Launcher, InspectExpandExportFromTheCommandLine) {
   EXPECT_EQ(exported.rfind("0:", 0), 0u) << exported;
   EXPECT_NE(exported.find("class_token=False"), std::string::npos) << exported;
   EXPECT_TRUE(std::filesystem::exists(dir.file("d6.pt")));
+  const std::string safetensors =
+      run(tleg + " export --model " + dir.file("d6.h5") + " --out " + dir.file("d6.safetensors"));
+  EXPECT_EQ(safetensors.rfind("0:", 0), 0u) << safetensors;
+  EXPECT_NE(safetensors.find("safetensors.torch.load_file("), std::string::npos) << safetensors;
+  EXPECT_EQ(load_trained_vit(dir.file("d6.safetensors"), 3).config.depth, 6);
+  const std::string contradicted = run(tleg + " export --model " + dir.file("d6.h5") + " --out " +
+                                       dir.file("x.safetensors") + " --format pt --check");
+  EXPECT_EQ(contradicted.rfind("1:", 0), 0u) << contradicted;
+  EXPECT_NE(contradicted.find("cannot end in .safetensors"), std::string::npos) << contradicted;
 
   const std::string missing = run(tleg + " inspect " + dir.file("absent.h5"));
   EXPECT_EQ(missing.rfind("1:", 0), 0u) << missing;

@@ -1,12 +1,14 @@
-"""Checks a tleg export against timm: strict state-dict load, logits within 1e-5 (float32; the
-two implementations order their sums differently), and tleg's analytical FLOPs against torch's
-FlopCounterMode on the same model. Exit code 0 means every check passed."""
+"""Checks a tleg export (.pt, or .safetensors read by safetensors.torch.load_file) against timm:
+strict state-dict load, logits within 1e-5 (float32; the two implementations order their sums
+differently), and tleg's analytical FLOPs against torch's FlopCounterMode on the same model.
+Exit code 0 means every check passed."""
 import argparse
 import sys
 
 import timm  # noqa: F401  (used by the constructor text)
 import timm.models.vision_transformer  # noqa: F401
 import torch
+from safetensors.torch import load_file
 from torch.utils.flop_counter import FlopCounterMode
 
 parser = argparse.ArgumentParser()
@@ -15,7 +17,10 @@ parser.add_argument("--probe", required=True)
 parser.add_argument("--timm", required=True, help="constructor expression printed by tleg")
 args = parser.parse_args()
 
-state = torch.load(args.model, weights_only=True)
+if args.model.endswith(".safetensors"):
+    state = load_file(args.model)
+else:
+    state = torch.load(args.model, weights_only=True)
 probe = torch.load(args.probe, weights_only=True)
 model = eval(args.timm)
 model.load_state_dict(state, strict=True)
