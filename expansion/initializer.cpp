@@ -3,11 +3,13 @@
 #include <ATen/ATen.h>
 
 #include <cmath>
+#include <utility>
 
 #include "common/error.h"
 #include "expansion/learngene.h"
 #include "expansion/methods.h"
 #include "weights/model_io.h"
+#include "weights/state_dict.h"
 
 namespace tleg {
 namespace {
@@ -70,44 +72,64 @@ class LearngeneInitializer final : public Initializer {
   InitSpec spec_;
 };
 
+// What differs between a pre-trained model's architecture and the model it initialises, as
+// "patch 8 (this model: 4), dim 48 (this model: 24)"; "" when they fit. Depth and classes are
+// checked on their own (subset, prefin; the head).
+std::string architecture_differences(const VitConfig& have, const VitConfig& want) {
+  std::string differences;
+  for (const auto& [label, field] :
+       {std::pair{"image", &VitConfig::image_size}, std::pair{"patch", &VitConfig::patch_size},
+        std::pair{"channels", &VitConfig::channels}, std::pair{"dim", &VitConfig::dim},
+        std::pair{"heads", &VitConfig::heads}, std::pair{"mlp ratio", &VitConfig::mlp_ratio}})
+    if (have.*field != want.*field)
+      differences += concat(differences.empty() ? "" : ", ", label, " ", have.*field,
+                            " (this model: ", want.*field, ")");
+  return differences;
+}
+
 // Copies the embedding, final norm and (when the classes match) the head of a pre-trained model
-// plus a choice of its blocks.
+// plus a choice of its blocks. The source is anything load_trained_vit reads: a tleg model
+// (.h5) or a timm state dict (.pt, .safetensors), whose head count, which its shapes do not
+// tell, is the initialised model's.
 class PretrainedInitializer final : public Initializer {
  public:
   explicit PretrainedInitializer(const InitSpec& spec)
-      : spec_(spec), file_(load_weights(spec.source)), source_(load_vit(file_)) {}
+      : spec_(spec), file_(load_trained_vit(spec.source)) {}
 
   void initialise(ViT& model) const override {
     const VitConfig& want = model.config();
-    const VitConfig& have = source_->config();
-    VitConfig comparable = want;
-    comparable.classes = have.classes;
-    if (!comparable.same_architecture(have))
-      fail(spec_.source, ": pre-trained ", have.describe(), " does not fit ", want.describe());
+    // A state dict records no head count (0): the model's. The copy shares the tensors.
+    WeightsFile source_file = file_;
+    if (source_file.config.heads == 0) source_file.config.heads = want.heads;
+    const VitConfig& have = source_file.config;
+    if (const std::string differences = architecture_differences(have, want); !differences.empty())
+      fail(spec_.source, ": the pre-trained model does not fit this one: ", differences);
     if (spec_.method == "prefin" && have.depth != want.depth)
       fail(spec_.source, ": prefin needs a pre-trained model of depth ", want.depth,
            ", this one has ", have.depth, " (pre-train that depth first, or use --init subset)");
     if (have.depth < want.depth)
       fail(spec_.source, ": cannot take ", want.depth, " layers from a model of depth ",
            have.depth);
+    // Every tensor's name and shape, before check_head reads the class count off head.weight.
+    const std::shared_ptr<ViT> source = load_vit(source_file);
     check_head(file_, want, spec_);
     tleg::initialise(model, spec_.seed);
     at::NoGradGuard no_grad;
     for (std::int64_t i = 0; i < want.depth; ++i) {
       const std::int64_t from = subset_layer(spec_.subset_layers, i, want.depth, have.depth);
-      copy_block_weights(model.block(i)->weights(), source_->block(from)->weights());
+      copy_block_weights(model.block(i)->weights(), source->block(from)->weights());
     }
-    model.patch_embed->proj_weight.copy_(source_->patch_embed->proj_weight);
-    model.patch_embed->proj_bias.copy_(source_->patch_embed->proj_bias);
-    model.pos_embed.copy_(source_->pos_embed);
-    model.fc_norm->weight.copy_(source_->fc_norm->weight);
-    model.fc_norm->bias.copy_(source_->fc_norm->bias);
+    model.patch_embed->proj_weight.copy_(source->patch_embed->proj_weight);
+    model.patch_embed->proj_bias.copy_(source->patch_embed->proj_bias);
+    model.pos_embed.copy_(source->pos_embed);
+    model.fc_norm->weight.copy_(source->fc_norm->weight);
+    model.fc_norm->bias.copy_(source->fc_norm->bias);
     if (!spec_.new_head) {  // check_head: the same classes
-      model.head->weight.copy_(source_->head->weight);
-      model.head->bias.copy_(source_->head->bias);
+      model.head->weight.copy_(source->head->weight);
+      model.head->bias.copy_(source->head->bias);
     }
   }
-  std::int64_t stored_parameters() const override { return vit_parameter_count(source_->config()); }
+  std::int64_t stored_parameters() const override { return vit_parameter_count(file_.config); }
   std::string describe() const override {
     return (spec_.method == "prefin"
                 ? "pre-trained model " + spec_.source
@@ -118,8 +140,7 @@ class PretrainedInitializer final : public Initializer {
 
  private:
   InitSpec spec_;
-  WeightsFile file_;
-  std::shared_ptr<ViT> source_;
+  WeightsFile file_;  // heads 0 for a state dict
 };
 
 }  // namespace

@@ -153,7 +153,9 @@ void add_training_options(po::options_description& o, const std::string& stage) 
     o.add_options()("init", value_s(init.method), initializer_help().c_str())(
         "depth", value_i(init.depth), "depth of the model (0: model.depth)")(
         "learngene", value_s(init.learngene), "learngene file (--init tleg)")(
-        "pretrained", value_s(init.pretrained), "pre-trained model file (--init subset or prefin)")(
+        "pretrained", value_s(init.pretrained),
+        "pre-trained model (--init subset or prefin): tleg .h5, or a timm state dict (.pt, "
+        ".safetensors), which records no head count: the model's is taken")(
         "subset-layers", value_s(init.subset_layers), "subset: first or spread")(
         "new-head",
         "transfer to another label space: the head is initialised as a scratch model's, "

@@ -555,7 +555,9 @@ WeightsFile load_trained_vit(const std::string& path, std::int64_t heads) {
     WeightsFile weights = load_weights(path);
     if (weights.kind != "vit")
       fail(path, ": this is a '", weights.kind, "' file; a trained ViT ('vit') is needed",
-           weights.kind == "learngene" ? " (its expansions lie on its line by construction)" : "");
+           weights.kind == "learngene"
+               ? " (expand it with tleg expand; its expansions lie on its line by construction)"
+               : "");
     return weights;
   }
   WeightsFile weights;

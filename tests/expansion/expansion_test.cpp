@@ -1,6 +1,6 @@
 // The learngene file (round trip and every way it can be broken), expansion to depth d, the
-// initialisers, and the timm export (.pt, .safetensors) checked against timm itself through the
-// venv's Python.
+// initialisers (from tleg files and timm state dicts), and the timm export (.pt, .safetensors)
+// checked against timm itself through the venv's Python.
 #include <ATen/ATen.h>
 #include <gtest/gtest.h>
 
@@ -249,6 +249,113 @@ TEST(Initializers, TransferTakesAFreshHeadOnlyWhenAskedAndRefusesOtherwise) {
   make_initializer({.method = "tleg", .source = dir.file("lg.h5"), .new_head = true})
       ->initialise(model);
   EXPECT_EQ(model.head->weight.size(0), 3);
+}
+
+// A pre-trained model given as its tleg export (.pt, .safetensors) initialises subset and prefin
+// exactly as its .h5 does; the state dict's head count is the initialised model's.
+TEST(Initializers, PretrainedStateDictsGiveTheSameWeightsAsTheModelFile) {
+  TempDir dir;
+  ViT deep(small_config(8));
+  initialise(deep, 9);
+  {
+    at::NoGradGuard no_grad;  // every tensor distinct from a fresh model's
+    for (auto& item : deep.named_parameters()) item.value().add_(at::randn_like(item.value()));
+  }
+  save_weights(weights_of(deep, {}), dir.file("deep.h5"));
+  export_timm(deep, dir.file("deep.pt"));
+  export_timm(deep, dir.file("deep.safetensors"));
+
+  struct Case {
+    std::string method, layers;
+    std::int64_t depth;
+  };
+  for (const Case& c :
+       {Case{"subset", "first", 4}, Case{"subset", "spread", 3}, Case{"prefin", "first", 8}}) {
+    const auto initialised = [&](const std::string& file) {
+      ViT model(small_config(c.depth));
+      make_initializer({.method = c.method,
+                        .source = dir.file(file),
+                        .subset_layers = c.layers,
+                        .seed = 4,
+                        .dataset_fingerprint = "cccc-7"})
+          ->initialise(model);
+      return model.named_parameters();
+    };
+    const auto from_h5 = initialised("deep.h5");
+    for (const std::string file : {"deep.pt", "deep.safetensors"}) {
+      const auto from_state_dict = initialised(file);
+      ASSERT_EQ(from_state_dict.size(), from_h5.size());
+      for (const auto& item : from_h5)
+        EXPECT_TRUE(from_state_dict[item.key()].equal(item.value()))
+            << c.method << " " << c.layers << " from " << file << ": " << item.key();
+    }
+    // The head is inherited too: a state dict records no dataset, so only its class count is
+    // checked.
+    EXPECT_TRUE(from_h5["head.weight"].equal(deep.head->weight));
+  }
+  const auto from_pt = make_initializer({.method = "prefin", .source = dir.file("deep.pt")});
+  EXPECT_TRUE(from_pt->source_dataset().fingerprint.empty());
+  EXPECT_EQ(from_pt->stored_parameters(), vit_parameter_count(small_config(8)));
+
+  // A student with 6 heads takes the dim-24 state dict as having 6; the .h5 says 3 and is refused.
+  VitConfig six_heads = small_config(8);
+  six_heads.heads = 6;
+  ViT six(six_heads);
+  make_initializer({.method = "prefin", .source = dir.file("deep.safetensors")})->initialise(six);
+  EXPECT_TRUE(six.block(5)->attn->qkv->weight.equal(deep.block(5)->attn->qkv->weight));
+  const std::string heads = error_of([&] {
+    make_initializer({.method = "prefin", .source = dir.file("deep.h5")})->initialise(six);
+  });
+  EXPECT_NE(heads.find("heads 3 (this model: 6)"), std::string::npos) << heads;
+}
+
+// A state dict whose architecture does not fit the model is refused naming what differs, as a
+// tleg model file is.
+TEST(Initializers, APretrainedStateDictThatDoesNotFitIsRefusedNamingTheDifference) {
+  TempDir dir;
+  const auto exported = [&](VitConfig config, const std::string& name) {
+    ViT vit(config);
+    initialise(vit, 3);
+    export_timm(vit, dir.file(name));
+    return dir.file(name);
+  };
+  VitConfig patch = small_config(4), dim = small_config(4), classes = small_config(4);
+  patch.patch_size = 8;
+  dim.dim = 48;
+  classes.classes = 3;
+  const std::string shallow = exported(small_config(2), "shallow.safetensors");
+  const auto refusal = [&](const std::string& method, const std::string& source) {
+    ViT model(small_config(4));
+    return error_of(
+        [&] { make_initializer({.method = method, .source = source})->initialise(model); });
+  };
+  for (const auto& [source, expected] : std::vector<std::pair<std::string, std::string>>{
+           {exported(patch, "patch.pt"), "patch 8 (this model: 4)"},
+           {exported(dim, "dim.safetensors"), "dim 48 (this model: 24)"},
+           {exported(classes, "classes.pt"), "trained for 3 classes"},
+           {shallow, "cannot take 4 layers from a model of depth 2"}}) {
+    const std::string message = refusal("subset", source);
+    EXPECT_NE(message.find(source), std::string::npos) << message;
+    EXPECT_NE(message.find(expected), std::string::npos) << message;
+  }
+  EXPECT_NE(refusal("prefin", shallow).find("prefin needs a pre-trained model of depth 4"),
+            std::string::npos);
+  // Another class count with --new-head: everything but the head.
+  ViT model(small_config(4));
+  make_initializer({.method = "subset", .source = dir.file("classes.pt"), .new_head = true})
+      ->initialise(model);
+
+  // A tensor a tleg ViT does not have (timm's class token) is named.
+  ViT vit(small_config(4));
+  initialise(vit, 3);
+  auto tensors = module_tensors(vit);
+  tensors.emplace_back("cls_token", at::zeros({1, 1, 24}));
+  save_torch_dict(tensors, dir.file("cls.pt"));
+  const std::string extra = refusal("prefin", dir.file("cls.pt"));
+  EXPECT_NE(extra.find("unexpected tensor 'cls_token'"), std::string::npos) << extra;
+  // A learngene is no pre-trained model.
+  save_weights(trained_learngene(), dir.file("lg.h5"));
+  EXPECT_NE(refusal("subset", dir.file("lg.h5")).find("'learngene' file"), std::string::npos);
 }
 
 // The .safetensors export holds what the .pt export holds, and reads back through both readers.
