@@ -80,6 +80,14 @@ find_package(MPI REQUIRED COMPONENTS C)
 find_package(HDF5 REQUIRED COMPONENTS C)
 find_package(Boost 1.74 REQUIRED COMPONENTS program_options)
 find_package(ZLIB REQUIRED)
+# libdeflate's CRC-32 (zlib's polynomial, folded with PCLMULQDQ): every image read is checked,
+# and zlib's table-driven crc32 halved the store's read rate (docs/benchmarks.md).
+find_path(LIBDEFLATE_INCLUDE_DIR libdeflate.h REQUIRED)
+find_library(LIBDEFLATE_LIBRARY deflate REQUIRED)
+add_library(tleg_libdeflate INTERFACE)
+target_include_directories(tleg_libdeflate INTERFACE ${LIBDEFLATE_INCLUDE_DIR})
+target_link_libraries(tleg_libdeflate INTERFACE ${LIBDEFLATE_LIBRARY})
+add_library(tleg::libdeflate ALIAS tleg_libdeflate)
 find_package(PNG REQUIRED)  # libpng: ImageNet's train split holds a PNG among its JPEGs
 find_package(nlohmann_json 3 REQUIRED)
 # libjpeg-turbo's TurboJPEG API and OpenCV's imgproc (resampling). Debian ships OpenCV's CMake

@@ -1,4 +1,5 @@
-// CRC-32 (zlib's) for detecting corrupted files; incremental so large payloads need no copy.
+// CRC-32 (zlib's polynomial and conventions, computed by libdeflate with carry-less multiplies)
+// for detecting corrupted files; incremental so large payloads need no copy.
 #pragma once
 
 #include <cstddef>

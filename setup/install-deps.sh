@@ -13,7 +13,7 @@ TIMM_VERSION=1.0.31
 DEBIAN_PACKAGES=(
   build-essential cmake ninja-build ccache pkg-config python3-venv
   libopenmpi-dev openmpi-bin libhdf5-dev libboost-program-options-dev
-  libjpeg62-turbo-dev libturbojpeg0-dev libpng-dev zlib1g-dev libopencv-imgproc-dev
+  libjpeg62-turbo-dev libturbojpeg0-dev libpng-dev zlib1g-dev libdeflate-dev libopencv-imgproc-dev
   nlohmann-json3-dev
   googletest libgtest-dev libgmock-dev libbenchmark-dev
   dataset-fashion-mnist gnuplot-nox procps clang-format
