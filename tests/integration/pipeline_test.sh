@@ -131,13 +131,19 @@ checks=$((checks + 1))
 # --check runs it on one image of the store's shape; before the store exists (a cluster's
 # prepare job has yet to run), the plan does so for the dataset it names.
 teacher=$work/out/seed-0/teacher/model.h5
-"$tleg" logits --check --data "$store" --teacher "$teacher" --out "$work/x" >"$work/check.log" 2>&1 ||
+fm=$source/experiments/fashion-mnist
+"$tleg" logits --check --config "$fm/common.ini" --config "$fm/aux.ini" --data "$store" \
+  --teacher "$teacher" --out "$work/x" >"$work/check.log" 2>&1 ||
   { cat "$work/check.log"; fail "a fitting teacher refused by --check"; }
+# without the recipe's image size (28 px), the 224-px views the teacher cannot take are refused
+"$tleg" logits --check --data "$store" --teacher "$teacher" --out "$work/x" >"$work/check.log" 2>&1 &&
+  fail "a teacher that cannot take 224-px views passes --check"
+grep -q "cannot take 1x224x224 images" "$work/check.log" || { cat "$work/check.log"; fail "no reason given"; }
 mkdir -p "$work/imagenet"
 if (cd "$source" && experiments/run.sh --dry-run --tleg "$tleg" --out "$work/imagenet-run" \
   --data-src "$work/imagenet" --teacher "$teacher" imagenet-ti) >"$work/check.log" 2>&1 ||
   ! grep -q "TEACHER: .*cannot take 3x224x224 images" "$work/check.log"; then
   cat "$work/check.log"; fail "a 28-px Fashion-MNIST teacher passes the ImageNet plan's check"
 fi
-checks=$((checks + 2))
+checks=$((checks + 3))
 echo "$((checks + 4)) passed, 0 failed"

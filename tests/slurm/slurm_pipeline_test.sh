@@ -153,19 +153,29 @@ checks=$((checks + 6))
 echo "pipeline through Slurm: $(($(date +%s) - started)) s"
 
 # ---------------------------------------------------------------- 2. a failing stage
-# The teacher's logits asked of a file that is no model (submit.sh sees only that it exists):
-# logits fails, and --kill-on-invalid-dep=yes must cancel distill and the TLEG sweep (this
-# cluster does not set kill_invalid_depend); the report (afterany) runs and says which stages
-# left nothing.
-echo "not a model" >"$work/junk-teacher.pt"
+# A store whose first training image has a flipped byte: submit.sh's checks open it (its index is
+# sound) and pass, and the logits job fails on the image's checksum when it reads it;
+# --kill-on-invalid-dep=yes must cancel distill and the TLEG sweep (this cluster does not set
+# kill_invalid_depend); the report (afterany) runs and says which stages left nothing.
+python3 - "$work/pipeline/data/fashion-mnist.h5" "$work/damaged.h5" <<'PYTHON'
+import gzip, sys
+first = gzip.open("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").read()[16:16 + 784]
+data = bytearray(open(sys.argv[1], "rb").read())
+at = data.find(first)
+assert at >= 0 and data.find(first, at + 1) < 0, "the first image is not found once in the store"
+data[at + 400] ^= 0xFF
+open(sys.argv[2], "wb").write(data)
+PYTHON
 "$source/slurm/submit.sh" --tleg "$tleg" --out "$work/failing" --methods tleg \
-  --data-store "$work/pipeline/data/fashion-mnist.h5" --teacher "$work/junk-teacher.pt" smoke |
+  --data-store "$work/damaged.h5" --teacher "$work/pipeline/seed-0/teacher/model.h5" smoke |
   tee "$work/submit-failing.txt"
 jobs=$work/failing/slurm/jobs.tsv
 [ -z "$(id_of teacher)" ] || fail "a teacher stage although TEACHER is given"
 wait_queue_empty 300
 state=$(job_field "$(id_of logits)" JobState)
-[ "$state" = FAILED ] || fail "logits of a file that is no teacher ended $state, not FAILED"
+[ "$state" = FAILED ] || fail "logits of a damaged store ended $state, not FAILED"
+grep -q "image 0 does not match its checksum" "$work"/failing/slurm/logs/tleg-logits-*.out ||
+  { show_logs "$work/failing"; fail "the logits job does not name the damaged image"; }
 for stage in distill sweep-tleg; do
   id=$(id_of "$stage")
   state=$(job_field "$id" JobState) reason=$(job_field "$id" Reason)
