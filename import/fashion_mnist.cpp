@@ -1,6 +1,7 @@
 #include "import/importers.h"
 
 #include <filesystem>
+#include <vector>
 
 #include "common/error.h"
 #include "data/dataset_store.h"
@@ -21,7 +22,9 @@ std::string find_idx(const std::string& dir, const std::string& stem) {
 }  // namespace
 
 ImportSummary prepare_fashion_mnist(const std::string& source_dir, const std::string& out,
-                                    std::int64_t images_per_shard, const std::string& classes) {
+                                    std::int64_t images_per_shard, const std::string& classes,
+                                    std::int64_t hold_out) {
+  if (hold_out < 0) fail("--hold-out must be 0 or more images, got ", hold_out);
   DatasetInfo info;
   info.name = "fashion-mnist";
   info.encoding = ImageEncoding::kRaw;
@@ -46,17 +49,37 @@ ImportSummary prepare_fashion_mnist(const std::string& source_dir, const std::st
     if (labels.shape.size() != 1 || labels.shape[0] != images.shape[0])
       fail(labels_path, ": ", labels.shape.empty() ? 0 : labels.shape[0], " labels for ",
            images.shape[0], " images in ", images_path);
+    std::vector<std::int32_t> kept;  // the label of each image kept, -1 for one left out
+    std::uint64_t kept_count = 0;
+    for (std::int64_t i = 0; i < images.shape[0]; ++i) {
+      if (labels.values[i] > 9) fail(labels_path, ": label ", int(labels.values[i]), " at ", i);
+      kept.push_back(selection.label_of(labels.values[i]));
+      kept_count += kept.back() >= 0;
+    }
+    const bool training = std::string(split) == "train";
+    const auto held_out = static_cast<std::uint64_t>(training ? hold_out : 0);
+    if (held_out >= kept_count && held_out > 0)
+      fail("--hold-out ", hold_out, ": the training split has only ", kept_count,
+           " images; hold out fewer");
+    // The first images stay in the split; the last `held_out` go to the held-out split.
     writer.begin_split(split);
     std::uint64_t written = 0;
     for (std::int64_t i = 0; i < images.shape[0]; ++i) {
-      if (labels.values[i] > 9) fail(labels_path, ": label ", int(labels.values[i]), " at ", i);
-      const std::int32_t label = selection.label_of(labels.values[i]);
-      if (label < 0) continue;
-      writer.add(images.values.data() + i * 28 * 28, 28 * 28, label);
+      if (kept[static_cast<std::size_t>(i)] < 0) continue;
+      if (written == kept_count - held_out) {
+        writer.end_split();
+        writer.begin_split(kHeldOutSplit);
+      }
+      writer.add(images.values.data() + i * 28 * 28, 28 * 28, kept[static_cast<std::size_t>(i)]);
       ++written;
     }
     writer.end_split();
-    (std::string(split) == "train" ? summary.train : summary.val) = written;
+    if (training) {
+      summary.train = kept_count - held_out;
+      summary.held_out = held_out;
+    } else {
+      summary.val = written;
+    }
   }
   summary.fingerprint = writer.finish();
   return summary;

@@ -9,7 +9,7 @@ namespace tleg {
 struct ImportSummary {
   std::string path, fingerprint;
   std::string stored_as;  // "jpeg", "raw 28x28x1": how the images are stored
-  std::uint64_t train = 0, val = 0, bad = 0;
+  std::uint64_t train = 0, val = 0, held_out = 0, bad = 0;
   std::string report;  // the bad-input report (JPEG importers), empty when none is written
   double seconds = 0;  // wall time of the image processing
 };
@@ -62,10 +62,15 @@ ImportSummary prepare_folder(const std::string& source_dir, const std::string& o
                              const ImageImportOptions& options);
 
 // Fashion-MNIST from its four IDX files (gzip or plain), as Debian's dataset-fashion-mnist
-// installs them: raw 28x28x1 images, splits "train" (60,000) and "val" (10,000). With
-// `classes` (ClassSelection::parse) only those classes' images, relabelled 0..k-1 in that order.
+// installs them: raw 28x28x1 images, splits "train" (60,000) and "val" (10,000, the test set).
+// With `classes` (ClassSelection::parse) only those classes' images, relabelled 0..k-1 in that
+// order. With `hold_out` > 0 the last `hold_out` training images (of those kept) form split
+// kHeldOutSplit instead of "train": a validation split for choosing a recipe, so that "val"
+// (the test set) serves only the reported numbers. The split is part of the fingerprint.
 ImportSummary prepare_fashion_mnist(const std::string& source_dir, const std::string& out,
-                                    std::int64_t images_per_shard, const std::string& classes = "");
+                                    std::int64_t images_per_shard, const std::string& classes = "",
+                                    std::int64_t hold_out = 0);
+inline constexpr const char* kHeldOutSplit = "holdout";
 
 inline constexpr const char* kFashionMnistDir = "/usr/share/datasets/fashion-mnist";
 

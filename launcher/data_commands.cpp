@@ -13,6 +13,7 @@ struct PrepareSettings {
   std::string kind, source, out;
   std::int64_t shard = ImageImportOptions{}.images_per_shard;
   ImageImportOptions import;  // imagenet and folder
+  std::int64_t hold_out = 0;  // fashion-mnist
 };
 
 PrepareSettings prepare_settings(Options& o) {
@@ -39,16 +40,23 @@ PrepareSettings prepare_settings(Options& o) {
   if (const auto mapping = o.find<std::string>("synset-mapping"))
     s.import.synset_mapping = *mapping;
   s.import.classes = o.get<std::string>("classes");
+  s.hold_out = o.get<std::int64_t>("hold-out");
+  if (s.hold_out > 0 && s.kind != "fashion-mnist")
+    fail(
+        "--hold-out is for fashion-mnist; a folder import holds out a validation split with "
+        "--val-fraction (from a folder without val/), or give the folder a val/ of its own");
   return s;
 }
 
 int prepare(const PrepareSettings& s) {
   const ImportSummary summary =
-      s.kind == "fashion-mnist" ? prepare_fashion_mnist(s.source, s.out, s.shard, s.import.classes)
-      : s.kind == "imagenet"    ? prepare_imagenet(s.source, s.out, s.import)
-                                : prepare_folder(s.source, s.out, s.import);
-  std::cout << "wrote " << summary.path << ": " << summary.train << " train + " << summary.val
-            << " val images, stored as " << summary.stored_as;
+      s.kind == "fashion-mnist"
+          ? prepare_fashion_mnist(s.source, s.out, s.shard, s.import.classes, s.hold_out)
+      : s.kind == "imagenet" ? prepare_imagenet(s.source, s.out, s.import)
+                             : prepare_folder(s.source, s.out, s.import);
+  std::cout << "wrote " << summary.path << ": " << summary.train << " train + ";
+  if (summary.held_out > 0) std::cout << summary.held_out << " " << kHeldOutSplit << " + ";
+  std::cout << summary.val << " val images, stored as " << summary.stored_as;
   if (!summary.report.empty())
     std::cout << ", " << summary.bad << " bad (listed in " << summary.report << ")";
   if (summary.seconds > 0)
@@ -115,7 +123,13 @@ std::vector<Command> data_commands() {
              "keep only these classes, relabelled 0..k-1 in the order given: class numbers "
              "of the whole dataset, comma-separated, with ranges (0,2,4,6,8 or 5-9); the "
              "selection is recorded in the store and its fingerprint (a class split for "
-             "transfer)")("quiet", "imagenet/folder: no progress line on stderr");
+             "transfer)")(
+             "hold-out", po::value<std::int64_t>()->default_value(0),
+             "fashion-mnist: the last N training images form split 'holdout' instead of "
+             "'train', a validation split for choosing a recipe (train on 'train', evaluate "
+             "on it with --data.val-split holdout), so that 'val' (the test set) serves only "
+             "the reported numbers; recorded in the fingerprint")(
+             "quiet", "imagenet/folder: no progress line on stderr");
          p.add("kind", 1);
        },
        [](Options& o) { return [s = prepare_settings(o)] { return prepare(s); }; }},

@@ -47,6 +47,7 @@ const std::map<std::string, OptionRange>& option_ranges() {
   static const std::map<std::string, OptionRange> ranges{
       // views and augmentation
       {"aug.scale-min", up_to_one_above(0)},
+      {"aug.flip", closed(0, 1)},
       {"aug.eval-crop-fraction", up_to_one_above(0)},
       {"aug.erase", closed(0, 1)},
       {"aug.repeats", at_least(1)},
@@ -102,6 +103,7 @@ const std::map<std::string, OptionRange>& option_ranges() {
       {"quality", closed(1, 100)},
       {"max-bad-fraction", closed(0, 1)},
       {"val-fraction", below_one_from(0)},
+      {"hold-out", at_least(0)},
       // tleg linearity (0: unknown)
       {"heads", at_least(0)},
   };

@@ -55,6 +55,7 @@ void add_view_options(po::options_description& o) {
       "aug.recipe", value_s(d.recipe),
       "deit (RandomResizedCrop, flip, RandAugment, erasing) or basic (crop and flip)")(
       "aug.scale-min", value_d(d.scale_min), "RandomResizedCrop minimum area fraction")(
+      "aug.flip", value_d(d.flip), "probability of a horizontal flip of a training view")(
       "aug.rand-augment", value_s(d.rand_augment),
       "timm's RandAugment config string (deit recipe; DeiT's default)")(
       "aug.dct-scaling", value_b(d.dct_scaling),
@@ -228,6 +229,7 @@ ViewSettings view_settings(Options& o) {
   ViewSettings s;
   s.recipe = o.get<std::string>("aug.recipe");
   s.scale_min = o.get<double>("aug.scale-min");
+  s.flip = o.get<double>("aug.flip");
   s.erase = o.get<double>("aug.erase");
   s.rand_augment = o.get<std::string>("aug.rand-augment");
   s.dct_scaling = o.get<bool>("aug.dct-scaling");

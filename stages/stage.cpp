@@ -303,6 +303,7 @@ ViewRecipe view_recipe(const ViewSettings& s, std::int64_t channels) {
   ViewRecipe recipe = s.recipe == "deit" ? ViewRecipe::deit(size) : ViewRecipe::basic(size);
   recipe.channels = static_cast<int>(channels);
   recipe.scale_min = s.scale_min;
+  recipe.flip_probability = s.flip;
   recipe.dct_scaling = s.dct_scaling;
   recipe.eval_crop_fraction = s.eval_crop_fraction;
   if (!(recipe.eval_crop_fraction > 0 && recipe.eval_crop_fraction <= 1))

@@ -38,6 +38,7 @@ inline std::vector<float> per_channel(const std::array<float, 3>& values) {
 struct ViewSettings {
   std::string recipe = "deit";                        // deit or basic
   double scale_min = ViewRecipe{}.scale_min;          // RandomResizedCrop minimum area fraction
+  double flip = ViewRecipe{}.flip_probability;        // horizontal-flip probability
   double erase = ViewRecipe{}.erase_probability;      // random-erasing probability (deit)
   std::string rand_augment = "rand-m9-mstd0.5-inc1";  // timm's RandAugment config string (deit)
   // JPEG decode at 1/2, 1/4, 1/8 where the crop allows

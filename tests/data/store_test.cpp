@@ -263,6 +263,40 @@ TEST(FashionMnist, PrepareWritesBothSplits) {
             std::string::npos);
 }
 
+// A validation split held out of the training images for choosing a recipe: the last N training
+// images (byte for byte the whole store's), the rest still "train", the test set still "val",
+// and another fingerprint, so that nothing made from one store passes for the other's.
+TEST(FashionMnist, HoldOutMovesTheLastTrainingImagesToTheirOwnSplit) {
+  TempDir dir;
+  prepare_fashion_mnist(kFashionMnistDir, dir.file("all.h5"), 4096);
+  const ImportSummary summary =
+      prepare_fashion_mnist(kFashionMnistDir, dir.file("held.h5"), 4096, "", 5000);
+  EXPECT_EQ(summary.train, 55000u);
+  EXPECT_EQ(summary.held_out, 5000u);
+  EXPECT_EQ(summary.val, 10000u);
+  const DatasetReader whole(dir.file("all.h5")), held(dir.file("held.h5"));
+  EXPECT_EQ(held.splits(), (std::vector<std::string>{kHeldOutSplit, "train", "val"}));  // sorted
+  EXPECT_NE(held.fingerprint(), whole.fingerprint());
+  const auto same = [&](const std::string& split, std::uint64_t first, std::uint64_t count,
+                        const std::string& whole_split, std::uint64_t whole_first) {
+    const ImageRun a = held.read_run(split, first, count);
+    const ImageRun b = whole.read_run(whole_split, whole_first, count);
+    const auto& labels = held.index(split).labels;
+    const auto& whole_labels = whole.index(whole_split).labels;
+    return a.bytes == b.bytes &&
+           std::equal(labels.begin() + static_cast<std::ptrdiff_t>(first),
+                      labels.begin() + static_cast<std::ptrdiff_t>(first + count),
+                      whole_labels.begin() + static_cast<std::ptrdiff_t>(whole_first));
+  };
+  EXPECT_TRUE(same("train", 0, 55000, "train", 0));
+  EXPECT_TRUE(same(kHeldOutSplit, 0, 5000, "train", 55000));
+  EXPECT_TRUE(same("val", 0, 10000, "val", 0));
+  EXPECT_NE(error_of([&] {
+              prepare_fashion_mnist(kFashionMnistDir, dir.file("x.h5"), 4096, "0", 6000);
+            }).find("only 6000 images"),
+            std::string::npos);
+}
+
 // Two disjoint halves of Fashion-MNIST, as the transfer profile makes them: each holds exactly
 // its classes' images (counts, and every image byte-compared with the whole store's image of
 // the same class and rank), relabelled in the order named, and every fingerprint differs.
