@@ -2,6 +2,7 @@
 // initialises models from them (methods).
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <sstream>
 
 #include "common/error.h"
@@ -70,10 +71,13 @@ int inspect(const std::string& path, const std::string& forward) {
 int expand_command(const std::string& path, std::int64_t depth, const std::string& out) {
   const WeightsFile learngene = load_learngene(path);
   auto model = expand(learngene, depth);
-  save_weights(weights_of(*model, {{"init", "tleg"},
-                                   {"learngene", path},
-                                   {"expanded_depth", std::to_string(depth)}}),
-               out);
+  std::map<std::string, std::string> metadata = {
+      {"init", "tleg"}, {"learngene", path}, {"expanded_depth", std::to_string(depth)}};
+  // How the learngene's run evaluated (normalisation, crop, precision): its descendants see the
+  // same images, so tleg evaluate of the expanded file needs no options either.
+  for (const auto& [key, value] : learngene.metadata)
+    if (key.starts_with("eval.")) metadata[key] = value;
+  save_weights(weights_of(*model, std::move(metadata)), out);
   std::cout << "wrote " << out << ": depth-" << depth << " descendant of " << path << ", "
             << grouped(vit_parameter_count(model->config())) << " parameters\n";
   return 0;

@@ -113,6 +113,13 @@ std::pair<ViewSettings, PrecisionRequest> evaluation_as_trained(
   if (root && !taken.empty())
     std::cerr << "evaluate: as its run evaluated it (recorded in the file): " << taken
               << " (an option given here overrides)\n";
+  const bool view_recorded = recorded.contains("eval.data.mean");
+  if (root && !view_recorded && !e.given.contains("data.mean"))
+    std::cerr << "warning: the model file does not record how its run evaluated it (a file of "
+                 "an older tleg), so the built-in view is used (ImageNet's normalisation, a "
+              << ViewRecipe{}.eval_crop_fraction
+              << " crop); give its run's --data.mean, --data.std and --aug.eval-crop-fraction, "
+                 "or its training INI files with --config, to get its run's number\n";
   return {view, precision};
 }
 

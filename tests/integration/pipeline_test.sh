@@ -104,6 +104,18 @@ sys.exit(0 if run['top1'] == alone['top1'] else f'{sys.argv[2]}: evaluate {alone
 done < <(find "$work/out" -name run.json)
 [ "$evaluated" -ge 9 ] || fail "only $evaluated models evaluated alone (teacher and 8 fine-tuned, expected)"
 checks=$((checks + 1))
+# A learngene's descendant written by tleg expand carries its evaluation view: evaluated alone it
+# gives what evaluate --learngene --depth gives, without a warning about a missing view.
+learngene=$work/out/seed-0/aux/learngene.h5
+"$tleg" expand --learngene "$learngene" --depth 3 --out "$work/d3.h5" >/dev/null || fail "expand"
+"$tleg" evaluate --model "$work/d3.h5" --data.store "$store" >"$work/expanded.log" 2>&1 ||
+  { cat "$work/expanded.log"; fail "evaluate an expanded model"; }
+"$tleg" evaluate --learngene "$learngene" --depth 3 --data.store "$store" >"$work/direct.log" 2>&1 ||
+  { cat "$work/direct.log"; fail "evaluate --learngene"; }
+[ "$(grep -o 'top-1 [0-9.]*%' "$work/expanded.log")" = "$(grep -o 'top-1 [0-9.]*%' "$work/direct.log")" ] &&
+  ! grep -q "does not record" "$work/expanded.log" ||
+  { cat "$work/expanded.log" "$work/direct.log"; fail "an expanded model evaluates otherwise"; }
+checks=$((checks + 1))
 # An evaluation says how far it is (every batch here; every 10 s by default), ending at the split.
 "$tleg" evaluate --model "$folder/model.h5" --data.store "$store" --run.progress-seconds 0 \
   >"$work/progress.log" 2>&1 || { cat "$work/progress.log"; fail "evaluate with progress"; }
