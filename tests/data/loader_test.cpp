@@ -124,18 +124,23 @@ TEST(Loader, ResumeAtAStepGivesTheRemainingBatches) {
   EXPECT_EQ(whole_epoch(loader, 5).size(), 8u);
 }
 
-TEST(Loader, WorkerErrorNamesTheFileAndTheSample) {
-  TempDir dir;
-  const std::string path = write_jpeg_store(dir, /*corrupt=*/37);
-  Loader loader(small_options(path));
+// The error that ends epoch 0 of `loader`, read batch by batch; "" when it ends without one.
+std::string error_of_epoch(Loader& loader) {
   loader.start_epoch(0);
-  std::string message;
   try {
     while (loader.next()) {
     }
   } catch (const Error& error) {
-    message = error.what();
+    return error.what();
   }
+  return "";
+}
+
+TEST(Loader, WorkerErrorNamesTheFileAndTheSample) {
+  TempDir dir;
+  const std::string path = write_jpeg_store(dir, /*corrupt=*/37);
+  Loader loader(small_options(path));
+  const std::string message = error_of_epoch(loader);
   EXPECT_NE(message.find("sample 37"), std::string::npos) << message;
   EXPECT_NE(message.find(path), std::string::npos) << message;
   EXPECT_NE(message.find("JPEG"), std::string::npos) << message;
@@ -152,14 +157,7 @@ TEST(Loader, ADamagedImageFailsItsBatchWithTheStoresChecksumError) {
     LoaderOptions options = small_options(path);
     options.in_memory_bytes = in_memory;
     Loader loader(options);
-    loader.start_epoch(0);
-    std::string message;
-    try {
-      while (loader.next()) {
-      }
-    } catch (const Error& error) {
-      message = error.what();
-    }
+    const std::string message = error_of_epoch(loader);
     EXPECT_NE(message.find(path + ": split 'train', shard 2 (images [32, 48)): image 37 does not "
                                   "match its checksum"),
               std::string::npos)

@@ -44,6 +44,18 @@ const std::map<std::string, std::vector<std::string>>& smallest_command_lines() 
   return lines;
 }
 
+// The options run_command declares for every command itself, beside the command's settings.
+bool is_run_command_option(const std::string& name) {
+  return name == "help" || name == "check" || name == "check-plan" || name == "print-config" ||
+         name == "config";
+}
+
+// The commands whose options a run records (for resume, run.json and config.ini).
+bool is_training_command(const Command& command) {
+  return command.name == "teacher" || command.name == "distill" || command.name == "finetune" ||
+         command.name == "sweep";
+}
+
 // Parses `args` as `command`'s options and returns what `use` makes of them.
 template <typename Use>
 auto with_options(const Command& command, const std::vector<std::string>& args, Use use) {
@@ -70,9 +82,7 @@ std::vector<std::string> unread_options(const Command& command,
     command.parse(options);  // the settings only: the returned work is not run
     std::vector<std::string> unread;
     for (const auto& name : options.unread())
-      if (name != "help" && name != "check" && name != "check-plan" && name != "print-config" &&
-          name != "config")
-        unread.push_back(name);
+      if (!is_run_command_option(name)) unread.push_back(name);
     return unread;
   });
 }
@@ -124,9 +134,7 @@ TEST(CommandOptions, EveryTrainingOptionButTheNeutralOnesIsRecordedForResume) {
   const auto& neutral = result_neutral_options();
   std::int64_t checked = 0;
   for (const Command& command : all_commands()) {
-    if (command.name != "teacher" && command.name != "distill" && command.name != "finetune" &&
-        command.name != "sweep")
-      continue;
+    if (!is_training_command(command)) continue;
     SCOPED_TRACE("tleg " + command.name);
     const std::vector<std::string>& smallest = smallest_command_lines().at(command.name);
     const auto before = recorded(command, smallest);
@@ -134,9 +142,7 @@ TEST(CommandOptions, EveryTrainingOptionButTheNeutralOnesIsRecordedForResume) {
     const po::options_description declared = command_options(command, positional);
     for (const auto& option : declared.options()) {
       const std::string& name = option->long_name();
-      if (name == "help" || name == "check" || name == "check-plan" || name == "print-config" ||
-          name == "config")
-        continue;
+      if (is_run_command_option(name)) continue;
       SCOPED_TRACE("--" + name);
       std::map<std::string, std::string> after;
       ASSERT_NO_THROW(after = recorded(command, with_other_value(smallest, name, *option, before)));
@@ -161,9 +167,7 @@ std::map<std::string, std::string> record_and_switches(Options& options,
                                                        const po::options_description& declared) {
   std::map<std::string, std::string> seen = recorded_options(options);
   for (const auto& option : declared.options())
-    if (option->semantic()->max_tokens() == 0 && option->long_name() != "help" &&
-        option->long_name() != "check" && option->long_name() != "check-plan" &&
-        option->long_name() != "print-config")
+    if (option->semantic()->max_tokens() == 0 && !is_run_command_option(option->long_name()))
       seen["switch " + option->long_name()] = options.given(option->long_name()) ? "on" : "off";
   return seen;
 }
@@ -190,9 +194,7 @@ TEST(ResolvedConfig, ReadBackEveryOptionIsAsTheRunHadIt) {
   const std::string ini = dir.file("config.ini");
   std::int64_t checked = 0;
   for (const Command& command : all_commands()) {
-    if (command.name != "teacher" && command.name != "distill" && command.name != "finetune" &&
-        command.name != "sweep")
-      continue;
+    if (!is_training_command(command)) continue;
     SCOPED_TRACE("tleg " + command.name);
     const std::vector<std::string>& smallest = smallest_command_lines().at(command.name);
     const auto defaults = recorded(command, smallest);
@@ -200,9 +202,7 @@ TEST(ResolvedConfig, ReadBackEveryOptionIsAsTheRunHadIt) {
     const po::options_description declared = command_options(command, positional);
     for (const auto& option : declared.options()) {
       const std::string& name = option->long_name();
-      if (name == "help" || name == "check" || name == "check-plan" || name == "print-config" ||
-          name == "config" || name == "resume" || name == "run.dir")
-        continue;
+      if (is_run_command_option(name) || name == "resume" || name == "run.dir") continue;
       SCOPED_TRACE("--" + name);
       const auto args = with_other_value(smallest, name, *option, defaults);
       const auto run = with_options(command, args, [&](Options& options) {
