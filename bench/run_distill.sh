@@ -49,7 +49,8 @@ fi
 if [[ $teachers == *stored* && ! -f $logits/index.h5 ]]; then
   echo "run_distill: tleg logits (1 view per image) -> $logits" >&2
   mpirun -np "$ranks" "$tleg" logits --config "$config/common.ini" --config "$config/aux.ini" \
-    --data "$store" --teacher "$teacher" --views 1 --seed 0 --threads 1 --out "$logits" \
+    --data.store "$store" --distill.teacher "$teacher" --distill.views 1 --run.seed 0 \
+    --run.threads 1 --out "$logits" \
     >"$results/logits.log" 2>&1 || { cat "$results/logits.log" >&2; exit 1; }
 fi
 

@@ -29,9 +29,9 @@ constexpr std::size_t kAugmentSlotBytes = 9;
 // The command that makes a store for what training expects.
 std::string regenerate_hint(const std::string& dataset, const TeacherLogitsTags& expected,
                             std::int64_t views, const std::string& dir) {
-  return concat("regenerate it with: tleg logits --data ", dataset, " --split ", expected.split,
-                " --seed ", expected.seed, " --aug.repeats ", expected.repeats, " --views ", views,
-                " --teacher TEACHER --out ", dir,
+  return concat("regenerate it with: tleg logits --data.store ", dataset, " --data.train-split ",
+                expected.split, " --run.seed ", expected.seed, " --aug.repeats ", expected.repeats,
+                " --distill.views ", views, " --distill.teacher TEACHER --out ", dir,
                 " (and the training run's aug.*, data.mean/std "
                 "and model.image options)");
 }

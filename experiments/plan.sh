@@ -279,8 +279,8 @@ plan_stage1() { # plan_stage1 SUFFIX DIR STORE SEED PREPARE-STAGE
     # (the same INI files set the views).
     args=()
     plan_configs args "$CONFIGS $AUX_CONFIGS"
-    args+=(--data "$store" --teacher "$teacher" --views "$LOGITS_VIEWS" --topk "$LOGITS_TOPK"
-           --seed "$seed" --threads "{CPUS}")
+    args+=(--data.store "$store" --distill.teacher "$teacher" --distill.views "$LOGITS_VIEWS"
+           --logits.topk "$LOGITS_TOPK" --run.seed "$seed" --run.threads "{CPUS}")
     [ -z "$PRECISION" ] || args+=(--run.precision "$PRECISION")
     add_stage "logits$suffix" "$teacher_needs" all LOGITS "$dir/logits/run.json" -- \
       logits "${args[@]}" --out "$dir/logits"

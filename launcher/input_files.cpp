@@ -6,7 +6,6 @@
 
 #include <filesystem>
 #include <functional>
-#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -31,11 +30,7 @@ const std::vector<InputFile>& input_files() {
   static const std::vector<InputFile> files = {
       {"data.store", "a dataset store (tleg prepare)",
        [](const std::string& path) { DatasetReader{path}; }},
-      {"data", "a dataset store (tleg prepare)",  // tleg logits
-       [](const std::string& path) { DatasetReader{path}; }},
       {"distill.teacher", "a teacher (tleg model .h5 or TorchScript)",
-       [](const std::string& path) { load_teacher(path, c10::kCPU); }},
-      {"teacher", "a teacher (tleg model .h5 or TorchScript)",
        [](const std::string& path) { load_teacher(path, c10::kCPU); }},
       {"distill.logits", "a teacher-logits store (tleg logits)",
        [](const std::string& path) { TeacherLogitsStore{path}; }},
@@ -55,16 +50,13 @@ const std::vector<InputFile>& input_files() {
   return files;
 }
 
-// The value of the first of `names` that is set to a file that exists, or nothing.
+// The value of the option `name` when it names a file that exists, or nothing.
 const std::string* existing_file(const boost::program_options::variables_map& values,
-                                 std::initializer_list<const char*> names) {
-  for (const char* name : names) {
-    const auto found = values.find(name);
-    if (found == values.end() || found->second.empty()) continue;
-    const auto* path = boost::any_cast<std::string>(&found->second.value());
-    if (path != nullptr && !path->empty() && std::filesystem::exists(*path)) return path;
-  }
-  return nullptr;
+                                 const char* name) {
+  const auto found = values.find(name);
+  if (found == values.end() || found->second.empty()) return nullptr;
+  const auto* path = boost::any_cast<std::string>(&found->second.value());
+  return path != nullptr && !path->empty() && std::filesystem::exists(*path) ? path : nullptr;
 }
 
 }  // namespace
@@ -89,8 +81,8 @@ void check_input_files(const boost::program_options::variables_map& values, bool
     }
   }
   // A teacher and the store it will see: one forward of a blank image says whether they fit.
-  const std::string* teacher = existing_file(values, {"distill.teacher", "teacher"});
-  const std::string* store = existing_file(values, {"data.store", "data"});
+  const std::string* teacher = existing_file(values, "distill.teacher");
+  const std::string* store = existing_file(values, "data.store");
   if (teacher != nullptr && store != nullptr && values.count("model.image")) {
     const DatasetReader dataset(*store);
     check_teacher_fits(*load_teacher(*teacher, c10::kCPU), *teacher, dataset.info().channels,

@@ -90,14 +90,12 @@ const std::map<std::string, OptionRange>& option_ranges() {
       {"data.threads", at_least(0)},
       {"dist.timeout", above(0)},
       {"run.progress-seconds", at_least(0)},
-      // tleg logits and tleg evaluate
-      {"views", at_least(1)},
-      {"topk", at_least(0)},
-      {"seed", at_least(0)},
-      {"batch", at_least(1)},
-      {"threads", at_least(1)},
-      {"prepare:threads", at_least(0)},  // 0: one per core
+      // tleg logits
+      {"logits:distill.views", at_least(1)},
+      {"logits.topk", at_least(0)},
+      {"logits.batch", at_least(1)},
       // tleg prepare
+      {"prepare:threads", at_least(0)},  // 0: one per core
       {"shard-size", at_least(1)},
       {"shorter-side", at_least(0)},
       {"quality", closed(1, 100)},

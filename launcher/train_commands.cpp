@@ -385,15 +385,15 @@ EvaluateSettings evaluate_settings(Options& o) {
 }
 
 LogitsSettings logits_settings(Options& o) {
-  return {.data = o.get<std::string>("data"),
-          .teacher = o.get<std::string>("teacher"),
+  return {.data = o.get<std::string>("data.store"),
+          .teacher = o.get<std::string>("distill.teacher"),
           .out = o.get<std::string>("out"),
-          .split = o.get<std::string>("split"),
-          .views = o.get<std::int64_t>("views"),
-          .topk = o.get<std::int64_t>("topk"),
-          .seed = o.get<std::int64_t>("seed"),
-          .batch = o.get<std::int64_t>("batch"),
-          .threads = o.get<std::int64_t>("threads"),
+          .split = o.get<std::string>("data.train-split"),
+          .views = o.get<std::int64_t>("distill.views"),
+          .topk = o.get<std::int64_t>("logits.topk"),
+          .seed = o.get<std::int64_t>("run.seed"),
+          .batch = o.get<std::int64_t>("logits.batch"),
+          .threads = o.get<std::int64_t>("run.threads"),
           .precision = parse_precision(o.get<std::string>("run.precision")),
           .view = view_settings(o),
           .provenance = provenance(o, "logits")};
@@ -513,23 +513,26 @@ std::vector<Command> train_commands() {
         {"batch", "optim.batch"},
         {"threads", "run.threads (compute) and data.threads (decode)"},
         {"precision", "run.precision"}}},
-      {"logits", "run a teacher over stored augmentation views and keep its logits for distill", "",
+      {"logits",
+       "run a teacher over stored augmentation views and keep its logits for distill",
+       "",
        [](po::options_description& o, po::positional_options_description&) {
          add_view_options(o);
          const LogitsSettings d;
-         o.add_options()("data", po::value<std::string>()->required(),
+         // Named as distill names them: the same INI files and values serve both.
+         o.add_options()("data.store", po::value<std::string>()->required(),
                          "dataset store (.h5, from tleg prepare)")(
-             "teacher", po::value<std::string>()->required(),
+             "distill.teacher", po::value<std::string>()->required(),
              "teacher: tleg model (.h5) or TorchScript file")(
              "out", po::value<std::string>()->required(),
              "output folder: index.h5 and one shard-NNNNN.h5 per dataset shard")(
-             "split", value_s(d.split), "split to store views of")(
-             "views", value_i(d.views),
+             "data.train-split", value_s(d.split), "split to store views of (distill's)")(
+             "distill.views", value_i(d.views),
              "stored views per image, K; training's epoch e, copy r uses view (e * aug.repeats + "
-             "r) mod K")("topk", value_i(d.topk), "logits kept per view (0: all classes)")(
-             "seed", value_i(d.seed), "the training run's run.seed (views depend on it)")(
-             "batch", value_i(d.batch), "views per teacher forward pass")(
-             "threads", value_i(d.threads), "render and compute threads per rank")(
+             "r) mod K")("logits.topk", value_i(d.topk), "logits kept per view (0: all classes)")(
+             "run.seed", value_i(d.seed), "the training run's run.seed (views depend on it)")(
+             "logits.batch", value_i(d.batch), "views per teacher forward pass")(
+             "run.threads", value_i(d.threads), "render and compute threads per rank")(
              "run.precision", value_s(precision_request_name(d.precision)),
              "a tleg model teacher's compute precision, auto, fp32 or bf16 (the training "
              "stages' key: their INI files' precision applies, as it does to a live teacher)");
@@ -543,7 +546,16 @@ std::vector<Command> train_commands() {
          };
        },
        // The training stages' INI files set the views the logits must match.
-       /*skips_other_commands_keys=*/true},
+       /*skips_other_commands_keys=*/true,
+       /*renamed_options=*/
+       {{"data", "data.store"},
+        {"split", "data.train-split"},
+        {"teacher", "distill.teacher"},
+        {"views", "distill.views"},
+        {"topk", "logits.topk"},
+        {"seed", "run.seed"},
+        {"batch", "logits.batch"},
+        {"threads", "run.threads"}}},
   };
 }
 

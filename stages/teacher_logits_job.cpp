@@ -122,9 +122,9 @@ std::string describe_tags(const TeacherLogitsTags& t) {
 }  // namespace
 
 void write_teacher_logits(const LogitsSettings& s, const StageContext& context) {
-  if (s.views < 1) fail("--views must be at least 1, got ", s.views);
-  if (s.topk < 0) fail("--topk must be 0 (all classes) or positive, got ", s.topk);
-  if (s.batch < 1 || s.threads < 1) fail("--batch and --threads must be positive");
+  if (s.views < 1) fail("--distill.views must be at least 1, got ", s.views);
+  if (s.topk < 0) fail("--logits.topk must be 0 (all classes) or positive, got ", s.topk);
+  if (s.batch < 1 || s.threads < 1) fail("--logits.batch and --run.threads must be positive");
   at::set_num_threads(static_cast<int>(s.threads));
   const DatasetReader dataset(s.data);
   const DatasetInfo& info = dataset.info();

@@ -69,6 +69,9 @@ check ini-near-miss 2 "$ini:4: unrecognised key 'optim.epoch' \(did you mean opt
 rm -f "$ini"
 one_line unknown-option-one-line -- "$tleg" inspect --bogus x
 one_line missing-file-one-line -- "$tleg" inspect /nonexistent/lg.h5
+# tleg logits names its options as distill does; an old name is refused with the new one.
+check logits-renamed 2 "unrecognised option '--data' \(renamed: --data.store\); unrecognised option '--teacher' \(renamed: --distill.teacher\)" -- \
+  "$tleg" logits --check --data x.h5 --teacher t.pt --out o
 # An error inside a training command's MPI world: as many lines as ranks fail (one alone), each
 # naming the file, and no Open MPI banner (mpirun quiet, as the executors run it); an option
 # error, the same on every rank, is said once, by rank 0.

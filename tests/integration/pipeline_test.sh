@@ -144,11 +144,12 @@ checks=$((checks + 1))
 # prepare job has yet to run), the plan does so for the dataset it names.
 teacher=$work/out/seed-0/teacher/model.h5
 fm=$source/experiments/fashion-mnist
-"$tleg" logits --check --config "$fm/common.ini" --config "$fm/aux.ini" --data "$store" \
-  --teacher "$teacher" --out "$work/x" >"$work/check.log" 2>&1 ||
+"$tleg" logits --check --config "$fm/common.ini" --config "$fm/aux.ini" --data.store "$store" \
+  --distill.teacher "$teacher" --out "$work/x" >"$work/check.log" 2>&1 ||
   { cat "$work/check.log"; fail "a fitting teacher refused by --check"; }
 # without the recipe's image size (28 px), the 224-px views the teacher cannot take are refused
-"$tleg" logits --check --data "$store" --teacher "$teacher" --out "$work/x" >"$work/check.log" 2>&1 &&
+"$tleg" logits --check --data.store "$store" --distill.teacher "$teacher" --out "$work/x" \
+  >"$work/check.log" 2>&1 &&
   fail "a teacher that cannot take 224-px views passes --check"
 grep -q "cannot take 1x224x224 images" "$work/check.log" || { cat "$work/check.log"; fail "no reason given"; }
 mkdir -p "$work/imagenet"

@@ -141,11 +141,12 @@ PY
 ok "evaluate --learngene --depth L = the auxiliary net"
 
 # tleg logits with the CNN (one view of the test split).
-mpirun2 "$tleg" logits --data "$work/fm.h5" --teacher "$work/straight/model.h5" --split val --views 1 \
-  --topk 5 --data.mean 0.2860 --data.std 0.3530 --model.image 28 --aug.recipe basic --threads 1 \
+mpirun2 "$tleg" logits --data.store "$work/fm.h5" --distill.teacher "$work/straight/model.h5" \
+  --data.train-split val --distill.views 1 --logits.topk 5 --data.mean 0.2860 --data.std 0.3530 \
+  --model.image 28 --aug.recipe basic --run.threads 1 \
   --out "$work/logits" >"$work/logits.log" 2>&1 || { cat "$work/logits.log"; fail "logits from the CNN"; }
 ls "$work/logits" | grep -q "shard-" || fail "no logits shards"
-ok "logits --teacher cnn.h5"
+ok "logits --distill.teacher cnn.h5"
 
 # A CNN file where a learngene or a ViT is needed: refused, naming the file and the kind.
 "$tleg" expand --learngene "$work/straight/model.h5" --depth 3 --out "$work/x.h5" >"$work/expand.log" 2>&1 &&

@@ -60,13 +60,13 @@ PY
 # tleg logits with the Fashion-MNIST configs the training stages share: the view keys apply, the
 # training keys are skipped; a key no command has is refused, naming the file.
 config=$(cd "$(dirname "$0")/../../experiments/fashion-mnist" && pwd)/common.ini
-logits=(logits --config "$config" --data "$work/fm.h5" --teacher "$work/parts/model.h5" --views 1
-        --seed 4 --threads 1 --out "$work/logits")
+logits=(logits --config "$config" --data.store "$work/fm.h5" --distill.teacher "$work/parts/model.h5"
+        --distill.views 1 --run.seed 4 --run.threads 1 --out "$work/logits")
 "$tleg" "${logits[@]}" >"$work/logits1.log" 2>&1 || { cat "$work/logits1.log"; fail "logits with common.ini"; }
 cp "$work/logits/run.json" "$work/logits-first.json"
 printf '[data]\ntrain-splt = train\n' >"$work/typo.ini"
 "$tleg" "${logits[@]}" --config "$work/typo.ini" >"$work/typo.log" 2>&1 && fail "a misspelt config key must be refused"
-grep -q "typo.ini:2: unrecognised key 'data.train-splt' (did you mean data.train-split, an option of tleg teacher?)" "$work/typo.log" || { cat "$work/typo.log"; fail "the refusal does not name the file and key"; }
+grep -q "typo.ini:2: unrecognised key 'data.train-splt' (did you mean data.train-split?)" "$work/typo.log" || { cat "$work/typo.log"; fail "the refusal does not name the file and key"; }
 # An interrupted job: its index and one shard were never written; the re-run writes them and
 # counts the first segment's time too.
 rm "$work/logits/index.h5" "$(ls "$work"/logits/shard-*.h5 | tail -1)"
@@ -79,7 +79,7 @@ segment = float(b["extra"]["segment_wall_seconds"])
 assert b["wall_seconds"] >= a["wall_seconds"] + segment - 0.05, (a["wall_seconds"], segment, b["wall_seconds"])
 assert b["images"] == a["images"] and b["flops"] == a["flops"]
 # Its provenance, as a training stage's: the command as given and the INI files read.
-assert b["command"].startswith("tleg logits ") and "--views 1" in b["command"], b["command"]
+assert b["command"].startswith("tleg logits ") and "--distill.views 1" in b["command"], b["command"]
 assert b["config"].strip().endswith("common.ini"), b["config"]
 print(f"logits re-run: wall {b['wall_seconds']:.2f} s = first segment {a['wall_seconds']:.2f} s + second {segment:.2f} s")
 PY

@@ -85,11 +85,11 @@ class TeacherLogitsStoreTest : public ::testing::Test {
     for (auto& item : teacher.named_parameters())
       if (item.key().starts_with("head")) item.value().data().mul_(200);
     save_weights(weights_of(teacher, {}), file("teacher.h5"));
-    const std::string base = std::string(TLEG_BINARY) + " logits --data " + file("data.h5") +
-                             " --teacher " + file("teacher.h5") + " --views 3 --seed 7 --batch 5" +
-                             recipe_flags();
-    ASSERT_EQ(run(base + " --topk 0 --out " + file("all")), 0);
-    ASSERT_EQ(run(base + " --topk 2 --out " + file("top2")), 0);
+    const std::string base = std::string(TLEG_BINARY) + " logits --data.store " + file("data.h5") +
+                             " --distill.teacher " + file("teacher.h5") +
+                             " --distill.views 3 --run.seed 7 --logits.batch 5" + recipe_flags();
+    ASSERT_EQ(run(base + " --logits.topk 0 --out " + file("all")), 0);
+    ASSERT_EQ(run(base + " --logits.topk 2 --out " + file("top2")), 0);
   }
   static void TearDownTestSuite() { delete dir_; }
   static std::string file(const std::string& name) { return dir_->file(name); }
@@ -255,7 +255,7 @@ TEST_F(TeacherLogitsStoreTest, AStoreOfOtherOptionsIsRefusedWithTheReason) {
   other_data.path = file("other.h5");
   const std::string data_error = failure(other_data);
   EXPECT_NE(data_error.find("fingerprint"), std::string::npos) << data_error;
-  EXPECT_NE(data_error.find("tleg logits --data " + file("other.h5")), std::string::npos)
+  EXPECT_NE(data_error.find("tleg logits --data.store " + file("other.h5")), std::string::npos)
       << data_error;
 
   LoaderOptions views = loader(file("all"));
