@@ -1,7 +1,9 @@
 // How a descendant ViT gets its initial weights, chosen by the initialiser's name (the methods
-// table, methods.h): "tleg" (linear expansion of a learngene), "scratch" (random), "subset" (d
-// layers of one pre-trained deeper model) and "prefin" (a pre-trained model of the same depth,
-// fine-tuned further).
+// table, methods.h): "tleg" (linear expansion of a learngene), "scratch" (random), "mimetic"
+// (random, attention in closed form: mimetic.h), "subset" (d layers of one pre-trained deeper
+// model), "prefin" (a pre-trained model of the same depth, fine-tuned further),
+// "weight-selection" (elements of a larger pre-trained model: weight_selection.h), and the
+// learngene baselines "heur-lg" and "auto-lg" (a pre-trained model's last or first blocks).
 #pragma once
 
 #include <cstdint>
@@ -17,12 +19,13 @@ class ViT;
 
 struct InitSpec {
   std::string method = "scratch";
-  std::string source;                   // learngene (tleg) or pre-trained model (subset, prefin)
+  std::string source;  // learngene (tleg) or pre-trained model (every method that needs one)
   std::string subset_layers = "first";  // subset: "first" d layers or "spread" evenly
   std::uint64_t seed = 0;
   // The head is not inherited but initialised as a scratch model's (a transfer: the source was
   // trained for another label space). Without it a source trained on another dataset (by its
-  // recorded fingerprint) or for another class count is refused.
+  // recorded fingerprint) or for another class count is refused by the initialisers that
+  // inherit the head (tleg, subset, prefin); weight-selection, heur-lg and auto-lg never do.
   bool new_head = false;
   std::string dataset_fingerprint;  // of the store the model will train on; "": not checked
 };
@@ -48,5 +51,15 @@ std::unique_ptr<Initializer> make_initializer(const InitSpec& spec);
 // model: the first `depth` layers, or `depth` layers spread evenly from the first to the last.
 std::int64_t subset_layer(const std::string& layers, std::int64_t i, std::int64_t depth,
                           std::int64_t source_depth);
+
+// The blocks a learngene baseline inherits from a depth-`source_depth` model: heur-lg its last
+// ⌈L/4⌉ blocks (3 of 12) as the model's last, auto-lg its first ⌈L/2⌉ (6 of 12) as the model's
+// first; source block source_first + j becomes block model_first + j, j < count. Fails when a
+// depth-`depth` model cannot hold them.
+struct InheritedBlocks {
+  std::int64_t source_first = 0, model_first = 0, count = 0;
+};
+InheritedBlocks learngene_baseline_blocks(const std::string& method, std::int64_t source_depth,
+                                          std::int64_t depth);
 
 }  // namespace tleg

@@ -23,6 +23,22 @@ const std::vector<Method>& methods() {
        .colour = "#9467bd",
        .init = "subset",
        .needs_pretrained = true},
+      {.name = "mimetic", .label = "Mimetic", .colour = "#8c564b", .init = "mimetic"},
+      {.name = "weight-selection",
+       .label = "Weight selection",
+       .colour = "#e377c2",
+       .init = "weight-selection",
+       .needs_pretrained = true},
+      {.name = "heur-lg",
+       .label = "Heur-LG",
+       .colour = "#7f7f7f",
+       .init = "heur-lg",
+       .needs_pretrained = true},
+      {.name = "auto-lg",
+       .label = "Auto-LG",
+       .colour = "#bcbd22",
+       .init = "auto-lg",
+       .needs_pretrained = true},
   };
   return table;
 }

@@ -17,7 +17,7 @@ struct Method {
   // longer budget.
   std::string init;
   bool needs_learngene = false;   // --learngene
-  bool needs_pretrained = false;  // a pre-trained model (--pretrained, or --prefin-from's runs)
+  bool needs_pretrained = false;  // a pre-trained model (--from, or --prefin-from's runs)
 };
 
 // In the order tables list them.

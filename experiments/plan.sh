@@ -344,7 +344,7 @@ plan_pipeline() {
               "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- --init prefin "${prefin_from[@]}"
           fi ;;
         subset) plan_sweep "sweep-subset$suffix" prepare "$DATA_STORE" "$seed" "$dir/sweep" subset \
-                  "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- --init subset --pretrained "$PRETRAINED" ;;
+                  "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- --init subset --from "$PRETRAINED" ;;
         *) plan_problems+=("METHODS: the pipeline has no stage for method '$method' (it runs tleg scratch scratch-long prefin subset)") ;;
       esac
       sweeps+=("sweep-$method$suffix")
@@ -388,7 +388,7 @@ plan_transfer() {
       # layers of the source's deepest pre-trained model
       subset) plan_sweep sweep-subset "prepare-target sweep-pretrain" "$target_store" "$seed" "$OUT/target" \
                 subset "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- \
-                --init subset --pretrained "$pretrain/depth-$deepest/model.h5" --new-head ;;
+                --init subset --from "$pretrain/depth-$deepest/model.h5" --new-head ;;
       *) plan_problems+=("METHODS: the transfer has no stage for method '$method' (it runs tleg scratch prefin subset)") ;;
     esac
     sweeps+=("sweep-$method")

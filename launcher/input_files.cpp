@@ -38,7 +38,7 @@ const std::vector<InputFile>& input_files() {
        [](const std::string& path) { load_learngene(path); }},
       {"init-learngene", "a learngene (tleg distill, tleg linearity --write-learngene)",
        [](const std::string& path) { load_learngene(path); }},
-      {"pretrained", "a trained ViT (tleg .h5, timm .pt or .safetensors)",
+      {"from", "a trained ViT (tleg .h5, timm .pt or .safetensors)",
        [](const std::string& path) { load_trained_vit(path); }},
       {"model", "a trained model (tleg .h5)",
        [](const std::string& path) { load_classifier(path); }},

@@ -97,9 +97,9 @@ int export_command(const std::string& path, const std::string& out, const std::s
 
 // The methods table, one line each: what scripts check method names against.
 int methods_command() {
-  std::printf("%-14s %-20s %-9s %s\n", "method", "label", "init", "needs");
+  std::printf("%-17s %-20s %-17s %s\n", "method", "label", "init", "needs");
   for (const Method& method : methods())
-    std::printf("%-14s %-20s %-9s %s\n", method.name.c_str(), method.label.c_str(),
+    std::printf("%-17s %-20s %-17s %s\n", method.name.c_str(), method.label.c_str(),
                 method.init.c_str(),
                 method.needs_learngene    ? "a learngene"
                 : method.needs_pretrained ? "a pre-trained model"

@@ -154,14 +154,16 @@ void add_training_options(po::options_description& o, const std::string& stage) 
     o.add_options()("init", value_s(init.method), initializer_help().c_str())(
         "depth", value_i(init.depth), "depth of the model (0: model.depth)")(
         "learngene", value_s(init.learngene), "learngene file (--init tleg)")(
-        "pretrained", value_s(init.pretrained),
-        "pre-trained model (--init subset or prefin): tleg .h5, or a timm state dict (.pt, "
+        "from", value_s(init.pretrained),
+        "the pre-trained model of every --init that takes one (subset, prefin, "
+        "weight-selection, heur-lg, auto-lg): tleg .h5, or a timm state dict (.pt, "
         ".safetensors), which records no head count: the model's is taken")(
         "subset-layers", value_s(init.subset_layers), "subset: first or spread")(
         "new-head",
         "transfer to another label space: the head is initialised as a scratch model's, "
         "everything else comes from the learngene or pre-trained model (needed when the "
-        "source was trained on another store or class count)");
+        "source was trained on another store or class count; weight-selection, heur-lg and "
+        "auto-lg always give a fresh head)");
   }
 }
 
@@ -196,8 +198,7 @@ std::map<std::string, std::string> recorded_options(const Options& options) {
 
 const std::set<std::string>& input_file_options() {
   static const std::set<std::string> names = {
-      "distill.teacher", "distill.logits", "init-learngene",
-      "learngene",       "pretrained",     "prefin-from",
+      "distill.teacher", "distill.logits", "init-learngene", "learngene", "from", "prefin-from",
   };
   return names;
 }
@@ -343,7 +344,7 @@ InitSettings init_settings(Options& o) {
   return {.method = o.get<std::string>("init"),
           .depth = o.get<std::int64_t>("depth"),
           .learngene = o.get<std::string>("learngene"),
-          .pretrained = o.get<std::string>("pretrained"),
+          .pretrained = o.get<std::string>("from"),
           .subset_layers = o.get<std::string>("subset-layers"),
           .new_head = o.given("new-head")};
 }
@@ -398,6 +399,10 @@ LogitsSettings logits_settings(Options& o) {
           .view = view_settings(o),
           .provenance = provenance(o, "logits")};
 }
+
+// --from names the pre-trained source of every initialiser that takes one; --pretrained was
+// subset's and prefin's alone.
+const std::map<std::string, std::string> kFromRenamed = {{"pretrained", "from"}};
 
 // `work` over every rank of the job, through a communicator of `options`; an error on any rank
 // ends the job with its message.
@@ -454,7 +459,9 @@ std::vector<Command> train_commands() {
              return 0;
            });
          };
-       }},
+       },
+       /*skips_other_commands_keys=*/false,
+       /*renamed_options=*/kFromRenamed},
       {"sweep", "expand and fine-tune many depths at once (or a baseline), ranks split by cost", "",
        [](po::options_description& o, po::positional_options_description&) {
          add_training_options(o, "finetune");
@@ -473,7 +480,9 @@ std::vector<Command> train_commands() {
            return on_world(communicator_options(s.stage),
                            [&](const StageContext& world) { return run_sweep(s, world); });
          };
-       }},
+       },
+       /*skips_other_commands_keys=*/false,
+       /*renamed_options=*/kFromRenamed},
       {"evaluate",
        "top-1/top-5 of a model file, or of a learngene's depth-d descendant, on a split",
        "",

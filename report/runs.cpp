@@ -252,9 +252,14 @@ Family make_family(const std::string& method, const std::vector<RunGroup>& group
     family.stored_accounting =
         "the learngene (theta_A, theta_B and the shared embedding, "
         "position, final norm and head), one for every depth";
-  } else if (method == "scratch" || method == "scratch-long") {
+  } else if (const Method* known = find_method(method);
+             known != nullptr && !known->needs_learngene && !known->needs_pretrained) {
+    // scratch, scratch-long, mimetic: drawn, nothing pre-trained or stored.
     family.pretraining = Cost{};
-    family.pretraining_accounting = "none: every depth starts from random init";
+    family.pretraining_accounting =
+        method == "mimetic" ? "none: every depth starts from mimetic init (random, attention in "
+                              "closed form)"
+                            : "none: every depth starts from random init";
     family.stored_accounting = "nothing: random init";
   } else if (method == "prefin") {
     std::vector<std::string> missing, terms, stored_terms;
@@ -302,7 +307,7 @@ Family make_family(const std::string& method, const std::vector<RunGroup>& group
     }
     family.stored_accounting =
         "one pre-trained model per depth, summed (" + join(stored_terms, " + ") + ")";
-  } else {  // subset
+  } else {  // subset, weight-selection, heur-lg, auto-lg: one pre-trained source for every depth
     const auto source = stage_cost(groups, "pretrained");
     if (source) {
       family.pretraining = source->cost;
@@ -314,7 +319,11 @@ Family make_family(const std::string& method, const std::vector<RunGroup>& group
     }
     for (const RunGroup* model : family.models)
       family.parameters_stored = std::max(family.parameters_stored, model->parameters_stored);
-    family.stored_accounting = "the one pre-trained model whose layers initialise every depth";
+    family.stored_accounting =
+        method == "subset" ? "the one pre-trained model whose layers initialise every depth"
+        : method == "weight-selection"
+            ? "the one larger pre-trained model every depth selects its weights from"
+            : "the blocks and embeddings every depth inherits from the one pre-trained model";
   }
   family.cumulative.push_back(shared_pretraining);
   for (std::size_t i = 0; i < family.models.size(); ++i)

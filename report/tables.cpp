@@ -272,7 +272,7 @@ std::string report_md(const ReportData& data, const ReportSummary& summary,
     out << "- `" << stem << ".png`, `.svg`: made by `" << stem << ".gp` from `" << stem
         << ".dat` (rerun `gnuplot " << stem << ".gp` here to restyle)\n";
   if (plot_stems.empty())
-    out << "- no plots: no fine-tuned models (tleg, scratch, prefin, subset) among the runs\n";
+    out << "- no plots: no fine-tuned models (of a method `tleg methods` lists) among the runs\n";
   if (std::any_of(summary.files.begin(), summary.files.end(), [](const std::string& file) {
         return file.starts_with(std::string(kCurvesFolder) + "/");
       }))

@@ -99,10 +99,10 @@ struct StageSettings {
 
 // Stage 2: how the descendant (or a baseline) is initialised.
 struct InitSettings {
-  std::string method = "scratch";  // tleg, scratch, subset or prefin
+  std::string method = "scratch";  // an initialiser of the methods table (expansion/methods.h)
   std::int64_t depth = 0;          // 0: model.depth
   std::string learngene;           // tleg (and the architecture of every method when given)
-  std::string pretrained;          // subset or prefin
+  std::string pretrained;          // --from: every method that needs a pre-trained model
   std::string subset_layers = "first";
   bool new_head = false;  // a transfer: a fresh head, everything else from the source
 };

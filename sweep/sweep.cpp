@@ -155,6 +155,10 @@ int run_sweep(const SweepSettings& s, const StageContext& world) {
   const DatasetReader dataset(s.stage.data.store);
   if (find_method(s.init.method)->needs_learngene && s.init.learngene.empty())
     fail("--init ", s.init.method, " needs --learngene (the file tleg distill wrote)");
+  // prefin pre-trains its own models (or takes --prefin-from's); the others need --from.
+  if (find_method(s.init.method)->needs_pretrained && s.init.method != "prefin" &&
+      s.init.pretrained.empty())
+    fail("--init ", s.init.method, " needs --from (the pre-trained model it starts from)");
   // Before any training: every depth's pre-trained run must be there (every rank sees the same).
   std::vector<std::string> unfinished;
   if (!s.pretrained_runs.empty())

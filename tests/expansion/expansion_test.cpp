@@ -192,6 +192,101 @@ TEST(Initializers, ChosenByNameWithStoredParameterCounts) {
             std::string::npos);
   EXPECT_NE(error_of([&] { make_initializer({.method = "tleg"}); }).find("--learngene"),
             std::string::npos);
+  for (const std::string method : {"subset", "prefin", "weight-selection", "heur-lg", "auto-lg"})
+    EXPECT_NE(error_of([&] {
+                make_initializer({.method = method});
+              }).find("--init " + method + " needs a source file (--from)"),
+              std::string::npos)
+        << method;
+}
+
+// Heur-LG and Auto-LG from a depth-12 source: which tensors are the source's (its last three or
+// first six blocks, at the model's end or start, and its patch and position embeddings) and
+// which the scratch model's (the other blocks, the final norm, the head: fresh even from a source
+// of another task, without --new-head); a .safetensors export gives the same weights.
+TEST(Initializers, LearngeneBaselinesInheritTheirBlocksAndEmbeddingsOnly) {
+  TempDir dir;
+  ViT source(small_config(12));
+  initialise(source, 9);
+  {
+    at::NoGradGuard no_grad;  // every tensor distinct from a fresh model's
+    for (auto& item : source.named_parameters()) item.value().add_(at::randn_like(item.value()));
+  }
+  save_weights(weights_of(source, {{"dataset", "other"}, {"dataset_fingerprint", "aaaa-7"}}),
+               dir.file("source.h5"));
+  export_timm(source, dir.file("source.safetensors"));
+  const auto source_parameters = source.named_parameters();
+
+  struct Case {
+    std::string method;
+    std::int64_t depth, source_first, model_first, count;
+  };
+  for (const Case& c : {Case{"heur-lg", 12, 9, 9, 3}, Case{"heur-lg", 5, 9, 2, 3},
+                        Case{"auto-lg", 12, 0, 0, 6}, Case{"auto-lg", 8, 0, 0, 6}}) {
+    SCOPED_TRACE(c.method + " depth " + std::to_string(c.depth));
+    const InheritedBlocks blocks = learngene_baseline_blocks(c.method, 12, c.depth);
+    EXPECT_EQ(blocks.source_first, c.source_first);
+    EXPECT_EQ(blocks.model_first, c.model_first);
+    EXPECT_EQ(blocks.count, c.count);
+    ViT fresh(small_config(c.depth));
+    initialise(fresh, 5);
+    auto fresh_parameters = fresh.named_parameters();
+    ViT model(small_config(c.depth));
+    const auto initializer = make_initializer({.method = c.method,
+                                               .source = dir.file("source.h5"),
+                                               .seed = 5,
+                                               .dataset_fingerprint = "bbbb-7"});
+    initializer->initialise(model);
+    for (const auto& item : model.named_parameters()) {
+      std::string from = item.key();  // the source's tensor it should equal, "" for fresh
+      if (item.key().starts_with("blocks.")) {
+        const std::size_t dot = item.key().find('.', 7);
+        const std::int64_t block = std::stoll(item.key().substr(7, dot - 7));
+        const std::int64_t j = block - c.model_first;
+        from = j >= 0 && j < c.count
+                   ? "blocks." + std::to_string(c.source_first + j) + item.key().substr(dot)
+                   : "";
+      } else if (!item.key().starts_with("patch_embed.") && item.key() != "pos_embed") {
+        from = "";  // fc_norm, head
+      }
+      if (from.empty()) {
+        EXPECT_TRUE(item.value().equal(fresh_parameters[item.key()])) << item.key();
+      } else {
+        EXPECT_TRUE(item.value().equal(source_parameters[from])) << item.key() << " <- " << from;
+      }
+    }
+    EXPECT_EQ(initializer->stored_parameters(), c.count * block_parameter_count(small_config()) +
+                                                    source.patch_embed->proj_weight.numel() +
+                                                    source.patch_embed->proj_bias.numel() +
+                                                    source.pos_embed.numel());
+    EXPECT_EQ(initializer->source_dataset().fingerprint, "aaaa-7");  // a transfer, recorded
+    ViT from_state_dict(small_config(c.depth));
+    make_initializer({.method = c.method, .source = dir.file("source.safetensors"), .seed = 5})
+        ->initialise(from_state_dict);
+    for (const auto& item : from_state_dict.named_parameters())
+      EXPECT_TRUE(item.value().equal(model.named_parameters()[item.key()])) << item.key();
+  }
+  // Depth 8 of a source: heur-lg its last ⌈8/4⌉ = 2.
+  const InheritedBlocks eight = learngene_baseline_blocks("heur-lg", 8, 2);
+  EXPECT_EQ(eight.count, 2);
+  EXPECT_EQ(eight.source_first, 6);
+  EXPECT_EQ(eight.model_first, 0);
+
+  ViT shallow(small_config(5));
+  const std::string too_shallow = error_of([&] {
+    make_initializer({.method = "auto-lg", .source = dir.file("source.h5")})->initialise(shallow);
+  });
+  EXPECT_NE(too_shallow.find("auto-lg takes the first 6 blocks of its depth-12 source, more than "
+                             "a depth-5 model holds"),
+            std::string::npos)
+      << too_shallow;
+  VitConfig wider = small_config(12);
+  wider.dim = 48;
+  ViT other(wider);
+  const std::string other_dim = error_of([&] {
+    make_initializer({.method = "heur-lg", .source = dir.file("source.h5")})->initialise(other);
+  });
+  EXPECT_NE(other_dim.find("dim 24 (this model: 48)"), std::string::npos) << other_dim;
 }
 
 // A source trained on another store (another task, same class count) gives everything but its

@@ -470,6 +470,35 @@ TEST(Report, SubsetSourceIsThePretrainedModel) {
   EXPECT_NEAR(number(subset, "total_flops"), 9.1e14, 9.1e14 * kTolerance);
 }
 
+// The initialisers of other papers are families of their own, from the methods table: mimetic
+// pre-trains nothing; weight-selection and heur-lg count the pre-trained source, as subset does;
+// each is drawn in its own colour.
+TEST(Report, OtherPapersInitialisersAreFamiliesOfTheirOwn) {
+  TempDir dir;
+  write_run(dir.path() / "pretrained",
+            {"pretrained", 12, 300, 300000, 9e14, 36000, 5000, 0, 0.8, 0.95});
+  write_run(dir.path() / "mimetic", {"mimetic", 3, 35, 35000, 1e13, 1800, 1300, 0, 0.66, 0.87});
+  write_run(dir.path() / "ws",
+            {"weight-selection", 3, 35, 35000, 1e13, 1800, 1300, 5000, 0.69, 0.89});
+  write_run(dir.path() / "heur", {"heur-lg", 3, 35, 35000, 1e13, 1800, 1300, 900, 0.67, 0.88});
+  write_report({dir.path().string()}, dir.file("report"));
+  const auto totals = read_csv(dir.path() / "report" / "totals.csv");
+  const auto mimetic = find_row(totals, {{"method", "mimetic"}});
+  EXPECT_NEAR(number(mimetic, "total_flops"), 1e13, 1e13 * kTolerance);
+  EXPECT_NE(mimetic.at("pretraining_accounting").find("none: every depth starts from mimetic"),
+            std::string::npos);
+  for (const char* method : {"weight-selection", "heur-lg"}) {
+    const auto row = find_row(totals, {{"method", method}});
+    EXPECT_NEAR(number(row, "total_flops"), 9.1e14, 9.1e14 * kTolerance) << method;
+    EXPECT_NE(row.at("pretraining_accounting").find("the pre-trained source"), std::string::npos)
+        << method;
+  }
+  EXPECT_EQ(find_row(totals, {{"method", "heur-lg"}}).at("parameters_stored"), "900");
+  const std::string plot = text_of(dir.path() / "report" / "accuracy_vs_depth.gp");
+  for (const char* colour : {"#8c564b", "#e377c2", "#7f7f7f"})
+    EXPECT_NE(plot.find(colour), std::string::npos) << colour;
+}
+
 // A transfer's runs (tleg, prefin, subset initialised from another store; scratch not): the
 // section names the source, tabulates every method per depth with TLEG's margin over the best
 // other, and the verdict follows the stated criterion both ways. Runs that are no transfer
