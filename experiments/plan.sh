@@ -597,9 +597,13 @@ plan_check_teacher() {
   case "$DATASET" in
     fashion-mnist) channels=1 classes=10 ;;
     imagenet) channels=3 classes=1000 ;;
-    folder) channels=3 classes=$(find "$DATA_SRC/train" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l) ;;
+    folder)  # DIR/train/<class>/ (with val/ or test/), or DIR/<class>/
+      local classes_dir=$DATA_SRC
+      [ ! -d "$DATA_SRC/train" ] || classes_dir=$DATA_SRC/train
+      channels=3 classes=$(find "$classes_dir" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | wc -l) ;;
     *) return 0 ;;
   esac
+  [ "$classes" -gt 0 ] || return 0
   for name in "${plan_stages[@]}"; do
     plan_words "$name" words
     for word in "${words[@]}"; do
