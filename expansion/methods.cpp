@@ -12,6 +12,8 @@ const std::vector<Method>& methods() {
        .init = "tleg",
        .needs_learngene = true},
       {.name = "scratch", .label = "Scratch", .colour = "#1f77b4", .init = "scratch"},
+      // scratch's competitor: no pre-trained weights either
+      {.name = "mimetic", .label = "Mimetic", .colour = "#8c564b", .init = "mimetic"},
       {.name = "scratch-long", .label = "Scratch (long)", .colour = "#17becf", .init = "scratch"},
       {.name = "prefin",
        .label = "Pre-Fin",
@@ -23,7 +25,6 @@ const std::vector<Method>& methods() {
        .colour = "#9467bd",
        .init = "subset",
        .needs_pretrained = true},
-      {.name = "mimetic", .label = "Mimetic", .colour = "#8c564b", .init = "mimetic"},
       {.name = "weight-selection",
        .label = "Weight selection",
        .colour = "#e377c2",

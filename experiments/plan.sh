@@ -17,7 +17,8 @@ plan_repo=$(dirname "$plan_here")
 
 plan_keys_help() {
   cat <<'EOF'
-Experiment (defaults in brackets; a profile file sets most of them):
+Experiment (defaults in brackets; a profile file sets most of them, after a first line
+BASE=PROFILE when it is a variant of another profile):
   OUT                  experiment folder: data, runs, logs, report [the profile's]
   EXPERIMENT           pipeline (stage 1, the family of depths, the baselines) or transfer
                        (a source and a target half of the classes) [pipeline]
@@ -39,10 +40,13 @@ Experiment (defaults in brackets; a profile file sets most of them):
                        (e x aug.repeats + r) mod LOGITS_VIEWS [DISTILL_EPOCHS]
   LOGITS_TOPK          logits kept per stored view (0: every class) [10]
   DEPTHS               descendant depths, e.g. 3-12 or 3,6,9,12 [3-12]
-  METHODS              pipeline: any of tleg scratch scratch-long prefin subset (prefin is
-                       fine-tuned from scratch-long's models when both are named)
-                       [tleg scratch scratch-long prefin]; transfer: tleg scratch prefin subset
-  PRETRAINED           the pre-trained model subset takes its layers from (pipeline)
+  METHODS              pipeline: any of tleg scratch scratch-long prefin subset mimetic
+                       weight-selection heur-lg auto-lg (prefin is fine-tuned from
+                       scratch-long's models when both are named) [tleg scratch scratch-long
+                       prefin]; transfer: any of tleg scratch prefin subset mimetic
+                       weight-selection heur-lg auto-lg [tleg scratch prefin subset]
+  PRETRAINED           the pre-trained model subset, weight-selection, heur-lg and auto-lg take
+                       their weights from (pipeline; the transfer uses the source's deepest)
   SEEDS                seeds; each seed is a whole replicate, teacher included [0]
   TEACHER_EPOCHS, DISTILL_EPOCHS, FINETUNE_EPOCHS, LONG_EPOCHS, PRETRAIN_EPOCHS
                        epochs of the teacher, stage 1 (also the stored views), stage 2 (budget
@@ -96,6 +100,9 @@ plan_path_list_keys=(CONFIGS TEACHER_CONFIGS AUX_CONFIGS DES_CONFIGS)
 
 plan_profile_names() { local f; for f in "$plan_here"/profiles/*.env; do basename "$f" .env; done | paste -sd ' '; }
 plan_has_method() { [[ " $METHODS " == *" $1 "* ]]; }
+# The methods each experiment has stages for.
+plan_pipeline_methods="tleg scratch scratch-long prefin subset mimetic weight-selection heur-lg auto-lg"
+plan_transfer_methods="tleg scratch prefin subset mimetic weight-selection heur-lg auto-lg"
 plan_is_key() { local k; for k in "${plan_keys[@]}"; do [ "$k" = "$1" ] && return 0; done; return 1; }
 plan_in() { local item=$1 k; shift; for k in "$@"; do [ "$k" = "$item" ] && return 0; done; return 1; }
 plan_die() { echo "${plan_caller:-plan.sh}: $*" >&2; exit 2; }
@@ -115,7 +122,7 @@ plan_read() {
   declare -gA plan_option=() plan_file=()
   plan_problems=()
   plan_profile=""
-  local key value line line_no=0 file base
+  local key value file base
   while [ $# -gt 0 ]; do
     case "$1" in
       --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" ;;
@@ -131,18 +138,7 @@ plan_read() {
   file=$(plan_profile_file "$plan_profile")
   [ -f "$file" ] || plan_die "no profile $file (the profiles: $(plan_profile_names))"
   plan_profile_path=$(cd "$(dirname "$file")" && pwd)/$(basename "$file")
-  # KEY=VALUE lines, read as data (not sourced): a typo in a key is an error, not a silent default.
-  while IFS= read -r line || [ -n "$line" ]; do
-    line_no=$((line_no + 1))
-    line=${line#"${line%%[![:space:]]*}"}
-    case "$line" in ''|'#'*) continue ;; esac
-    [[ "$line" =~ ^([A-Z_][A-Z0-9_]*)=(.*)$ ]] || plan_die "$file:$line_no: expected KEY=VALUE: $line"
-    key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
-    plan_is_key "$key" || plan_die "$file:$line_no: unknown key $key (see --help)"
-    value=${value%"${value##*[![:space:]]}"}
-    if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then value=${BASH_REMATCH[1]}; fi
-    plan_file[$key]=$value
-  done <"$file"
+  plan_read_profile_file "$file"
 
   for key in "${plan_keys[@]}"; do
     if [ -n "${plan_option[$key]+x}" ]; then value=${plan_option[$key]}; base=$PWD
@@ -156,6 +152,32 @@ plan_read() {
     printf -v "$key" '%s' "$value"
   done
   plan_defaults
+}
+# plan_read_profile_file FILE : its KEY=VALUE lines into plan_file, read as data (not sourced): a
+# typo in a key is an error, not a silent default. A first line BASE=PROFILE starts from that
+# profile's keys (a variant of a profile names only what it changes).
+plan_read_profile_file() {
+  local file=$1 line line_no=0 key value keys_seen=0
+  while IFS= read -r line || [ -n "$line" ]; do
+    line_no=$((line_no + 1))
+    line=${line#"${line%%[![:space:]]*}"}
+    case "$line" in ''|'#'*) continue ;; esac
+    [[ "$line" =~ ^([A-Z_][A-Z0-9_]*)=(.*)$ ]] || plan_die "$file:$line_no: expected KEY=VALUE: $line"
+    key=${BASH_REMATCH[1]} value=${BASH_REMATCH[2]}
+    value=${value%"${value##*[![:space:]]}"}
+    if [[ "$value" =~ ^\"(.*)\"$ || "$value" =~ ^\'(.*)\'$ ]]; then value=${BASH_REMATCH[1]}; fi
+    if [ "$key" = BASE ]; then
+      [ "$keys_seen" = 0 ] || plan_die "$file:$line_no: BASE must come before every other key"
+      local base; base=$(plan_profile_file "$value")
+      [ -f "$base" ] || plan_die "$file:$line_no: BASE: no profile $base (the profiles: $(plan_profile_names))"
+      [ "$(cd "$(dirname "$base")" && pwd)/$(basename "$base")" != "$(cd "$(dirname "$file")" && pwd)/$(basename "$file")" ] ||
+        plan_die "$file:$line_no: BASE names the profile itself"
+      plan_read_profile_file "$base"
+      continue
+    fi
+    plan_is_key "$key" || plan_die "$file:$line_no: unknown key $key (see --help)"
+    plan_file[$key]=$value keys_seen=1
+  done <"$file"
 }
 # plan_executor_read ARGS... : an executor's command line: -h/--help (the executor's `usage`),
 # --dry-run (sets plan_dry_run to 1), the profile and its --KEY VALUE options (plan_read).
@@ -343,9 +365,14 @@ plan_pipeline() {
             plan_sweep "sweep-prefin$suffix" prepare "$DATA_STORE" "$seed" "$dir/sweep" prefin \
               "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- --init prefin "${prefin_from[@]}"
           fi ;;
-        subset) plan_sweep "sweep-subset$suffix" prepare "$DATA_STORE" "$seed" "$dir/sweep" subset \
-                  "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- --init subset --from "$PRETRAINED" ;;
-        *) plan_problems+=("METHODS: the pipeline has no stage for method '$method' (it runs tleg scratch scratch-long prefin subset)") ;;
+        # no pre-trained weights: scratch's competitors at the same budget
+        mimetic) plan_sweep "sweep-mimetic$suffix" prepare "$DATA_STORE" "$seed" "$dir/sweep" mimetic \
+                   "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- --init mimetic ;;
+        # the blocks (or elements) of one pre-trained model, PRETRAINED
+        subset|weight-selection|heur-lg|auto-lg)
+          plan_sweep "sweep-$method$suffix" prepare "$DATA_STORE" "$seed" "$dir/sweep" "$method" \
+            "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- --init "$method" --from "$PRETRAINED" ;;
+        *) plan_problems+=("METHODS: the pipeline has no stage for method '$method' (it runs $plan_pipeline_methods)") ;;
       esac
       sweeps+=("sweep-$method$suffix")
     done
@@ -365,35 +392,46 @@ plan_pipeline() {
   add_stage report "${sweeps[*]} $last" one REPORT - -- report "${folders[@]}" --out "$OUT/report"
 }
 
-# The transfer to a new task: on the source half of the classes the teacher, stage 1 and each
-# depth pre-trained (Pre-Fin's and the subset's starting points); on the target half every
-# initialiser with the same fine-tuning budget, each from the source with a fresh head.
+# The transfer to a new task, per seed: on the source half of the classes the teacher, stage 1
+# and each depth pre-trained (Pre-Fin's starting points; the deepest is the one pre-trained model
+# that subset, weight selection and the learngene heuristics take their weights from); on the
+# target half every initialiser with the same fine-tuning budget, each from the source with a
+# fresh head. The report averages the seeds.
 plan_transfer() {
-  local seed=${SEEDS%% *} source_store=$OUT/data/source.h5 target_store=$OUT/data/target.h5 deepest
+  local seeds seed suffix dir source_store=$OUT/data/source.h5 target_store=$OUT/data/target.h5
+  local deepest pretrain method sweeps=() folders=()
+  read -ra seeds <<<"$SEEDS"
   deepest=$(plan_deepest)
   plan_prepare prepare-source "$source_store" --classes "$SOURCE_CLASSES"
   plan_prepare prepare-target "$target_store" --classes "$TARGET_CLASSES"
-  plan_stage1 "" "$OUT/source" "$source_store" "$seed" prepare-source
-  local pretrain=$OUT/source/sweep/prefin-pretrain sweeps=() method
-  plan_sweep sweep-pretrain prepare-source "$source_store" "$seed" "$OUT/source/sweep" prefin-pretrain \
-    "$PRETRAIN_EPOCHS" "$PRETRAIN_STEPS" -- --init scratch --run.method prefin-pretrain
-  for method in $METHODS; do
-    case $method in
-      tleg) plan_sweep sweep-tleg "prepare-target $plan_distill" "$target_store" "$seed" "$OUT/target" tleg \
-              "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- --init tleg --learngene "$plan_learngene" --new-head ;;
-      scratch) plan_sweep sweep-scratch prepare-target "$target_store" "$seed" "$OUT/target" scratch \
-                 "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- --init scratch ;;
-      prefin) plan_sweep sweep-prefin "prepare-target sweep-pretrain@depth" "$target_store" "$seed" "$OUT/target" \
-                prefin "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- --init prefin --prefin-from "$pretrain" --new-head ;;
-      # layers of the source's deepest pre-trained model
-      subset) plan_sweep sweep-subset "prepare-target sweep-pretrain" "$target_store" "$seed" "$OUT/target" \
-                subset "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- \
-                --init subset --from "$pretrain/depth-$deepest/model.h5" --new-head ;;
-      *) plan_problems+=("METHODS: the transfer has no stage for method '$method' (it runs tleg scratch prefin subset)") ;;
-    esac
-    sweeps+=("sweep-$method")
+  for seed in "${seeds[@]}"; do
+    suffix=""; [ ${#seeds[@]} -eq 1 ] || suffix=-s$seed
+    dir=$OUT/seed-$seed
+    plan_stage1 "$suffix" "$dir/source" "$source_store" "$seed" prepare-source
+    pretrain=$dir/source/sweep/prefin-pretrain
+    plan_sweep "sweep-pretrain$suffix" prepare-source "$source_store" "$seed" "$dir/source/sweep" \
+      prefin-pretrain "$PRETRAIN_EPOCHS" "$PRETRAIN_STEPS" -- --init scratch --run.method prefin-pretrain
+    for method in $METHODS; do
+      case $method in
+        tleg) plan_sweep "sweep-tleg$suffix" "prepare-target $plan_distill" "$target_store" "$seed" \
+                "$dir/target" tleg "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- \
+                --init tleg --learngene "$plan_learngene" --new-head ;;
+        scratch|mimetic) plan_sweep "sweep-$method$suffix" prepare-target "$target_store" "$seed" \
+                           "$dir/target" "$method" "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- --init "$method" ;;
+        prefin) plan_sweep "sweep-prefin$suffix" "prepare-target sweep-pretrain$suffix@depth" "$target_store" \
+                  "$seed" "$dir/target" prefin "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- \
+                  --init prefin --prefin-from "$pretrain" --new-head ;;
+        subset|weight-selection|heur-lg|auto-lg)
+          plan_sweep "sweep-$method$suffix" "prepare-target sweep-pretrain$suffix" "$target_store" "$seed" \
+            "$dir/target" "$method" "$FINETUNE_EPOCHS" "$FINETUNE_STEPS" -- \
+            --init "$method" --from "$pretrain/depth-$deepest/model.h5" --new-head ;;
+        *) plan_problems+=("METHODS: the transfer has no stage for method '$method' (it runs $plan_transfer_methods)") ;;
+      esac
+      sweeps+=("sweep-$method$suffix")
+    done
+    folders+=("$dir/target")
   done
-  add_stage report "${sweeps[*]}" one REPORT - -- report "$OUT/target" --out "$OUT/report"
+  add_stage report "${sweeps[*]}" one REPORT - -- report "${folders[@]}" --out "$OUT/report"
 }
 
 # plan_build : the stages of the experiment the keys describe, in an order that runs (every
@@ -470,7 +508,7 @@ plan_show() {
 plan_print() {
   local name words ranks time_key
   echo "plan of $plan_profile: $EXPERIMENT, depths $DEPTHS, seeds $SEEDS, OUT=$OUT"
-  printf '  %-20s %-16s %-9s %s\n' stage ranks time needs
+  printf '  %-26s %-16s %-9s %s\n' stage ranks time needs
   for name in "${plan_stages[@]}"; do
     time_key=TIME_${plan_time[$name]}
     case ${plan_ranks[$name]} in
@@ -479,7 +517,7 @@ plan_print() {
       sweep) if [ "$SWEEP_MODE" = array ]; then ranks="$ARRAY_RANKS per depth"
              else ranks="$((NODES * TASKS_PER_NODE)) in groups" time_key=TIME_SWEEP; fi ;;
     esac
-    printf '  %-20s %-16s %-9s %s\n' "$name" "$ranks" "${!time_key}" "${plan_needs[$name]:--}"
+    printf '  %-26s %-16s %-9s %s\n' "$name" "$ranks" "${!time_key}" "${plan_needs[$name]:--}"
   done
   for name in "${plan_stages[@]}"; do
     plan_words "$name" words "{DEPTHS}" "{CPUS}"
@@ -560,9 +598,13 @@ plan_check() {
     for f in ${!key}; do plan_need_file "$key" "$f" "an INI file of tleg options"; done
   done
   [ -z "$TEACHER" ] || plan_need_file TEACHER "$TEACHER" "the teacher: a TorchScript .pt or a tleg model .h5"
-  if [ "$EXPERIMENT" = pipeline ] && plan_has_method subset; then
-    if [ -z "$PRETRAINED" ]; then plan_problem "METHODS has subset: set PRETRAINED (the model it takes its layers from)"
-    else plan_need_file PRETRAINED "$PRETRAINED" "the pre-trained model subset takes its layers from"; fi
+  if [ "$EXPERIMENT" = pipeline ]; then
+    local from_methods=()
+    for key in subset weight-selection heur-lg auto-lg; do plan_has_method "$key" && from_methods+=("$key"); done
+    if [ ${#from_methods[@]} -gt 0 ]; then
+      if [ -z "$PRETRAINED" ]; then plan_problem "METHODS has ${from_methods[*]}: set PRETRAINED (the pre-trained model they take their weights from)"
+      else plan_need_file PRETRAINED "$PRETRAINED" "the pre-trained model ${from_methods[*]} take their weights from"; fi
+    fi
   fi
   if [ "$EXPERIMENT" = pipeline ]; then plan_check_store "$DATA_STORE"
   else plan_need_writable_folder OUT "$OUT/data"; fi

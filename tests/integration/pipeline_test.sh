@@ -16,8 +16,9 @@ fail() { echo "FAIL: $*"; exit 1; }
 report=$work/out/report
 [ -f "$report/report.md" ] || fail "no report.md"
 checks=0
-# Every method at every depth of the smoke profile: scratch at B and scratch-long told apart.
-for method in tleg scratch scratch-long prefin; do
+# Every method at every depth of the smoke profile: scratch at B and scratch-long told apart,
+# mimetic (scratch's competitor without pre-trained weights) beside them.
+for method in tleg scratch scratch-long prefin mimetic; do
   for depth in 3 12; do
     grep -Eq "^$method,$depth," "$report/runs.csv" || { cat "$report/runs.csv"; fail "no $method at depth $depth"; }
     checks=$((checks + 1))

@@ -564,6 +564,43 @@ TEST(Report, TransferSectionAndVerdictFromTheRuns) {
   EXPECT_FALSE(fs::exists(dir.path() / "family-report" / "transfer.md"));
 }
 
+// Over seeds, the transfer table gives mean ± std for every initialiser, and each margin (of
+// the means) carries the larger seed std of the two initialisers it compares.
+TEST(Report, TransferOverSeedsShowsMeansAndTheirSpread) {
+  TempDir dir;
+  for (const auto& [method, s0, s1] : {std::tuple<std::string, double, double>{"tleg", 0.80, 0.82},
+                                       {"weight-selection", 0.78, 0.79},
+                                       {"mimetic", 0.70, 0.72}})
+    for (const std::int64_t seed : {0, 1}) {
+      write_run(dir.path() / ("seed-" + std::to_string(seed)) / method,
+                {method, 3, 1, 1000, 1e12, 60, 1000, 0, seed == 0 ? s0 : s1, 0.99},
+                [&](RunLedger& l) {
+                  l.seed = seed;
+                  if (method != "mimetic") {
+                    l.transfer_from = "fashion-mnist[0,2,4,6,8]";
+                    l.transfer_fingerprint = "50urce-5";
+                  }
+                });
+    }
+  const ReportSummary summary = write_report({dir.file("seed-0"), dir.file("seed-1")},
+                                             dir.file("report"));
+  ASSERT_EQ(summary.verdicts.size(), 1u);
+  EXPECT_TRUE(summary.verdicts[0].holds);
+  // TLEG 81.00 ± 1.41, weight selection 78.50 ± 0.71: +2.50, the larger std 1.41.
+  EXPECT_NE(summary.verdicts[0].measured.find(
+                "by +2.50 points at depth 3 (its smallest margin, over Weight selection; seed "
+                "std ≤ 1.41)"),
+            std::string::npos)
+      << summary.verdicts[0].measured;
+  EXPECT_NE(summary.verdicts[0].criterion.find("2 seeds"), std::string::npos);
+  const std::string report = text_of(dir.path() / "report" / "report.md");
+  EXPECT_NE(report.find("mean over seeds ± std over 2 seeds"), std::string::npos) << report;
+  EXPECT_NE(report.find("| 3 | 81.00 ± 1.41 | 71.00 ± 1.41 | 78.50 ± 0.71 | +2.50 (Weight "
+                        "selection; seed std ≤ 1.41) |"),
+            std::string::npos)
+      << report;
+}
+
 // Runs of one method and depth are averaged only as seeds of one model: a second run of the
 // same seed (a debugging run beside the real one) or a run of another recipe or budget is
 // refused naming both files and what differs.

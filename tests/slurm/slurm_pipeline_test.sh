@@ -60,7 +60,7 @@ plan_of() { sed -n '/^plan of /,/^$/p' "$1"; }
 diff <(plan_of "$work/dry-run.txt") <(plan_of "$work/dry-run-local.txt") ||
   fail "the two executors' dry runs print different plans"
 mapfile -t stages < <(plan_of "$work/dry-run.txt" | sed -n 's/^\([a-z0-9-]*\): tleg .*/\1/p')
-[ "${stages[*]}" = "prepare teacher logits distill sweep-tleg sweep-scratch sweep-scratch-long sweep-prefin linearity report" ] ||
+[ "${stages[*]}" = "prepare teacher logits distill sweep-tleg sweep-scratch sweep-scratch-long sweep-prefin sweep-mimetic linearity report" ] ||
   fail "the smoke plan's stages: ${stages[*]}"
 [ "$(sed -n 's/^sbatch .*--job-name=tleg-\([a-z0-9-]*\) .*/\1/p' "$work/dry-run.txt" | paste -sd ' ')" = "${stages[*]}" ] ||
   fail "submit.sh --dry-run's sbatch commands are not the plan's stages in its order"
@@ -80,8 +80,9 @@ dependency_of() { awk -v s="$1" '$1 == s {print $3}' "$jobs"; }
 for edge in "logits afterok:$(id_of teacher)" "distill afterok:$(id_of logits)" \
   "sweep-tleg afterok:$(id_of distill)" "sweep-scratch afterok:$(id_of prepare)" \
   "sweep-scratch-long afterok:$(id_of prepare)" "sweep-prefin aftercorr:$(id_of sweep-scratch-long)" \
+  "sweep-mimetic afterok:$(id_of prepare)" \
   "linearity afterok:$(id_of sweep-scratch-long):$(id_of sweep-prefin):$(id_of sweep-tleg)" \
-  "report afterany:$(id_of sweep-tleg):$(id_of sweep-scratch):$(id_of sweep-scratch-long):$(id_of sweep-prefin):$(id_of linearity)"; do
+  "report afterany:$(id_of sweep-tleg):$(id_of sweep-scratch):$(id_of sweep-scratch-long):$(id_of sweep-prefin):$(id_of sweep-mimetic):$(id_of linearity)"; do
   read -r stage dependency <<<"$edge"
   [ "$(dependency_of "$stage")" = "$dependency" ] || fail "$stage waits for $(dependency_of "$stage"), not $dependency"
   checks=$((checks + 1))
@@ -123,17 +124,17 @@ for stage in prepare teacher logits distill linearity report; do
   state=$(job_field "$(id_of "$stage")" JobState)
   [ "$state" = COMPLETED ] || { show_logs "$work/pipeline"; fail "$stage ended $state"; }
 done
-for method in tleg scratch scratch-long prefin; do
+for method in tleg scratch scratch-long prefin mimetic; do
   n=$(grep -c " Name=tleg-sweep-$method JobState=COMPLETED " "$cluster/log/jobcomp.txt" || true)
   [ "$n" = 2 ] || { show_logs "$work/pipeline"; fail "sweep-$method: $n of 2 array tasks completed"; }
 done
-checks=$((checks + 10))
+checks=$((checks + 11))
 
 # the run folders of the plan, and the report with every method at every depth and every verdict
 runs=$work/pipeline/seed-0/sweep
 report=$work/pipeline/report
 for depth in 3 12; do
-  for method in tleg scratch scratch-long prefin; do
+  for method in tleg scratch scratch-long prefin mimetic; do
     [ -f "$runs/$method/depth-$depth/run.json" ] || fail "no $runs/$method/depth-$depth/run.json"
     grep -Eq "^$method,$depth," "$report/runs.csv" ||
       { cat "$report/runs.csv"; fail "report: no $method at depth $depth"; }

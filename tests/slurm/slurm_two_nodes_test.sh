@@ -91,8 +91,8 @@ cat "$work/refused.txt"
 grep -q "sbatch refused stage linearity: .*site policy: a job may wait for at most 2 others" \
   "$work/refused.txt" || fail "the refusal does not name the stage and the reason"
 jobs=$work/refused/slurm/jobs.tsv
-[ "$(cut -f1 "$jobs" | paste -sd ' ')" = "prepare teacher logits distill sweep-tleg sweep-scratch sweep-scratch-long sweep-prefin" ] ||
-  { cat "$jobs"; fail "jobs.tsv does not list the eight jobs submitted before the refusal"; }
+[ "$(cut -f1 "$jobs" | paste -sd ' ')" = "prepare teacher logits distill sweep-tleg sweep-scratch sweep-scratch-long sweep-prefin sweep-mimetic" ] ||
+  { cat "$jobs"; fail "jobs.tsv does not list the nine jobs submitted before the refusal"; }
 wait_queue_empty 60
 while read -r stage id _; do
   state=$(job_field "$id" JobState)
@@ -100,7 +100,7 @@ while read -r stage id _; do
   [ "$state" = CANCELLED ] || { [ "$stage" = prepare ] && [ "$state" = COMPLETED ]; } ||
     fail "$stage (job $id), submitted before the refusal, ended $state, not CANCELLED"
 done <"$jobs"
-checks=$((checks + 3 + 8))
+checks=$((checks + 3 + 9))
 
 # ---------------------------------------------------------------- 3. the pipeline on two nodes
 run_pipeline() {
@@ -111,7 +111,7 @@ run_pipeline() {
 }
 completed() {
   local stage id
-  for stage in prepare teacher logits distill sweep-tleg sweep-scratch sweep-scratch-long sweep-prefin linearity report; do
+  for stage in prepare teacher logits distill sweep-tleg sweep-scratch sweep-scratch-long sweep-prefin sweep-mimetic linearity report; do
     id=$(awk -v s="$stage" '$1 == s {print $2}' "$work/pipeline/slurm/jobs.tsv")
     [ "$(job_field "$id" JobState)" = COMPLETED ] || return 1
   done
@@ -130,7 +130,7 @@ if ! completed; then
   completed || { tail -n 30 "$work"/pipeline/slurm/logs/*.out; fail "the pipeline did not complete"; }
 fi
 pipeline_seconds=$(($(date +%s) - pipeline_started))
-checks=$((checks + 10))
+checks=$((checks + 11))
 
 # where the ranks ran, from run.json: the logits (each rank writes its own shards) and distill on
 # both nodes, one rank each, no core shared
@@ -158,7 +158,7 @@ grep -q "mpirun --bind-to none" "$work"/pipeline/slurm/logs/tleg-distill-*.out |
   fail "mpirun was not told how to bind on unconfined nodes"
 grep -q "rank 1: node2 (host $(hostname -s))" "$work"/pipeline/slurm/logs/tleg-distill-*.out ||
   fail "distill's log does not say where rank 1 ran"
-for method in tleg scratch scratch-long prefin; do
+for method in tleg scratch scratch-long prefin mimetic; do
   for depth in 3 12; do
     [ -f "$work/pipeline/seed-0/sweep/$method/depth-$depth/run.json" ] || fail "no $method depth $depth"
     checks=$((checks + 1))
@@ -181,7 +181,7 @@ def rows(path):
         return [{k: v for k, v in row.items() if k not in ("device_hours", "run_files")}
                 for row in csv.DictReader(f)]
 local, slurm = rows(sys.argv[1]), rows(sys.argv[2])
-assert len(local) == len(slurm) == 11, f"{len(local)} and {len(slurm)} rows, not 11"
+assert len(local) == len(slurm) == 13, f"{len(local)} and {len(slurm)} rows, not 13"
 for a, b in zip(local, slurm):
     assert a == b, f"local {a}\n   != slurm {b}"
 print(f"runs.csv: the same {len(local)} rows from both executors, e.g. "
