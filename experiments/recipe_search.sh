@@ -4,29 +4,35 @@
 # stage 1 (the auxiliary net's holdout top-1) and of stage 2 (the mean holdout top-1 of TLEG
 # descendants and scratch at depths 3, 6, 9, 12 at budget B), knob by knob in the rule's order.
 # The test split is never evaluated. Every run keeps its folder; a rerun reuses finished runs, so
-# the search resumes where it stopped. The table goes to OUT/search.md and OUT/search.tsv.
-# usage: experiments/recipe_search.sh [--dry-run] [--tleg PATH] [--out DIR] [--stage 1|2|all]
+# the search resumes where it stopped. Every score goes to OUT/search.tsv, and the tables (each
+# run's score and time) to OUT/search.md; --table writes search.md again from the runs.
+# usage: experiments/recipe_search.sh [--dry-run] [--table] [--tleg PATH] [--out DIR] [--stage 1|2|all]
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 repo=$(dirname "$here")
 tleg=$repo/build/launcher/tleg
 out=$repo/runs/recipe-search
 stages=all
-dry_run=0
+dry_run=0 table_only=0
 while [ $# -gt 0 ]; do
   case $1 in
     --tleg) tleg=$2; shift 2 ;;
     --out) out=$2; shift 2 ;;
     --stage) stages=$2; shift 2 ;;
     --dry-run) dry_run=1; shift ;;
-    -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    --table) table_only=1; shift ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "recipe_search.sh: unknown argument '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
 case $stages in 1|2|all) ;; *) echo "recipe_search.sh: --stage must be 1, 2 or all" >&2; exit 2 ;; esac
 
-# The rule's budgets, in training images, and its machine: 2 ranks.
-readonly ranks=2 stage1_images=153600 stage2_images=71680 tie=0.3
+# The rule's budgets, in training images, and its machine: 2 ranks. Stage 1 trains on both
+# (153,600 images: 3 epochs of 400 steps of 2 x 64); the stage-2 sweeps split them into 2 groups
+# of 1 rank, one depth each, as the default profile's sweeps do, so each stage-2 run trains on
+# one rank: 560 steps of 64, 35,840 images (budget B; docs/recipe-search.md says why its rule
+# first wrote 71,680).
+readonly ranks=2 stage1_images=153600 stage2_images=35840 tie=0.3
 readonly configs=$repo/experiments/fashion-mnist
 store=$out/data/fashion-mnist-holdout.h5
 teacher=$out/teacher/model.h5
@@ -81,8 +87,9 @@ run() {  # the command, printed; run unless --dry-run
   "$@"
 }
 
-# steps_per_epoch IMAGES EPOCHS BATCH: the steps that give IMAGES over EPOCHS at BATCH per rank.
-steps_per_epoch() { echo $(( $1 / ($2 * $3 * ranks) )); }
+# steps_per_epoch IMAGES EPOCHS BATCH RANKS: the steps that give IMAGES over EPOCHS at BATCH per
+# rank on RANKS ranks.
+steps_per_epoch() { echo $(( $1 / ($2 * $3 * $4) )); }
 
 # The holdout top-1 (percent) a finished run recorded.
 top1_of() {
@@ -121,17 +128,20 @@ prepare() {
       --optim.epochs 3 --run.dir "$out/teacher" --resume
 }
 
+# The folder of the run(s) of STAGE under SETTINGS (stage 2: from LEARNGENE).
+run_dir() { echo "$out/stage$1/$(key_of "$1" "$2" "${3:-}")"; }
+
 # Stage 1 under SETTINGS: the folder of its run (trained unless already there).
 stage1_run() {
   local settings=$1 dir batch
-  dir=$out/stage1/$(key_of 1 "$settings")
+  dir=$(run_dir 1 "$settings")
   batch=$(setting_of "$settings" optim.batch 64)
   if [ ! -f "$dir/run.json" ]; then
     [ "$dry_run" = 1 ] || { mkdir -p "$dir"; echo "$settings" >"$dir/settings.txt"; }
     # shellcheck disable=SC2046  # the options are words by design
     run mpirun -np "$ranks" "$tleg" distill --config "$configs/common.ini" --config "$configs/aux.ini" \
       --data.store "$store" --data.val-split holdout --distill.teacher "$teacher" \
-      --optim.epochs 3 --optim.steps-per-epoch "$(steps_per_epoch $stage1_images 3 "$batch")" \
+      --optim.epochs 3 --optim.steps-per-epoch "$(steps_per_epoch $stage1_images 3 "$batch" "$ranks")" \
       $(options_of "$(effective 1 "$settings")") --run.dir "$dir" --resume >&2
   fi
   echo "$dir"
@@ -140,7 +150,7 @@ stage1_run() {
 # Stage 2 under SETTINGS from LEARNGENE: the mean holdout top-1 of its 8 runs.
 stage2_score() {
   local settings=$1 learngene=$2 dir batch method depth sum=0 runs=0
-  dir=$out/stage2/$(key_of 2 "$settings" "$learngene")
+  dir=$(run_dir 2 "$settings" "$learngene")
   batch=$(setting_of "$settings" optim.batch 64)
   [ "$dry_run" = 1 ] || { mkdir -p "$dir"; echo "$settings" >"$dir/settings.txt"; }
   for method in tleg scratch; do
@@ -149,7 +159,7 @@ stage2_score() {
     # shellcheck disable=SC2046
     run mpirun -np "$ranks" "$tleg" sweep --config "$configs/common.ini" --config "$configs/des.ini" \
       --data.store "$store" --data.val-split holdout --depths 3,6,9,12 "${init[@]}" \
-      --optim.epochs 1 --optim.steps-per-epoch "$(steps_per_epoch $stage2_images 1 "$batch")" \
+      --optim.epochs 1 --optim.steps-per-epoch "$(steps_per_epoch $stage2_images 1 "$batch" 1)" \
       $(options_of "$(effective 2 "$settings")") --run.dir "$dir" --resume >&2
     for depth in 3 6 9 12; do
       [ "$dry_run" = 1 ] && continue
@@ -161,9 +171,40 @@ stage2_score() {
   python3 -c "print(round($sum / $runs, 2))"
 }
 
-table_row() {  # stage knob value score chosen settings
+table_row() {  # stage knob value score chosen settings folder
   [ "$dry_run" = 0 ] || return 0
-  printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$out/search.tsv"
+  printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$@" >>"$out/search.tsv"
+}
+
+# OUT/search.md from OUT/search.tsv: per stage, each knob's values with their score and the
+# rank-seconds their run(s) took (device_seconds of run.json), and the value kept.
+write_table() {
+  python3 - "$out" <<'PY'
+import collections, glob, json, os, sys
+out = sys.argv[1]
+rows = [line.rstrip("\n").split("\t") for line in open(os.path.join(out, "search.tsv")) if line.strip()]
+def seconds(folder):
+    runs = [folder + "/run.json"] if os.path.exists(folder + "/run.json") else glob.glob(folder + "/*/depth-*/run.json")
+    return sum(json.load(open(r))["device_seconds"] for r in runs)
+lines = []
+for stage, what in (("1", "the auxiliary net's holdout top-1"),
+                    ("2", "the mean holdout top-1 of TLEG and scratch at depths 3, 6, 9, 12")):
+    tried, kept = collections.OrderedDict(), {}
+    for row in rows:
+        if row[0] != stage: continue
+        if row[4] == "chosen": kept[row[1]] = row[2]
+        else: tried.setdefault(row[1], []).append(row)
+    if not tried: continue
+    lines += [f"Stage {stage}: score = {what} (%); rank-seconds of the run(s) in brackets.", "",
+              "| knob | values → score (rank-seconds) | kept |", "|---|---|---|"]
+    for knob, values in tried.items():
+        cells = ", ".join(f"{r[2]} → {r[3]} ({seconds(r[6]):,.0f})" if len(r) > 6 else f"{r[2]} → {r[3]}"
+                          for r in values)
+        lines.append(f"| {knob} | {cells} | {kept.get(knob, '(searching)')} |")
+    lines.append("")
+open(os.path.join(out, "search.md"), "w").write("\n".join(lines))
+print("\n".join(lines))
+PY
 }
 
 # search STAGE SETTINGS KNOB...: the coordinate-wise search; prints the chosen settings.
@@ -187,14 +228,15 @@ search() {
         python3 -c "import sys; sys.exit(0 if $score > $best_score + $tie else 1)"; then
         best_value=$value best_score=$score
       fi
-      table_row "$stage" "$name" "$value" "$score" "" "$candidate"
+      table_row "$stage" "$name" "$value" "$score" "" "$candidate" "$(run_dir "$stage" "$candidate" "${learngene:-}")"
     done
     settings=$(with "$settings" "$option" "$best_value")
-    table_row "$stage" "$name" "$best_value" "$best_score" chosen "$settings"
+    table_row "$stage" "$name" "$best_value" "$best_score" chosen "$settings" -
   done
   echo "$settings"
 }
 
+if [ "$table_only" = 1 ]; then write_table; exit 0; fi
 [ "$dry_run" = 1 ] || { mkdir -p "$out"; : >"$out/search.tsv"; }
 prepare
 stage1_settings=$(with "" model.heads 2)
@@ -208,5 +250,6 @@ learngene=$(stage1_run "$stage1_settings")/learngene.h5
 # The baselines share the learngene's architecture (its heads), so that only the start differs.
 stage2_settings=$(search 2 "model.heads=$(setting_of "$stage1_settings" model.heads)" "${stage2_knobs[@]}")
 [ "$dry_run" = 1 ] || echo "$stage2_settings" >"$out/stage2-chosen.txt"
+[ "$dry_run" = 1 ] || write_table
 echo "stage 1: $stage1_settings"
 echo "stage 2: $stage2_settings"
