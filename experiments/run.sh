@@ -75,7 +75,7 @@ for name in "${plan_stages[@]}"; do
   if plan_finished "$name"; then echo "== $name: done ($(plan_show "${plan_done[$name]}"))"; continue; fi
   echo "== $name"
   stage_command "$name" command
-  rc=0
+  rc=0 stage_started=$(date +%s)
   if [ "$name" = report ]; then
     # The report's tables go to its folder; its first line (the cost summary) is printed below.
     "${command[@]}" >"$OUT/report.log" || rc=$?
@@ -90,6 +90,7 @@ for name in "${plan_stages[@]}"; do
     echo "  $(printf '%q ' "$0" "$@")" >&2
     exit "$rc"
   fi
+  echo "== $name finished in $(( $(date +%s) - stage_started )) s"
 done
 
 # What the report says, for the terminal: the accuracy table, the ledger's totals, the verdicts,
