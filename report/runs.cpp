@@ -180,13 +180,14 @@ std::vector<RunGroup> group_runs(const std::vector<LoadedRun>& runs) {
     std::vector<double> top1, top5, last_top1, initial_top1;
     Cost sum;
     for (const LoadedRun* run : group.runs) {
+      // every run costs what it computed, evaluated or not (the teacher's logits pass is not)
+      sum += {run->ledger.flops, run->ledger.device_seconds,
+              static_cast<double>(run->ledger.images), static_cast<double>(run->ledger.epochs)};
       if (run->ledger.initial_top1) initial_top1.push_back(*run->ledger.initial_top1);
       if (!run->ledger.evaluated) continue;
       top1.push_back(run->ledger.best_top1);
       top5.push_back(run->ledger.best_top5);
       last_top1.push_back(run->ledger.top1);
-      sum += {run->ledger.flops, run->ledger.device_seconds,
-              static_cast<double>(run->ledger.images), static_cast<double>(run->ledger.epochs)};
     }
     group.n_evaluated = top1.size();
     std::tie(group.top1_mean, group.top1_std) = mean_and_std(top1);

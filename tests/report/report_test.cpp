@@ -654,6 +654,9 @@ TEST(Report, RunsWithoutEvaluationHaveNoAccuracy) {
   const auto logits =
       find_row(read_csv(dir.path() / "report" / "runs.csv"), {{"method", "teacher-logits"}});
   EXPECT_EQ(logits.at("top1_percent_mean"), "");
+  // what it computed is counted all the same: in its row and in stage 1's cost
+  EXPECT_NEAR(number(logits, "flops"), 4e13, 4e13 * kTolerance);
+  EXPECT_NEAR(number(logits, "images"), 600000, kTolerance);
 
   write_run(dir.path() / "runs/scratch/d9", {"scratch", 9, 35, 35000, 1e13, 1800, 1300, 0, 0, 0},
             [](RunLedger& l) { l.evaluated = false; });
