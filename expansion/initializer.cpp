@@ -274,8 +274,9 @@ class LearngeneBaselineInitializer final : public Initializer {
         learngene_baseline_blocks(spec_.method, file_.config.depth, file_.config.depth);
     return concat(spec_.method, ": the ", spec_.method == "heur-lg" ? "last " : "first ",
                   blocks.count, " of the ", file_.config.depth,
-                  " blocks and the patch and position embeddings of ", spec_.source,
-                  ", fresh head");
+                  " blocks (those that fit a shallower model) and the patch and position "
+                  "embeddings of ",
+                  spec_.source, ", fresh head");
   }
   SourceDataset source_dataset() const override { return source_dataset_of(file_); }
 
@@ -288,20 +289,17 @@ class LearngeneBaselineInitializer final : public Initializer {
 
 InheritedBlocks learngene_baseline_blocks(const std::string& method, std::int64_t source_depth,
                                           std::int64_t depth) {
+  std::int64_t learngene = 0;  // the blocks the method keeps as its learngene
+  if (method == "heur-lg") learngene = (source_depth + 3) / 4;
+  else if (method == "auto-lg") learngene = (source_depth + 1) / 2;
+  else fail("'", method, "' is no learngene baseline: use heur-lg or auto-lg");
+  // A model shallower than the learngene takes the part that fits (tleg's rule).
   InheritedBlocks blocks;
+  blocks.count = std::min(learngene, depth);
   if (method == "heur-lg") {
-    blocks.count = (source_depth + 3) / 4;
     blocks.source_first = source_depth - blocks.count;
     blocks.model_first = depth - blocks.count;
-  } else if (method == "auto-lg") {
-    blocks.count = (source_depth + 1) / 2;
-  } else {
-    fail("'", method, "' is no learngene baseline: use heur-lg or auto-lg");
   }
-  if (depth < blocks.count)
-    fail(method, " takes the ", method == "heur-lg" ? "last " : "first ", blocks.count,
-         " blocks of its depth-", source_depth, " source, more than a depth-", depth,
-         " model holds: use a depth of at least ", blocks.count);
   return blocks;
 }
 

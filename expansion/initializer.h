@@ -54,8 +54,9 @@ std::int64_t subset_layer(const std::string& layers, std::int64_t i, std::int64_
 
 // The blocks a learngene baseline inherits from a depth-`source_depth` model: heur-lg its last
 // ⌈L/4⌉ blocks (3 of 12) as the model's last, auto-lg its first ⌈L/2⌉ (6 of 12) as the model's
-// first; source block source_first + j becomes block model_first + j, j < count. Fails when a
-// depth-`depth` model cannot hold them.
+// first; source block source_first + j becomes block model_first + j, j < count. A depth-`depth`
+// model shallower than that takes the part that fits: heur-lg the source's last `depth` blocks,
+// auto-lg its first `depth`.
 struct InheritedBlocks {
   std::int64_t source_first = 0, model_first = 0, count = 0;
 };
