@@ -290,9 +290,12 @@ class LearngeneBaselineInitializer final : public Initializer {
 InheritedBlocks learngene_baseline_blocks(const std::string& method, std::int64_t source_depth,
                                           std::int64_t depth) {
   std::int64_t learngene = 0;  // the blocks the method keeps as its learngene
-  if (method == "heur-lg") learngene = (source_depth + 3) / 4;
-  else if (method == "auto-lg") learngene = (source_depth + 1) / 2;
-  else fail("'", method, "' is no learngene baseline: use heur-lg or auto-lg");
+  if (method == "heur-lg")
+    learngene = (source_depth + 3) / 4;
+  else if (method == "auto-lg")
+    learngene = (source_depth + 1) / 2;
+  else
+    fail("'", method, "' is no learngene baseline: use heur-lg or auto-lg");
   // A model shallower than the learngene takes the part that fits (tleg's rule).
   InheritedBlocks blocks;
   blocks.count = std::min(learngene, depth);

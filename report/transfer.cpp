@@ -50,9 +50,8 @@ std::vector<Margin> margins(const ReportData& data) {
     Margin margin{depth, 0, "", 0};
     const RunGroup* best = nullptr;
     for (const auto& other : family_methods())  // every other family that ran at this depth
-      if (const auto found = row.find(other);
-          other != "tleg" && found != row.end() &&
-          (!best || found->second->top1_mean > best->top1_mean))
+      if (const auto found = row.find(other); other != "tleg" && found != row.end() &&
+                                              (!best || found->second->top1_mean > best->top1_mean))
         best = found->second, margin.best_other = other;
     if (!best) continue;
     margin.value = tleg->second->top1_mean - best->top1_mean;
@@ -125,8 +124,9 @@ std::optional<ReportVerdict> transfer_verdict(const ReportData& data) {
       "the other initialisers at the same depth; holds when that margin is positive at every "
       "depth where TLEG and another initialiser ran (" +
       std::to_string(all.size()) + " depths here, " +
-      (seeds > 1 ? std::to_string(seeds) + " seeds; beside each margin the larger std over seeds "
-                   "of the two initialisers it compares"
+      (seeds > 1 ? std::to_string(seeds) +
+                       " seeds; beside each margin the larger std over seeds "
+                       "of the two initialisers it compares"
                  : std::string("1 seed")) +
       ")";
   return verdict;
@@ -167,17 +167,18 @@ std::string transfer_md(const ReportData& data) {
     for (const auto& method : methods) {
       const auto found = row.find(method);
       out << " ";
-      if (found == row.end()) out << "-";
-      else out << percent(found->second->top1_mean)
-               << (found->second->n_evaluated > 1 ? " ± " + percent(found->second->top1_std) : "");
+      if (found == row.end())
+        out << "-";
+      else
+        out << percent(found->second->top1_mean)
+            << (found->second->n_evaluated > 1 ? " ± " + percent(found->second->top1_std) : "");
       out << " |";
     }
     const auto margin =
         std::find_if(all.begin(), all.end(), [&](const Margin& m) { return m.depth == depth; });
     out << " "
         << (margin == all.end() ? std::string("-")
-                                : points(margin->value) + " (" +
-                                      display_name(margin->best_other) +
+                                : points(margin->value) + " (" + display_name(margin->best_other) +
                                       std_note(*margin, seeds > 1) + ")")
         << " |\n";
   }

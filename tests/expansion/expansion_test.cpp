@@ -223,9 +223,9 @@ TEST(Initializers, LearngeneBaselinesInheritTheirBlocksAndEmbeddingsOnly) {
   };
   // (a model shallower than the learngene takes the part that fits: auto-lg at depth 5, heur-lg
   // at depth 2)
-  for (const Case& c : {Case{"heur-lg", 12, 9, 9, 3}, Case{"heur-lg", 5, 9, 2, 3},
-                        Case{"heur-lg", 2, 10, 0, 2}, Case{"auto-lg", 12, 0, 0, 6},
-                        Case{"auto-lg", 8, 0, 0, 6}, Case{"auto-lg", 5, 0, 0, 5}}) {
+  for (const Case& c :
+       {Case{"heur-lg", 12, 9, 9, 3}, Case{"heur-lg", 5, 9, 2, 3}, Case{"heur-lg", 2, 10, 0, 2},
+        Case{"auto-lg", 12, 0, 0, 6}, Case{"auto-lg", 8, 0, 0, 6}, Case{"auto-lg", 5, 0, 0, 5}}) {
     SCOPED_TRACE(c.method + " depth " + std::to_string(c.depth));
     const InheritedBlocks blocks = learngene_baseline_blocks(c.method, 12, c.depth);
     EXPECT_EQ(blocks.source_first, c.source_first);

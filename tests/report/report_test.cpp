@@ -582,8 +582,8 @@ TEST(Report, TransferOverSeedsShowsMeansAndTheirSpread) {
                   }
                 });
     }
-  const ReportSummary summary = write_report({dir.file("seed-0"), dir.file("seed-1")},
-                                             dir.file("report"));
+  const ReportSummary summary =
+      write_report({dir.file("seed-0"), dir.file("seed-1")}, dir.file("report"));
   ASSERT_EQ(summary.verdicts.size(), 1u);
   EXPECT_TRUE(summary.verdicts[0].holds);
   // TLEG 81.00 ± 1.41, weight selection 78.50 ± 0.71: +2.50, the larger std 1.41.

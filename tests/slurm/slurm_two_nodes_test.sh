@@ -76,8 +76,8 @@ for expected in "TEACHER: no such file: $work/no-such-teacher.pt" \
   grep -q -- "^  - $expected" "$work/wrong.txt" || fail "no message: $expected"
   checks=$((checks + 1))
 done
-# the five above and the four array sweeps (three ranks on a node of two CPUs, too)
-grep -q "nothing submitted; 9 problem(s)" "$work/wrong.txt" || fail "not one message per problem"
+# the five above and the five array sweeps (three ranks on a node of two CPUs, too)
+grep -q "nothing submitted; 10 problem(s)" "$work/wrong.txt" || fail "not one message per problem"
 checks=$((checks + 3))
 
 # ---------------------------------------------------------------- 2. refused mid-graph
