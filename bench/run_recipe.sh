@@ -58,7 +58,7 @@ import json, sys
 root, runs, old_rev = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 def rate(path):
     r = json.load(open(path))
-    return r["images"] / r["wall_seconds"], r
+    return r["images"] / r["wall_seconds"]
 stages = [("stage 1: aux net, 2 ranks", "aux/run.json"),
           ("stage 2: depth 3, 1 rank", "sweep/scratch/depth-3/run.json"),
           ("stage 2: depth 12, 1 rank", "sweep/scratch/depth-12/run.json")]
@@ -70,7 +70,7 @@ for run in range(1, runs + 1):
     print(f"run {run} (load at start: old {load['old']}, new {load['new']})")
     print(f"{'stage':<28}{'old img/s':>10}{'new img/s':>10}{'new/old':>9}")
     for name, file in stages:
-        (o, ro), (n, rn) = rate(f"{root}/{run}/old/{file}"), rate(f"{root}/{run}/new/{file}")
+        o, n = rate(f"{root}/{run}/old/{file}"), rate(f"{root}/{run}/new/{file}")
         print(f"{name:<28}{o:>10.0f}{n:>10.0f}{n / o:>8.2f}x")
     print()
 print(f"old ({old_rev}):", "; ".join(recipe(json.load(open(f"{root}/1/old/{f}"))) for _, f in stages[:2]))

@@ -83,7 +83,7 @@ std::optional<ReportVerdict> transfer_verdict(const ReportData& data) {
   if (all.empty()) return std::nullopt;
   std::set<std::string> compared;
   for (const auto& [depth, row] : groups_by_depth(data))
-    for (const auto& [method, top1] : row)
+    for (const auto& [method, group] : row)
       if (method != "tleg") compared.insert(display_name(method));
   const auto worst = std::min_element(
       all.begin(), all.end(), [](const Margin& a, const Margin& b) { return a.value < b.value; });
